@@ -1,0 +1,134 @@
+"""Command line: ``python -m bot`` runs the bot; subcommands for the database, demo and classifier."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Huifang (回访): complaint desk and satisfaction-callback bot.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+TOKEN_HELP = """\
+BOT_TOKEN is not set, so the bot cannot talk to Telegram.
+
+How to get a token:
+  1. In Telegram, open a chat with @BotFather and send /newbot.
+  2. Choose a name and a username ending in "bot"; BotFather replies with a token
+     like 123456789:AA...
+  3. Put it in a file named .env in this folder:   BOT_TOKEN=123456789:AA...
+     (or export BOT_TOKEN=... in your shell), then run `make run` again.
+
+No token yet? `make demo` runs the bot against the built-in Telegram sandbox and prints a
+resident filing a complaint, with no network needed.
+"""
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(ctx: typer.Context) -> None:
+    """Without a subcommand: run the bot (long polling)."""
+    if ctx.invoked_subcommand is None:
+        run()
+
+
+@app.command()
+def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Migrate the database and run the bot with long polling."""
+    from bot.app import HuifangApp, MissingToken
+    from bot.settings import Settings
+
+    _logging(verbose)
+    settings = Settings()
+    try:
+        huifang = HuifangApp(settings)
+    except MissingToken:
+        typer.echo(TOKEN_HELP, err=True)
+        raise typer.Exit(code=2) from None
+
+    async def _main() -> None:
+        try:
+            await huifang.run()
+        finally:
+            await huifang.stop()
+
+    asyncio.run(_main())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Apply schema migrations (also done automatically at start)."""
+    from bot.settings import Settings
+    from models.db import upgrade_sync
+
+    settings = Settings()
+    upgrade_sync(settings.database_url, revision)
+    typer.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def demo(
+    sandbox_only: Annotated[bool, typer.Option(help="only start the sandbox and the bot, no script")] = False,
+) -> None:
+    """Start the sandbox and the bot in one process and play a resident filing a complaint."""
+    from bot.demo import run_demo
+
+    code = asyncio.run(run_demo(out=sys.stdout, interactive=sandbox_only))
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def classify(
+    text: Annotated[Optional[str], typer.Argument(help="a message to classify")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="TSV of id<TAB>text lines")] = None,
+    eval_path: Annotated[Optional[Path], typer.Option("--eval", help="labelled TSV to evaluate")] = None,
+) -> None:
+    """Classify a message (JSON), a file of messages (TSV), or evaluate on a labelled file."""
+    from services import classify_cli
+
+    chosen = [x is not None for x in (text, file, eval_path)]
+    if sum(chosen) != 1:
+        typer.echo('give exactly one of: TEXT, --file PATH, --eval PATH  (e.g. classify "电梯坏了")', err=True)
+        raise typer.Exit(code=2)
+    try:
+        if text is not None:
+            typer.echo(classify_cli.classify_text(text))
+        elif file is not None:
+            classify_cli.classify_file(file, sys.stdout)
+        else:
+            classify_cli.evaluate_file(eval_path, sys.stdout)
+    except (OSError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

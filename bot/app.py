@@ -1,0 +1,149 @@
+"""Wiring: settings → database → bot, dispatcher, routers and middlewares; polling start/stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand, ErrorEvent
+
+from bot import texts
+from bot.middlewares import DatabaseMiddleware, ResidentMiddleware
+from bot.settings import Settings
+from bot.storage import SqlStorage
+from handlers import routers
+from models.db import create_engine, session_factory, upgrade
+from services.classify import Classifier, get_classifier
+from services.sla import SlaPolicy
+
+log = logging.getLogger(__name__)
+
+
+class MissingToken(RuntimeError):
+    """Raised when the bot is started without BOT_TOKEN."""
+
+
+def build_bot(settings: Settings) -> Bot:
+    """An aiogram Bot for the official API or the sandbox, HTML parse mode by default."""
+    if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
+        raise MissingToken("BOT_TOKEN is not set")
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/")))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def build_storage(settings: Settings, sessions) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Conversation state in Redis when configured, otherwise in the SQL database."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        storage = RedisStorage.from_url(settings.redis_url)
+        return storage, storage.create_isolation()
+    return SqlStorage(sessions), SimpleEventIsolation()
+
+
+async def on_error(event: ErrorEvent) -> bool:
+    """Log the failure and tell the person something went wrong; their draft stays stored."""
+    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    chat_id = None
+    if event.update.message:
+        chat_id = event.update.message.chat.id
+    elif event.update.callback_query and event.update.callback_query.message:
+        chat_id = event.update.callback_query.message.chat.id
+    if chat_id is not None:
+        try:
+            await event.update.bot.send_message(chat_id, texts.INTERNAL_ERROR)
+        except Exception:  # the error path must not raise again
+            log.warning("could not report the error to chat %s", chat_id)
+    return True
+
+
+def build_dispatcher(settings: Settings, sessions, *, classifier: Classifier | None = None) -> Dispatcher:
+    """A dispatcher with routers, middlewares and the services handlers ask for by name."""
+    storage, isolation = build_storage(settings, sessions)
+    dispatcher = Dispatcher(
+        storage=storage,
+        events_isolation=isolation,
+        settings=settings,
+        classifier=classifier or get_classifier(),
+        sla=SlaPolicy.from_settings(settings.sla),
+    )
+    dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
+    dispatcher.message.outer_middleware(ResidentMiddleware())
+    dispatcher.callback_query.outer_middleware(ResidentMiddleware())
+    dispatcher.errors.register(on_error)
+    for router in routers():
+        # Module-level routers: detach from a previous dispatcher (tests, demo, restarts in-process).
+        router._parent_router = None
+        dispatcher.include_router(router)
+    return dispatcher
+
+
+async def register_commands(bot: Bot) -> None:
+    await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
+
+
+class HuifangApp:
+    """The running bot: owns the engine, the Bot session and the polling task."""
+
+    def __init__(self, settings: Settings, *, classifier: Classifier | None = None) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.bot = build_bot(settings)
+        self.dispatcher = build_dispatcher(settings, self.sessions, classifier=classifier)
+        self._task: asyncio.Task | None = None
+
+    async def prepare(self) -> None:
+        """Migrate the schema and announce the command menu."""
+        await upgrade(self.settings.database_url)
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        await register_commands(self.bot)
+
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Poll until stopped."""
+        await self.prepare()
+        me = await self.bot.get_me()
+        log.info("polling as @%s via %s", me.username, self.settings.telegram_api_base)
+        await self.dispatcher.start_polling(
+            self.bot, handle_signals=handle_signals, polling_timeout=self.settings.polling_timeout,
+            close_bot_session=False,
+        )
+
+    async def start(self) -> None:
+        """Start polling in the background (tests, demo) once the bot is ready."""
+        await self.prepare()
+        self._task = asyncio.create_task(
+            self.dispatcher.start_polling(
+                self.bot, handle_signals=False, polling_timeout=self.settings.polling_timeout,
+                close_bot_session=False,
+            )
+        )
+        # Wait until the polling loop is live so the caller can act immediately.
+        for _ in range(200):
+            if self.dispatcher._running_lock.locked():
+                break
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop polling and release connections, as a process exit would."""
+        if self._task is not None:
+            try:
+                await self.dispatcher.stop_polling()
+            except RuntimeError:
+                pass
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.dispatcher.storage.close()
+        await self.bot.session.close()
+        await self.engine.dispose()

@@ -1,0 +1,24 @@
+"""Inline button payloads. Telegram caps callback_data at 64 bytes; every field here is short."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class MenuCb(CallbackData, prefix="m"):
+    """Main menu: new / my / help."""
+
+    action: str
+
+
+class IntakeCb(CallbackData, prefix="in"):
+    """Buttons of one intake draft; ``draft`` ties a button to the draft it was made for."""
+
+    action: str  # submit | desc | loc | contact | cancel | lastloc
+    draft: str
+
+
+class TicketCb(CallbackData, prefix="tk"):
+    """Show one of the resident's tickets."""
+
+    number: str

@@ -1,0 +1,395 @@
+"""Resident intake, step by step: description (+photos) → location → contact → confirm → submit."""
+
+from __future__ import annotations
+
+import secrets
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import texts
+from bot.settings import Settings
+from handlers.callback_data import IntakeCb, MenuCb
+from handlers.common import drop_intake, retire_buttons
+from handlers.states import Intake
+from models.tables import ComplaintCreate, Resident
+from services import lifecycle
+from services.classify import Classifier
+from services.intake import IntakeError, normalize_phone, parse_typed_contact, validate_description, validate_location
+from services.sla import SlaPolicy
+
+router = Router(name="intake")
+router.message.filter(F.chat.type == "private")
+
+NOT_COMMAND = ~F.text.startswith("/")
+
+
+def contact_keyboard() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[
+            [KeyboardButton(text=texts.BTN_SHARE_PHONE, request_contact=True)],
+            [KeyboardButton(text=texts.BTN_ANONYMOUS), KeyboardButton(text=texts.BTN_CANCEL)],
+        ],
+        resize_keyboard=True,
+        input_field_placeholder="手机号，如 13812345678",
+    )
+
+
+def summary_keyboard(draft: str) -> InlineKeyboardMarkup:
+    def button(text: str, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=text, callback_data=IntakeCb(action=action, draft=draft).pack())
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [button(texts.BTN_SUBMIT, "submit")],
+            [
+                button(texts.BTN_EDIT_DESCRIPTION, "desc"),
+                button(texts.BTN_EDIT_LOCATION, "loc"),
+                button(texts.BTN_EDIT_CONTACT, "contact"),
+            ],
+            [button(texts.BTN_CANCEL, "cancel")],
+        ]
+    )
+
+
+async def begin(message: Message, state: FSMContext) -> str:
+    """Open a fresh draft (dropping an unfinished one) and return its id."""
+    if await state.get_state() is not None:
+        await drop_intake(message, state)
+        await message.answer(texts.RESTARTED)
+    draft = secrets.token_hex(4)
+    await state.set_data({"draft": draft, "photos": []})
+    return draft
+
+
+# --- starting ---------------------------------------------------------------------------------
+
+
+@router.message(Command("new"))
+@router.message(F.text == texts.BTN_NEW)
+async def new_command(message: Message, state: FSMContext) -> None:
+    """Start an intake from the command."""
+    await begin(message, state)
+    await state.set_state(Intake.description)
+    await message.answer(texts.ASK_DESCRIPTION, reply_markup=ReplyKeyboardRemove())
+
+
+@router.callback_query(MenuCb.filter(F.action == "new"))
+async def new_button(query: CallbackQuery, state: FSMContext) -> None:
+    """Start an intake from the menu button."""
+    await query.answer()
+    await begin(query.message, state)
+    await state.set_state(Intake.description)
+    await query.message.answer(texts.ASK_DESCRIPTION)
+
+
+@router.message(StateFilter(None), F.text, NOT_COMMAND)
+async def idle_text(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
+    """A plain message while idle starts an intake with that text as the description."""
+    await begin(message, state)
+    await state.set_state(Intake.description)
+    await take_description(message, state, settings, session, resident, classifier)
+
+
+@router.message(StateFilter(None), F.photo)
+async def idle_photo(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
+    """A photo while idle starts an intake with it as evidence."""
+    await begin(message, state)
+    await state.set_state(Intake.description)
+    await photo_in_description(message, state, settings, session, resident, classifier)
+
+
+# --- description ------------------------------------------------------------------------------
+
+
+async def add_photo(message: Message, state: FSMContext, settings: Settings) -> tuple[int, bool]:
+    """Keep the largest size of a photo; returns (count, whether to acknowledge)."""
+    data = await state.get_data()
+    photos: list[str] = list(data.get("photos", []))
+    limit = settings.intake.photos_max
+    acknowledge = not message.media_group_id or message.media_group_id != data.get("media_group")
+    if len(photos) >= limit:
+        if acknowledge:
+            await message.answer(texts.PHOTOS_LIMIT.format(limit=limit))
+        await state.update_data(media_group=message.media_group_id)
+        return len(photos), False
+    photos.append(message.photo[-1].file_id)
+    await state.update_data(photos=photos, media_group=message.media_group_id)
+    return len(photos), acknowledge
+
+
+@router.message(Intake.description, F.photo)
+async def photo_in_description(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
+    """Photos are evidence; a caption counts as the description."""
+    count, acknowledge = await add_photo(message, state, settings)
+    if message.caption and message.caption.strip():
+        await take_description(message, state, settings, session, resident, classifier, text=message.caption)
+    elif acknowledge:
+        await message.answer(texts.PHOTO_NEEDS_TEXT.format(count=count))
+
+
+@router.message(Intake.description, F.text, NOT_COMMAND)
+async def take_description(
+    message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident,
+    classifier: Classifier, text: str | None = None,
+) -> None:
+    """Validate the description, then ask where (or go back to the summary when editing)."""
+    try:
+        description = validate_description(
+            text if text is not None else message.text, max_length=settings.intake.description_max
+        )
+    except IntakeError as error:
+        await message.answer(str(error))
+        return
+    await state.update_data(description=description)
+    await next_step(message, state, settings, session, resident, classifier, after=Intake.description)
+
+
+@router.message(Intake.description)
+async def description_wrong_type(message: Message) -> None:
+    """Stickers, voice, files … are not a description."""
+    await message.answer(texts.ONLY_TEXT_AND_PHOTOS)
+
+
+# --- location ---------------------------------------------------------------------------------
+
+
+@router.message(Intake.location, F.text, NOT_COMMAND)
+async def take_location(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
+    """Validate the location, then ask for contact."""
+    try:
+        location = validate_location(message.text, max_length=settings.intake.location_max)
+    except IntakeError as error:
+        await message.answer(str(error))
+        return
+    await state.update_data(location=location)
+    await next_step(message, state, settings, session, resident, classifier, after=Intake.location)
+
+
+@router.callback_query(IntakeCb.filter(F.action == "lastloc"))
+async def last_location_button(
+    query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings,
+    session: AsyncSession, resident: Resident, classifier: Classifier,
+) -> None:
+    """Reuse the location of the resident's previous ticket."""
+    data = await state.get_data()
+    if await state.get_state() != Intake.location.state or data.get("draft") != callback_data.draft:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    location = await lifecycle.last_location(session, resident)
+    await query.answer()
+    await query.message.edit_reply_markup(reply_markup=None)
+    await state.update_data(location=location)
+    await query.message.answer(f"📍 {escape(location)}")
+    await next_step(query.message, state, settings, session, resident, classifier, after=Intake.location)
+
+
+@router.message(Intake.location, F.photo)
+@router.message(Intake.contact, F.photo)
+async def late_photo(message: Message, state: FSMContext, settings: Settings) -> None:
+    """Photos sent after the description (e.g. the rest of an album) are still kept."""
+    count, acknowledge = await add_photo(message, state, settings)
+    if acknowledge:
+        await message.answer(texts.PHOTO_ADDED.format(count=count))
+
+
+@router.message(Intake.location)
+async def location_wrong_type(message: Message) -> None:
+    """Only text describes a place."""
+    await message.answer(texts.LOCATION_TEXT_ONLY)
+
+
+# --- contact ----------------------------------------------------------------------------------
+
+
+@router.message(Intake.contact, F.contact)
+async def take_shared_contact(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
+    """The share-my-phone button: accept only the sender's own contact."""
+    contact = message.contact
+    if contact.user_id != message.from_user.id:
+        await message.answer(texts.CONTACT_NOT_OWN, reply_markup=contact_keyboard())
+        return
+    phone = normalize_phone(contact.phone_number)
+    if phone is None:
+        await message.answer(texts.CONTACT_FOREIGN, reply_markup=contact_keyboard())
+        return
+    name = " ".join(filter(None, [contact.first_name, contact.last_name])) or None
+    await save_contact(message, state, settings, session, resident, classifier, phone=phone, name=name)
+
+
+@router.message(Intake.contact, F.text == texts.BTN_ANONYMOUS)
+@router.message(Intake.contact, F.text.in_({"匿名", "匿名反映"}))
+async def take_anonymous(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
+    """Anonymous: no contact kept, so no callback later."""
+    await state.update_data(anonymous=True, contact_phone=None, contact_name=None)
+    await message.answer(texts.CONTACT_ANONYMOUS, reply_markup=ReplyKeyboardRemove())
+    await next_step(message, state, settings, session, resident, classifier, after=Intake.contact)
+
+
+@router.message(Intake.contact, F.text, NOT_COMMAND)
+async def take_typed_contact(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
+    """A typed phone, optionally with a name."""
+    try:
+        contact = parse_typed_contact(message.text, default_name=None)
+    except IntakeError as error:
+        await message.answer(str(error), reply_markup=contact_keyboard())
+        return
+    await save_contact(message, state, settings, session, resident, classifier, phone=contact.phone, name=contact.name)
+
+
+@router.message(Intake.contact)
+async def contact_wrong_type(message: Message) -> None:
+    """Anything else at the contact step."""
+    await message.answer(texts.CONTACT_EXPECTED, reply_markup=contact_keyboard())
+
+
+async def save_contact(
+    message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident,
+    classifier: Classifier, *, phone: str, name: str | None,
+) -> None:
+    await state.update_data(anonymous=False, contact_phone=phone, contact_name=name)
+    shown = texts.contact_line(anonymous=False, name=name, phone=phone)
+    await message.answer(texts.CONTACT_SAVED.format(contact=shown), reply_markup=ReplyKeyboardRemove())
+    await next_step(message, state, settings, session, resident, classifier, after=Intake.contact)
+
+
+# --- summary and submit -----------------------------------------------------------------------
+
+
+async def next_step(
+    message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident,
+    classifier: Classifier, *, after,
+) -> None:
+    """Go to the step after ``after``; when editing from the summary, go straight back to it."""
+    data = await state.get_data()
+    if data.get("editing") or after is Intake.contact:
+        await show_summary(message, state, settings, classifier)
+    elif after is Intake.description:
+        await state.set_state(Intake.location)
+        await send_location_prompt(message, state, session, resident)
+    else:
+        await state.set_state(Intake.contact)
+        await message.answer(texts.ASK_CONTACT, reply_markup=contact_keyboard())
+
+
+async def send_location_prompt(message: Message, state: FSMContext, session: AsyncSession, resident: Resident) -> None:
+    last = await lifecycle.last_location(session, resident)
+    markup = None
+    if last:
+        draft = (await state.get_data())["draft"]
+        label = texts.BTN_LAST_LOCATION.format(location=last if len(last) <= 30 else last[:29] + "…")
+        markup = InlineKeyboardMarkup(
+            inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=IntakeCb(action="lastloc", draft=draft).pack())]]
+        )
+    await message.answer(texts.ASK_LOCATION, reply_markup=markup)
+
+
+async def show_summary(message: Message, state: FSMContext, settings: Settings, classifier: Classifier) -> None:
+    """Classify the draft and show it for confirmation."""
+    data = await state.get_data()
+    classification = classifier.classify(data["description"])
+    contact = texts.contact_line(
+        anonymous=bool(data.get("anonymous")), name=data.get("contact_name"), phone=data.get("contact_phone")
+    )
+    photos = len(data.get("photos", []))
+    text = texts.SUMMARY.format(
+        description=escape(data["description"]),
+        location=escape(data["location"]),
+        contact=contact,
+        photos=f"照片：{photos}张\n" if photos else "",
+        category=classification.category.value,
+        kind=classification.kind.value,
+        severity=classification.severity.label,
+        reason=escape(classification.reason()),
+    )
+    if len(text) > 4000:  # a 2000-character description plus the frame still fits; be safe anyway
+        text = text[:3990] + "…"
+    old_summary = data.get("summary_message_id")
+    if old_summary:  # an edited draft: retire the previous summary's buttons first
+        await retire_buttons(message, old_summary)
+    await state.set_state(Intake.confirm)
+    sent = await message.answer(text, reply_markup=summary_keyboard(data["draft"]))
+    await state.update_data(editing=False, summary_message_id=sent.message_id)
+
+
+@router.callback_query(IntakeCb.filter(F.action.in_({"desc", "loc", "contact"})))
+async def edit_button(query: CallbackQuery, callback_data: IntakeCb, state: FSMContext) -> None:
+    """Go back to one step from the summary."""
+    data = await state.get_data()
+    if await state.get_state() != Intake.confirm.state or data.get("draft") != callback_data.draft:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    await query.answer()
+    await state.update_data(editing=True)
+    if callback_data.action == "desc":
+        await state.set_state(Intake.description)
+        await query.message.answer(texts.ASK_DESCRIPTION)
+    elif callback_data.action == "loc":
+        await state.set_state(Intake.location)
+        await query.message.answer(texts.ASK_LOCATION)
+    else:
+        await state.set_state(Intake.contact)
+        await query.message.answer(texts.ASK_CONTACT, reply_markup=contact_keyboard())
+
+
+@router.callback_query(IntakeCb.filter(F.action == "submit"))
+async def submit(
+    query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings,
+    session: AsyncSession, resident: Resident, classifier: Classifier, sla: SlaPolicy,
+) -> None:
+    """Store the ticket and tell the resident its number and deadlines."""
+    data = await state.get_data()
+    draft_key = f"{resident.telegram_id}:{callback_data.draft}"
+    if await state.get_state() != Intake.confirm.state or data.get("draft") != callback_data.draft:
+        existing = await lifecycle.get_by_draft_key(session, draft_key)
+        answer = texts.ALREADY_SUBMITTED.format(number=existing.number) if existing else texts.STALE_BUTTON
+        await query.answer(answer, show_alert=True)
+        return
+    classification = classifier.classify(data["description"])
+    complaint_data = ComplaintCreate(
+        description=data["description"],
+        location=data["location"],
+        contact_name=None if data.get("anonymous") else data.get("contact_name"),
+        contact_phone=None if data.get("anonymous") else data.get("contact_phone"),
+        anonymous=bool(data.get("anonymous")),
+        photos=list(data.get("photos", [])),
+    )
+    try:
+        complaint = await lifecycle.submit_complaint(
+            session, resident=resident, data=complaint_data, classification=classification,
+            draft_key=draft_key, tz=settings.tz,
+        )
+    except lifecycle.DuplicateSubmission as duplicate:
+        complaint = duplicate.complaint
+    await state.clear()
+    await query.answer("已提交")
+    await retire_buttons(query.message, query.message.message_id)
+    allowance = sla.for_severity(complaint.severity).describe_zh()
+    await query.message.answer(
+        texts.SUBMITTED.format(
+            number=complaint.number,
+            category=complaint.category,
+            severity=texts.severity_label(complaint.severity),
+            allowance=allowance,
+            anonymous=texts.SUBMITTED_ANONYMOUS if complaint.anonymous else "",
+        )
+    )
+
+
+@router.message(Intake.confirm, F.text, NOT_COMMAND)
+@router.message(Intake.confirm)
+async def confirm_expects_buttons(message: Message) -> None:
+    """At the summary, only its buttons move things on."""
+    await message.answer(texts.USE_BUTTONS)

@@ -1,0 +1,106 @@
+"""SQLModel tables: residents, complaints, the append-only event log, counters and FSM state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, event
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class ResidentBase(SQLModel):
+    telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
+    chat_id: int = Field(sa_type=BigInteger)
+    name: str = Field(default="", max_length=128)
+    username: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    language_code: str | None = Field(default=None, max_length=16)
+
+
+class Resident(ResidentBase, table=True):
+    """A person who talks to the bot as a resident (业主/住户)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unreachable: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ComplaintBase(SQLModel):
+    description: str = Field(sa_type=Text)
+    location: str = Field(max_length=200)
+    contact_name: str | None = Field(default=None, max_length=64)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    anonymous: bool = Field(default=False)
+    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ComplaintCreate(ComplaintBase):
+    """What the intake dialogue hands to the service."""
+
+
+class Complaint(ComplaintBase, table=True):
+    """One matter, one ticket (一事一单)."""
+
+    __table_args__ = (Index("ix_complaint_resident_created", "resident_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=32, unique=True, index=True)
+    draft_key: str | None = Field(default=None, max_length=64, unique=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    category: str = Field(max_length=16, index=True)
+    kind: str = Field(max_length=8)
+    severity: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16, index=True)
+    confidence: float = Field(default=0.0)
+    keywords: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ComplaintEvent(SQLModel, table=True):
+    """Append-only audit log: who did what to a ticket, when, from which status to which."""
+
+    __tablename__ = "complaint_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=16)  # resident | staff | system
+    actor_id: int | None = Field(default=None, sa_type=BigInteger)
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, sa_type=Text)
+
+
+@event.listens_for(ComplaintEvent, "before_update")
+@event.listens_for(ComplaintEvent, "before_delete")
+def _events_are_append_only(mapper, connection, target) -> None:
+    raise PermissionError("complaint events are append-only")
+
+
+class TicketCounter(SQLModel, table=True):
+    """Last ticket sequence used per local day; incremented atomically."""
+
+    __tablename__ = "ticket_counter"
+
+    day: str = Field(primary_key=True, max_length=8)
+    last: int = Field(default=0)
+
+
+class FsmRecord(SQLModel, table=True):
+    """Conversation state of one chat, so an intake survives a restart."""
+
+    __tablename__ = "fsm_record"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255)
+    state: str | None = Field(default=None, max_length=255)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

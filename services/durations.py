@@ -1,0 +1,45 @@
+"""Parse human durations such as ``90s``, ``4h``, ``1d`` or ``1h30m`` used everywhere in settings."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {
+    "s": "seconds", "sec": "seconds",
+    "m": "minutes", "min": "minutes",
+    "h": "hours", "d": "days", "w": "weeks",
+}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(sec|min|s|m|h|d|w)", re.IGNORECASE)
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """Turn ``"90s"``, ``"4h"``, ``"1d"``, ``"1h30m"`` or plain seconds into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value)
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty duration; use e.g. 90s, 30min, 4h, 1d")
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return timedelta(seconds=float(text))
+    parts = _PART.findall(text)
+    if not parts or "".join(f"{n}{u}" for n, u in parts).lower() != re.sub(r"\s+", "", text).lower():
+        raise ValueError(f"invalid duration {value!r}; use e.g. 90s, 30min, 4h, 1d or 1h30m")
+    total = timedelta()
+    for number, unit in parts:
+        total += timedelta(**{_UNITS[unit.lower()]: float(number)})
+    return total
+
+
+def format_duration_zh(delta: timedelta) -> str:
+    """Render a duration in Chinese for residents, e.g. ``30分钟``, ``4小时``, ``3天``."""
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 86400:
+        return f"{seconds // 86400}天"
+    if seconds % 3600 == 0 and seconds >= 3600:
+        return f"{seconds // 3600}小时"
+    if seconds % 60 == 0 and seconds >= 60:
+        return f"{seconds // 60}分钟"
+    return f"{seconds}秒"

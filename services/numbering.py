@@ -1,0 +1,40 @@
+"""Ticket numbers: ``TS`` + local date + daily sequence, unique under concurrent submissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.tables import TicketCounter
+
+PREFIX = "TS"
+
+
+def format_number(day: str, sequence: int) -> str:
+    """``TS20261122-0007``; the sequence widens past 9999 rather than wrapping."""
+    return f"{PREFIX}{day}-{sequence:04d}"
+
+
+async def next_ticket_number(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> str:
+    """Reserve the next number of the local day in one atomic upsert (inside the caller's transaction)."""
+    day = now.astimezone(tz).strftime("%Y%m%d")
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = TicketCounter.__table__
+    statement = (
+        insert(table)
+        .values(day=day, last=1)
+        .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    sequence = (await (await session.connection()).execute(statement)).scalar_one()
+    return format_number(day, sequence)
+
+
+def looks_like_ticket_number(text: str) -> bool:
+    """Cheap shape check before a database lookup."""
+    value = text.strip().upper()
+    return value.startswith(PREFIX) and len(value) >= 14 and value[2:10].isdigit()

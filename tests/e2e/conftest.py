@@ -1,0 +1,55 @@
+"""e2e fixtures: the sandbox over real HTTP, the real bot polling it, users acting through the control API."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import HuifangApp
+from bot.settings import Settings
+from sandbox import SandboxClient, SandboxServer
+
+TOKEN = "123456:TEST-sandbox-token"
+
+
+@pytest.fixture
+async def sandbox():
+    server = SandboxServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def client(sandbox):
+    async with SandboxClient(sandbox.base_url) as client:
+        yield client
+
+
+def make_settings(sandbox: SandboxServer, database_url: str, **overrides) -> Settings:
+    return Settings(
+        bot_token=TOKEN,
+        telegram_api_base=sandbox.base_url,
+        database_url=database_url,
+        polling_timeout=5,
+        _env_file=None,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def bot_settings(sandbox, sqlite_url) -> Settings:
+    return make_settings(sandbox, sqlite_url)
+
+
+@pytest.fixture
+async def bot_app(bot_settings, classifier):
+    app = HuifangApp(bot_settings, classifier=classifier)
+    await app.start()
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+def resident(client, bot_app):
+    """A resident with a phone on their Telegram account, the bot already running."""
+    return client.user(5001, first_name="王芳", phone="13812345678")

@@ -1,0 +1,177 @@
+"""The data layer on SQLite and PostgreSQL: migrations, numbering, submission, events, transitions."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import select
+
+from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident
+from services import lifecycle
+from services.domain import Status
+from services.numbering import format_number, next_ticket_number
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def make_resident(sessions, telegram_id: int = 1001, name: str = "张三") -> Resident:
+    async with sessions() as session:
+        return await lifecycle.get_or_create_resident(
+            session, lifecycle.ResidentProfile(telegram_id=telegram_id, chat_id=telegram_id, name=name)
+        )
+
+
+async def submit(sessions, resident, classifier, *, text="3栋电梯坏了", draft="d1", now=None, anonymous=False):
+    async with sessions() as session:
+        return await lifecycle.submit_complaint(
+            session,
+            resident=resident,
+            data=ComplaintCreate(
+                description=text, location="3栋2单元", anonymous=anonymous,
+                contact_name=None if anonymous else "张先生",
+                contact_phone=None if anonymous else "13812345678",
+                photos=["photo-1"],
+            ),
+            classification=classifier.classify(text),
+            draft_key=f"{resident.telegram_id}:{draft}",
+            tz=SHANGHAI,
+            now=now,
+        )
+
+
+class TestMigrations:
+    async def test_schema_is_created_by_alembic(self, engine):
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+            version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        assert {"resident", "complaint", "complaint_event", "ticket_counter", "fsm_record"} <= tables
+        assert version == "0001"
+
+    async def test_upgrade_twice_is_harmless(self, database_url, engine):
+        from models.db import upgrade
+
+        await upgrade(database_url)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM alembic_version"))).scalar_one() == 1
+
+
+class TestNumbering:
+    async def test_sequence_per_local_day(self, sessions):
+        # 23:30 UTC on the 24th is already the 25th in Shanghai.
+        late = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+        async with sessions() as session:
+            first = await next_ticket_number(session, now=late, tz=SHANGHAI)
+            second = await next_ticket_number(session, now=late, tz=SHANGHAI)
+            other_day = await next_ticket_number(session, now=late - timedelta(hours=8), tz=SHANGHAI)
+            await session.commit()
+        assert (first, second) == ("TS20261125-0001", "TS20261125-0002")
+        assert other_day == "TS20261124-0001"
+
+    def test_format_widens(self):
+        assert format_number("20261125", 12345) == "TS20261125-12345"
+
+    async def test_concurrent_submissions_get_distinct_numbers(self, sessions, classifier):
+        residents = [await make_resident(sessions, 2000 + i, f"住户{i}") for i in range(20)]
+        now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+        complaints = await asyncio.gather(
+            *(submit(sessions, r, classifier, draft=f"c{i}", now=now) for i, r in enumerate(residents))
+        )
+        numbers = sorted(c.number for c in complaints)
+        assert numbers == [f"TS20261125-{i:04d}" for i in range(1, 21)]
+
+
+class TestSubmission:
+    async def test_stores_classification_contact_and_event(self, sessions, classifier):
+        resident = await make_resident(sessions)
+        complaint = await submit(sessions, resident, classifier)
+        async with sessions() as session:
+            stored = await session.get(Complaint, complaint.id)
+            events = (await session.exec(select(ComplaintEvent))).all()
+            refreshed = await session.get(Resident, resident.id)
+        assert stored.status == Status.NEW
+        assert stored.category and stored.kind and stored.severity
+        assert stored.photos == ["photo-1"]
+        assert stored.created_at.tzinfo is not None
+        assert refreshed.phone == "13812345678"
+        assert [(e.action, e.to_status, e.actor_id) for e in events] == [("created", "new", 1001)]
+
+    async def test_double_submit_of_one_draft_is_one_ticket(self, sessions, classifier):
+        resident = await make_resident(sessions)
+        first = await submit(sessions, resident, classifier, draft="same")
+        with pytest.raises(lifecycle.DuplicateSubmission) as caught:
+            await submit(sessions, resident, classifier, draft="same")
+        assert caught.value.complaint.number == first.number
+        async with sessions() as session:
+            assert len((await session.exec(select(Complaint))).all()) == 1
+
+    async def test_anonymous_keeps_no_contact(self, sessions, classifier):
+        resident = await make_resident(sessions)
+        complaint = await submit(sessions, resident, classifier, anonymous=True)
+        assert complaint.anonymous and complaint.contact_phone is None
+
+    async def test_datetimes_round_trip_as_utc(self, sessions, classifier):
+        resident = await make_resident(sessions)
+        moment = datetime(2026, 11, 25, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+        complaint = await submit(sessions, resident, classifier, now=moment)
+        async with sessions() as session:
+            stored = await session.get(Complaint, complaint.id)
+        assert stored.created_at == moment and stored.created_at.utcoffset() == timedelta(0)
+
+
+class TestResidentScope:
+    async def test_lookup_is_limited_to_own_tickets(self, sessions, classifier):
+        alice, bob = await make_resident(sessions, 1, "Alice"), await make_resident(sessions, 2, "Bob")
+        ticket = await submit(sessions, alice, classifier)
+        async with sessions() as session:
+            assert (await lifecycle.get_for_resident(session, alice, ticket.number.lower())).id == ticket.id
+            assert await lifecycle.get_for_resident(session, bob, ticket.number) is None
+            assert [t.number for t in await lifecycle.list_for_resident(session, alice)] == [ticket.number]
+            assert await lifecycle.list_for_resident(session, bob) == []
+            assert await lifecycle.last_location(session, alice) == "3栋2单元"
+
+    async def test_profile_refresh(self, sessions):
+        await make_resident(sessions, 7, "Old")
+        again = await make_resident(sessions, 7, "New")
+        assert again.name == "New"
+        async with sessions() as session:
+            assert len((await session.exec(select(Resident))).all()) == 1
+
+
+class TestTransitions:
+    async def test_valid_path_logs_every_change(self, sessions, classifier):
+        resident = await make_resident(sessions)
+        complaint = await submit(sessions, resident, classifier)
+        async with sessions() as session:
+            complaint = await session.get(Complaint, complaint.id)
+            for status in (Status.ASSIGNED, Status.ACCEPTED, Status.RESOLVED, Status.CLOSED):
+                await lifecycle.transition(session, complaint, status, actor="staff", actor_id=9, note=status.value)
+            events = await lifecycle.events_of(session, complaint)
+        assert [(e.from_status, e.to_status) for e in events[1:]] == [
+            ("new", "assigned"), ("assigned", "accepted"), ("accepted", "resolved"), ("resolved", "closed"),
+        ]
+        assert complaint.resolved_at is not None and complaint.closed_at is not None
+
+    async def test_invalid_transition_changes_nothing(self, sessions, classifier):
+        resident = await make_resident(sessions)
+        complaint = await submit(sessions, resident, classifier)
+        async with sessions() as session:
+            complaint = await session.get(Complaint, complaint.id)
+            with pytest.raises(lifecycle.TransitionError):
+                await lifecycle.transition(session, complaint, Status.CLOSED, actor="staff")
+        async with sessions() as session:
+            assert (await session.get(Complaint, complaint.id)).status == "new"
+            assert len(await lifecycle.events_of(session, complaint)) == 1
+
+    async def test_event_log_is_append_only(self, sessions, classifier):
+        resident = await make_resident(sessions)
+        await submit(sessions, resident, classifier)
+        async with sessions() as session:
+            event = (await session.exec(select(ComplaintEvent))).one()
+            event.note = "rewritten history"
+            session.add(event)
+            with pytest.raises(PermissionError):
+                await session.commit()
