@@ -157,7 +157,7 @@ async def take_description(
     await next_step(message, state, settings, session, resident, classifier, after=Intake.description)
 
 
-@router.message(Intake.description)
+@router.message(Intake.description, NOT_COMMAND)
 async def description_wrong_type(message: Message) -> None:
     """Stickers, voice, files … are not a description."""
     await message.answer(texts.ONLY_TEXT_AND_PHOTOS)
@@ -205,7 +205,7 @@ async def late_photo(message: Message, state: FSMContext, settings: Settings) ->
         await message.answer(texts.PHOTO_ADDED.format(count=count))
 
 
-@router.message(Intake.location)
+@router.message(Intake.location, NOT_COMMAND)
 async def location_wrong_type(message: Message) -> None:
     """Only text describes a place."""
     await message.answer(texts.LOCATION_TEXT_ONLY)
@@ -249,7 +249,7 @@ async def take_typed_contact(message: Message, state: FSMContext, settings: Sett
     await save_contact(message, state, settings, session, resident, classifier, phone=contact.phone, name=contact.name)
 
 
-@router.message(Intake.contact)
+@router.message(Intake.contact, NOT_COMMAND)
 async def contact_wrong_type(message: Message) -> None:
     """Anything else at the contact step."""
     await message.answer(texts.CONTACT_EXPECTED, reply_markup=contact_keyboard())
@@ -388,8 +388,7 @@ async def submit(
     )
 
 
-@router.message(Intake.confirm, F.text, NOT_COMMAND)
-@router.message(Intake.confirm)
+@router.message(Intake.confirm, NOT_COMMAND)
 async def confirm_expects_buttons(message: Message) -> None:
     """At the summary, only its buttons move things on."""
     await message.answer(texts.USE_BUTTONS)

@@ -4,7 +4,24 @@
 ``SandboxClient`` / ``SandboxUser`` drive it from tests and demos.
 """
 
-from .client import SandboxClient, SandboxMessage, SandboxTimeout, SandboxUser
+from .client import (
+    CallbackAnswer,
+    SandboxClient,
+    SandboxError,
+    SandboxMessage,
+    SandboxTimeout,
+    SandboxUser,
+    format_transcript,
+)
 from .server import SandboxServer
 
-__all__ = ["SandboxServer", "SandboxClient", "SandboxUser", "SandboxMessage", "SandboxTimeout"]
+__all__ = [
+    "SandboxServer",
+    "SandboxClient",
+    "SandboxUser",
+    "SandboxMessage",
+    "SandboxTimeout",
+    "SandboxError",
+    "CallbackAnswer",
+    "format_transcript",
+]

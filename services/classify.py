@@ -571,7 +571,8 @@ class Classifier:
             if entry.leaf != "patterns":
                 self._by_term[entry.term].append(entry)
         self._patterns = [(e, lexicon.patterns[e.key]) for e in lexicon.entries if e.leaf == "patterns"]
-        self._max_len = max((len(t) for t in list(self._by_term) + list(lexicon.synonyms)), default=1)
+        self._gated = {e.target for e in lexicon.entries if e.leaf == "requires"}
+        self._prefixes = {w[:k] for w in list(self._by_term) + list(lexicon.synonyms) for k in range(1, len(w) + 1)}
         words = set(self._by_term) | set(lexicon.synonyms) | set(lexicon.dictionary)
         words |= lexicon.negation_before | lexicon.negation_after
         self._tokenizer = _new_tokenizer(sorted(words))
@@ -633,7 +634,7 @@ class Classifier:
             joined = ""
             for j in range(i, min(n, i + 6)):
                 joined += tokens[j]
-                if len(joined) > self._max_len:
+                if joined not in self._prefixes:
                     break
                 canon = self._lookup(joined)
                 if canon is not None:
@@ -715,7 +716,7 @@ class Classifier:
         flags = set()
         for flag in Flag:
             target = f"flag:{flag.value}"
-            gated = any(e.target == target and e.leaf == "requires" for e in self.lexicon.entries)
+            gated = target in self._gated
             if scores.get(target, 0.0) >= s["flag_threshold"] and (not gated or target in requires):
                 flags.add(flag)
 

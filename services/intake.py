@@ -20,10 +20,15 @@ def normalize_text(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text or "").strip()
 
 
+def is_blank(text: str | None) -> bool:
+    """True when nothing visible is left: whitespace, zero-width and control characters only."""
+    return not any(unicodedata.category(ch)[0] not in "ZC" for ch in text or "")
+
+
 def validate_description(text: str | None, *, max_length: int) -> str:
     """A description must have 1..max_length visible characters."""
     value = (text or "").strip()
-    if not value:
+    if is_blank(value):
         raise IntakeError("描述不能为空，请用文字说明遇到的问题。")
     if len(value) > max_length:
         raise IntakeError(
@@ -36,7 +41,7 @@ def validate_description(text: str | None, *, max_length: int) -> str:
 def validate_location(text: str | None, *, max_length: int) -> str:
     """A location is free text like 3栋2单元501 or 小区东门, 2..max_length characters."""
     value = " ".join((text or "").split())
-    if not value:
+    if is_blank(value):
         raise IntakeError("位置不能为空，请告诉我们楼栋/单元/房号或小区内的具体地点。")
     if len(value) < 2:
         raise IntakeError("位置太简略了，请写明楼栋/单元/房号，或小区内的具体地点（如：东门岗亭）。")

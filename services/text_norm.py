@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 import unicodedata
 
 __all__ = ["normalize", "to_simplified"]
@@ -35,9 +36,45 @@ def _get_converter():
     return _converter
 
 
+_changing_chars: frozenset[str] | None = None
+
+
+def _get_changing_chars() -> frozenset[str]:
+    """Characters that a t2s conversion can change (read once from OpenCC's dictionaries).
+
+    If a text contains none of them no dictionary entry can alter it, so the (pure-Python,
+    comparatively slow) converter is skipped — the common case for Simplified input.
+    """
+    global _changing_chars
+    if _changing_chars is None:
+        import opencc
+
+        chars: set[str] = set()
+        base = Path(opencc.__file__).resolve().parent / "dictionary"
+        for name in ("TSCharacters.txt", "TSPhrases.txt"):
+            with (base / name).open(encoding="utf-8") as fh:
+                for line in fh:
+                    if "\t" not in line:
+                        continue
+                    key, value = line.rstrip("\n").split("\t", 1)
+                    value = value.split(" ")[0]
+                    if len(key) != len(value):
+                        chars.update(key)
+                    else:
+                        chars.update(k for k, v in zip(key, value) if k != v)
+        _changing_chars = frozenset(chars)
+    return _changing_chars
+
+
 def to_simplified(text: str) -> str:
     """Convert Traditional Chinese characters to Simplified (other characters untouched)."""
     if not text:
+        return text
+    try:
+        changing = _get_changing_chars()
+    except OSError:  # dictionaries not where expected: always convert
+        changing = None
+    if changing is not None and changing.isdisjoint(text):
         return text
     return _get_converter().convert(text)
 

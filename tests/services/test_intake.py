@@ -16,7 +16,7 @@ class TestDescription:
     def test_trims_and_accepts(self):
         assert validate_description("  电梯坏了  ", max_length=2000) == "电梯坏了"
 
-    @pytest.mark.parametrize("text", ["", "   ", "\n\t", None])
+    @pytest.mark.parametrize("text", ["", "   ", "\n\t", None, "\u3000", "\u200b\u200b", "\u200d \ufeff"])
     def test_empty_is_refused(self, text):
         with pytest.raises(IntakeError, match="不能为空"):
             validate_description(text, max_length=2000)
