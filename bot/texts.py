@@ -161,9 +161,14 @@ def local_time(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def snippet(text: str, length: int = 24) -> str:
+def shorten(text: str, length: int) -> str:
+    """Collapse whitespace and cut to ``length`` characters with an ellipsis (plain text)."""
     flat = " ".join(text.split())
-    return escape(flat if len(flat) <= length else flat[: length - 1] + "…")
+    return flat if len(flat) <= length else flat[: length - 1] + "…"
+
+
+def snippet(text: str, length: int = 24) -> str:
+    return escape(shorten(text, length))
 
 
 def severity_label(code: str) -> str:

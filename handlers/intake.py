@@ -312,10 +312,8 @@ async def show_summary(message: Message, state: FSMContext, settings: Settings, 
         category=classification.category.value,
         kind=classification.kind.value,
         severity=classification.severity.label,
-        reason=escape(classification.reason()),
+        reason=escape(texts.shorten(classification.reason(), 300)),
     )
-    if len(text) > 4000:  # a 2000-character description plus the frame still fits; be safe anyway
-        text = text[:3990] + "…"
     old_summary = data.get("summary_message_id")
     if old_summary:  # an edited draft: retire the previous summary's buttons first
         await retire_buttons(message, old_summary)

@@ -176,6 +176,37 @@ class TestCommandsAndLookups:
         )
         assert "没有找到工单" in answer.text
 
+    async def test_side_commands_keep_the_intake(self, resident, bot_app):
+        await at_step(resident, "contact")
+        await resident.send("/help")
+        assert "请继续留下联系方式" in (await resident.next_message()).text
+        await resident.send("/my")
+        assert "还没有提交过" in (await resident.next_message()).text
+        assert await stored_state(bot_app, resident.id) == "Intake:contact"
+        await resident.send("13812345678")
+        await resident.expect("请确认")
+
+    async def test_new_during_intake_starts_over(self, resident, bot_app):
+        await at_step(resident, "location")
+        await resident.send("/new")
+        assert "重新开始" in (await resident.next_message()).text
+        assert "请描述" in (await resident.next_message()).text
+        assert await stored_state(bot_app, resident.id) == "Intake:description"
+
+    async def test_max_length_description_fits_the_summary(self, resident, bot_app):
+        await resident.send("/new")
+        await resident.expect("请描述")
+        await resident.send("<楼上漏水&>" * 250)  # 2000 characters, HTML-sensitive
+        await resident.expect("在哪里")
+        await resident.send("楼" * 200)
+        await resident.expect("联系方式")
+        await resident.send("13812345678")
+        summary = await resident.expect("请确认")
+        assert "<楼上漏水&>" in summary.text
+        await resident.press("确认提交", summary)
+        await resident.expect("工单号")
+        assert await count_complaints(bot_app) == 1
+
     async def test_idle_sticker(self, resident):
         await resident.send_sticker()
         assert "请直接用文字描述" in (await resident.next_message()).text
