@@ -16,12 +16,15 @@ from aiogram.types import BotCommand, ErrorEvent
 
 from bot import texts
 from bot.middlewares import DatabaseMiddleware, ResidentMiddleware
+from bot.notify import Notifier
+from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
 from bot.storage import SqlStorage
 from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from services.classify import Classifier, get_classifier
 from services.sla import SlaPolicy
+from services.staff import seed_teams
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ async def on_error(event: ErrorEvent) -> bool:
     return True
 
 
-def build_dispatcher(settings: Settings, sessions, *, classifier: Classifier | None = None) -> Dispatcher:
+def build_dispatcher(settings: Settings, sessions, *, notifier: Notifier, classifier: Classifier | None = None) -> Dispatcher:
     """A dispatcher with routers, middlewares and the services handlers ask for by name."""
     storage, isolation = build_storage(settings, sessions)
     dispatcher = Dispatcher(
@@ -77,6 +80,7 @@ def build_dispatcher(settings: Settings, sessions, *, classifier: Classifier | N
         settings=settings,
         classifier=classifier or get_classifier(),
         sla=SlaPolicy.from_settings(settings.sla),
+        notifier=notifier,
     )
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
     dispatcher.message.outer_middleware(ResidentMiddleware())
@@ -101,12 +105,24 @@ class HuifangApp:
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.bot = build_bot(settings)
-        self.dispatcher = build_dispatcher(settings, self.sessions, classifier=classifier)
+        self.sender = Sender(self.bot)
+        self.notifier = Notifier(self.sender, self.sessions, settings)
+        rate = settings.rate
+        install_rate_limiter(
+            self.bot,
+            overall=Rate(rate.overall_per_second, 1.0, burst=rate.overall_burst),
+            private=Rate(rate.private_per_second, 1.0, burst=rate.private_burst),
+            group=Rate(rate.group_per_minute, 60.0, burst=5),
+            on_forbidden=self.notifier.on_forbidden,
+        )
+        self.dispatcher = build_dispatcher(settings, self.sessions, notifier=self.notifier, classifier=classifier)
         self._task: asyncio.Task | None = None
 
     async def prepare(self) -> None:
         """Migrate the schema and announce the command menu."""
         await upgrade(self.settings.database_url)
+        async with self.sessions() as session:
+            await seed_teams(session)
         await self.bot.delete_webhook(drop_pending_updates=False)
         await register_commands(self.bot)
 

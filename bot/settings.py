@@ -40,6 +40,16 @@ class SlaSettings(BaseModel):
     general_resolve_days: int = 3
 
 
+class RateSettings(BaseModel):
+    """Outgoing message pacing (Telegram: ~30/s overall, ~1/s per chat, 20/min per group)."""
+
+    overall_per_second: float = 30
+    overall_burst: int = 5
+    private_per_second: float = 1
+    private_burst: int = 3
+    group_per_minute: float = 20
+
+
 class Settings(BaseSettings):
     """Everything the bot needs to run; every timing is configurable."""
 
@@ -59,9 +69,14 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
     lexicon_path: str | None = None
+    bot_username: str | None = Field(
+        default=None, description="For invite links when the CLI cannot ask Telegram (getMe)."
+    )
+    invite_ttl: Duration = timedelta(days=3)
 
     intake: IntakeSettings = IntakeSettings()
     sla: SlaSettings = SlaSettings()
+    rate: RateSettings = RateSettings()
 
     @field_validator("timezone")
     @classmethod

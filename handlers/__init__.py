@@ -2,12 +2,13 @@
 
 from aiogram import Router
 
-from handlers import common, fallback, intake, tickets
+from handlers import common, fallback, intake, staff, tickets
 
 
 def routers() -> list[Router]:
-    """Commands that work in every state first; the intake dialogue; the catch-all last."""
-    return [common.router, tickets.router, intake.router, fallback.router]
+    """Staff (deep links, staff commands) first; commands that work in every state; the intake
+    dialogue; the catch-all last."""
+    return [staff.router, common.router, tickets.router, intake.router, fallback.router]
 
 
 __all__ = ["routers"]

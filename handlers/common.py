@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from html import escape
 
 from bot import texts
-from handlers.callback_data import IntakeCb, MenuCb
+from bot.callbacks import IntakeCb, MenuCb
 from handlers.states import Intake, current_step
 
 router = Router(name="common")

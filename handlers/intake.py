@@ -20,8 +20,9 @@ from aiogram.types import (
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts
+from bot.notify import Notifier
 from bot.settings import Settings
-from handlers.callback_data import IntakeCb, MenuCb
+from bot.callbacks import IntakeCb, MenuCb
 from handlers.common import drop_intake, retire_buttons
 from handlers.states import Intake
 from models.tables import ComplaintCreate, Resident
@@ -346,8 +347,9 @@ async def edit_button(query: CallbackQuery, callback_data: IntakeCb, state: FSMC
 async def submit(
     query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings,
     session: AsyncSession, resident: Resident, classifier: Classifier, sla: SlaPolicy,
+    notifier: Notifier,
 ) -> None:
-    """Store the ticket and tell the resident its number and deadlines."""
+    """Store the ticket, tell the resident its number and deadlines, then route and ping staff."""
     data = await state.get_data()
     draft_key = f"{resident.telegram_id}:{callback_data.draft}"
     if await state.get_state() != Intake.confirm.state or data.get("draft") != callback_data.draft:
@@ -367,10 +369,11 @@ async def submit(
     try:
         complaint = await lifecycle.submit_complaint(
             session, resident=resident, data=complaint_data, classification=classification,
-            draft_key=draft_key, tz=settings.tz,
+            draft_key=draft_key, tz=settings.tz, sla=sla,
         )
     except lifecycle.DuplicateSubmission as duplicate:
-        complaint = duplicate.complaint
+        await query.answer(texts.ALREADY_SUBMITTED.format(number=duplicate.complaint.number), show_alert=True)
+        return
     await state.clear()
     await query.answer("已提交")
     await retire_buttons(query.message, query.message.message_id)
@@ -384,6 +387,7 @@ async def submit(
             anonymous=texts.SUBMITTED_ANONYMOUS if complaint.anonymous else "",
         )
     )
+    await notifier.dispatch(complaint.id)
 
 
 @router.message(Intake.confirm, NOT_COMMAND)

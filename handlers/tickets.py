@@ -12,10 +12,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts
 from bot.settings import Settings
-from handlers.callback_data import MenuCb, TicketCb
+from aiogram.fsm.state import State, StatesGroup
+
+from bot import texts_staff as st
+from bot.notify import Notifier
+from bot.callbacks import InfoCb, MenuCb, TicketCb
 from handlers.common import continue_hint
 from models.tables import Complaint, Resident
-from services import lifecycle
+from services import handling, lifecycle
 from services.domain import Kind, Severity, Status
 from services.numbering import looks_like_ticket_number
 
@@ -23,6 +27,12 @@ router = Router(name="tickets")
 router.message.filter(F.chat.type == "private")
 
 MY_LIMIT = 10
+
+
+class AddInfo(StatesGroup):
+    """A resident typing more information for one of their open tickets."""
+
+    text = State()
 
 
 async def render_my(session: AsyncSession, resident: Resident) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -114,7 +124,8 @@ async def status(
     if ticket is None:
         await message.answer(texts.STATUS_NOT_FOUND.format(number=escape(number)))
         return
-    await message.answer(await render_card(session, ticket, settings) + await continue_hint(state))
+    await message.answer(await render_card(session, ticket, settings) + await continue_hint(state),
+                         reply_markup=info_button(ticket))
 
 
 @router.callback_query(TicketCb.filter())
@@ -128,4 +139,72 @@ async def status_button(
         await query.answer(texts.STATUS_NOT_FOUND.format(number=escape(callback_data.number[:20])), show_alert=True)
         return
     await query.answer()
-    await query.message.answer(await render_card(session, ticket, settings))
+    await query.message.answer(await render_card(session, ticket, settings), reply_markup=info_button(ticket))
+
+
+def info_button(ticket: Complaint) -> InlineKeyboardMarkup | None:
+    """Open tickets can take more information from the resident."""
+    if Status(ticket.status) not in lifecycle.OPEN_STATUSES:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=st.BTN_ADD_INFO, callback_data=InfoCb(ticket=ticket.id).pack())]])
+
+
+async def add_info(message: Message, session: AsyncSession, resident: Resident, ticket: Complaint,
+                   text: str, notifier: Notifier) -> bool:
+    try:
+        note = await handling.resident_info(session, ticket, resident, text)
+    except handling.HandlingError as error:
+        await message.answer(escape(str(error)))
+        return False
+    delivered = await notifier.assignee_info(ticket, note)
+    await message.answer(st.RESIDENT_INFO_SAVED if delivered else st.RESIDENT_INFO_QUEUED)
+    return True
+
+
+@router.message(Command("add"))
+async def add_command(message: Message, command: CommandObject, session: AsyncSession, resident: Resident,
+                      notifier: Notifier) -> None:
+    """/add TS… text: more information for an open ticket of one's own."""
+    parts = (command.args or "").strip().split(maxsplit=1)
+    if len(parts) < 2:
+        await message.answer(st.RESIDENT_INFO_USAGE)
+        return
+    ticket = await lifecycle.get_for_resident(session, resident, parts[0])
+    if ticket is None:
+        await message.answer(texts.STATUS_NOT_FOUND.format(number=escape(parts[0][:40])))
+        return
+    await add_info(message, session, resident, ticket, parts[1], notifier)
+
+
+@router.callback_query(InfoCb.filter())
+async def add_info_button(query: CallbackQuery, callback_data: InfoCb, session: AsyncSession, resident: Resident,
+                          state: FSMContext) -> None:
+    """Ask for the additional text (the ticket id in the button is not trusted)."""
+    ticket = await session.get(Complaint, callback_data.ticket)
+    if ticket is None or ticket.resident_id != resident.id or Status(ticket.status) not in lifecycle.OPEN_STATUSES:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    await query.answer()
+    await state.set_state(AddInfo.text)
+    await state.update_data(info_ticket=ticket.id)
+    await query.message.answer(st.RESIDENT_INFO_ASK)
+
+
+@router.message(AddInfo.text, F.text, ~F.text.startswith("/"))
+async def add_info_text(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
+                        notifier: Notifier) -> None:
+    """The text typed after pressing "add information"."""
+    ticket = await session.get(Complaint, (await state.get_data()).get("info_ticket", 0))
+    if ticket is None or ticket.resident_id != resident.id:
+        await state.clear()
+        await message.answer(texts.STALE_BUTTON)
+        return
+    if await add_info(message, session, resident, ticket, message.text, notifier):
+        await state.clear()
+
+
+@router.message(AddInfo.text, ~F.text.startswith("/"))
+async def add_info_not_text(message: Message) -> None:
+    """Only text can be added here."""
+    await message.answer(st.RESIDENT_INFO_ASK)

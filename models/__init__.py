@@ -1,6 +1,10 @@
 """Database models, engine and sessions."""
 
 from models.tables import (
+    CategoryCorrection,
+    Invite,
+    Staff,
+    Team,
     Complaint,
     ComplaintCreate,
     ComplaintEvent,
@@ -9,4 +13,4 @@ from models.tables import (
     TicketCounter,
 )
 
-__all__ = ["Complaint", "ComplaintCreate", "ComplaintEvent", "FsmRecord", "Resident", "TicketCounter"]
+__all__ = ["CategoryCorrection", "Invite", "Staff", "Team", "Complaint", "ComplaintCreate", "ComplaintEvent", "FsmRecord", "Resident", "TicketCounter"]

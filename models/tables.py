@@ -47,6 +47,11 @@ class Complaint(ComplaintBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=32, unique=True, index=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    respond_by: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    resolve_by: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     draft_key: str | None = Field(default=None, max_length=64, unique=True)
     resident_id: int = Field(foreign_key="resident.id", index=True)
     category: str = Field(max_length=16, index=True)
@@ -60,6 +65,62 @@ class Complaint(ComplaintBase, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Team(SQLModel, table=True):
+    """A team that handles some categories (工程, 环境, 安全, 客服) or a special desk (HR, audit)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=64)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    special: bool = Field(default=False)  # HR / audit desks: reached by flags, not categories
+    # The supervisor is the team member with role "supervisor" (no circular foreign key).
+
+
+class StaffBase(SQLModel):
+    name: str = Field(max_length=64)
+    role: str = Field(default="staff", max_length=16)  # staff | supervisor | manager | admin
+    team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
+
+
+class Staff(StaffBase, table=True):
+    """A member of staff; bound to a Telegram account through a one-time invite."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int | None = Field(default=None, sa_type=BigInteger, unique=True, index=True)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    active: bool = Field(default=True)
+    unreachable: bool = Field(default=False)
+    last_assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    bound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Invite(SQLModel, table=True):
+    """A one-time onboarding code; only its hash is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CategoryCorrection(SQLModel, table=True):
+    """A staff correction of the detected category; the classifier can learn from these."""
+
+    __tablename__ = "category_correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    text: str = Field(sa_type=Text)
+    predicted: str = Field(max_length=16)
+    corrected: str = Field(max_length=16)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ComplaintEvent(SQLModel, table=True):

@@ -25,6 +25,7 @@ Public API: :class:`KeywordHit`, :class:`Classification`, :class:`Classifier`,
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import os
@@ -35,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.domain import Category, Flag, Kind, Severity
 from services.text_norm import normalize
@@ -67,12 +68,20 @@ _LEAF_KINDS = ("terms", "symptoms", "patterns", "requires")
 _ENTRY_FIELDS = {"weight", "negatable"}
 _PUNCT = set("。！？!?；;，,、：:\n\r\t …~～·\"'“”‘’（）()《》【】[]<>-—/|")
 _SENTENCE_END = set("。！？!?\n；;")
+_SENTENCE_RX = re.compile(r"[。！？!?\n；;]+")
+_LEAD_TARGETS = ("category:", "kind:")  # evidence that makes a sentence the lead …
+_OPENER_MAX_CHARS = 10  # … a shorter opening sentence without it is a greeting / introduction
+_MAX_SKIPPED_OPENERS = 2
+_URGENT_FLAGS = frozenset({Flag.LAWSUIT, Flag.MEDIA, Flag.GROUP})
+_ALL_FLAGS = frozenset(Flag)
 
 _DEFAULT_SETTINGS: dict[str, float] = {
     "negation_window": 3,  # tokens looked at before (and after) a symptom for negation
     "lead_boost": 1.6,  # multiplier for hits in the first sentence (subject line)
     "kind_lead_boost": 2.5,  # kind is mostly decided by the subject line: its hits count this much …
     "kind_body_factor": 0.4,  # … and kind hits in the rest of the message this much
+    "kind_symptom_factor": 0.0,  # share of category *symptom* evidence (坏了, 漏水 …) credited to 投诉
+    "severity_lead_boost": 1.0,  # severity and flag hits: first-sentence multiplier (1 = none)
     "repeat_factor": 0.3,  # each further occurrence of a term adds this share of its weight
     "repeat_cap": 1.0,  # … but all repeats together add at most this share
     "min_property_score": 2.0,  # weaker property evidence than this → 其他
@@ -488,6 +497,96 @@ def _new_tokenizer(words: Iterable[str]):
     return tok
 
 
+_RE_HAN = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")  # jieba's re_han_default
+_RE_SKIP = re.compile(r"(\r\n|\s)")  # jieba's re_skip_default
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+
+class _Segmenter:
+    """``tokenizer.lcut(text, HMM=False)`` of a jieba tokenizer, computed faster.
+
+    Same algorithm and the same dictionary (the tokenizer's ``FREQ`` and ``total``) as jieba's
+    ``cut(..., HMM=False)``: split into han / non-han blocks, build the word DAG of each han
+    block and pick the maximum-probability route.  The DAG and the route are computed in one
+    pass with lists instead of jieba's dicts and generators, and the logarithms of word
+    frequencies are cached.  The result is identical (``tests/services/test_classify.py`` checks
+    it on real messages); it only exists because segmentation dominates the classifier's time.
+    """
+
+    def __init__(self, tokenizer):
+        self.freq: dict[str, int] = tokenizer.FREQ
+        self.logtotal = math.log(tokenizer.total)
+        self._logs: dict[int, float] = {}
+
+    def _log(self, f: int) -> float:
+        value = self._logs.get(f)
+        if value is None:
+            value = self._logs[f] = math.log(f)
+        return value
+
+    def _cut_han(self, s: str, out: list[str]) -> None:
+        freq, logtotal, logs, log_of = self.freq, self.logtotal, self._logs, self._log
+        n = len(s)
+        score = [0.0] * (n + 1)
+        end = [0] * (n + 1)
+        for idx in range(n - 1, -1, -1):
+            best = None
+            best_x = idx
+            i = idx
+            frag = s[idx]
+            while True:
+                f = freq.get(frag)
+                if f is None:
+                    break
+                if f:
+                    lf = logs.get(f)
+                    if lf is None:
+                        lf = log_of(f)
+                    sc = lf - logtotal + score[i + 1]
+                    if best is None or sc >= best:  # ties: the longer word, as jieba's max((s, x))
+                        best, best_x = sc, i
+                i += 1
+                if i >= n:
+                    break
+                frag = s[idx : i + 1]
+            if best is None:  # no dictionary word starts here: the single character
+                f = freq.get(s[idx]) or 1
+                best, best_x = log_of(f) - logtotal + score[idx + 1], idx
+            score[idx] = best
+            end[idx] = best_x
+        x = 0
+        buf = ""
+        while x < n:
+            y = end[x] + 1
+            if y - x == 1 and s[x] in _ASCII_ALNUM:
+                buf += s[x]
+            else:
+                if buf:
+                    out.append(buf)
+                    buf = ""
+                out.append(s[x:y])
+            x = y
+        if buf:
+            out.append(buf)
+
+    def lcut(self, text: str) -> list[str]:
+        out: list[str] = []
+        blocks = _RE_HAN.split(text)
+        for k, blk in enumerate(blocks):
+            if not blk:
+                continue
+            if k % 2:  # a han (or latin/digit) block
+                self._cut_han(blk, out)
+            else:
+                pieces = _RE_SKIP.split(blk)
+                for j, piece in enumerate(pieces):
+                    if j % 2:
+                        out.append(piece)
+                    else:
+                        out.extend(piece)
+        return out
+
+
 # --------------------------------------------------------------------------------------------
 # Classification
 # --------------------------------------------------------------------------------------------
@@ -528,15 +627,42 @@ class Classification:
     keywords: tuple[KeywordHit, ...]
     flags: frozenset[Flag] = frozenset()
 
-    def reason(self) -> str:
-        """Short Chinese explanation for staff, e.g. "关键词：电梯(+3.0 工程管理)、坏了(+1.0 工程管理)"."""
+    def reason(self, max_terms: int = 5) -> str:
+        """Short Chinese explanation shown to residents and staff.
+
+        Category evidence first (the terms that voted for the chosen category, strongest first,
+        each term once, at most ``max_terms``), then the evidence of a raised severity and of
+        each flag, e.g. ``分类「工程管理」：电梯、坏了；重要：又坏了、没人修``.  Context words
+        (小区, 3栋 …) and kind words are left out; the full list is in :attr:`keywords`.
+        """
         if not self.keywords:
-            return "未匹配到关键词，默认归为「其他」"
-        parts = []
-        for hit in sorted(self.keywords, key=lambda h: -abs(h.weight))[:8]:
-            label = _TARGET_LABELS.get(hit.target, hit.target.split(":", 1)[-1])
-            parts.append(f"{hit.term}({hit.weight:+.1f} {label})")
-        return "关键词：" + "、".join(parts)
+            return f"未匹配到关键词，默认归为「{Category.OTHER.value}」"
+
+        def terms(target: str, limit: int) -> list[str]:
+            seen: list[str] = []
+            for hit in sorted(self.keywords, key=lambda h: -h.weight):
+                if hit.target == target and hit.weight > 0 and hit.term not in seen:
+                    seen.append(hit.term)
+            return seen[:limit]
+
+        category_terms = terms(f"category:{self.category.value}", max_terms)
+        if category_terms:
+            parts = [f"分类「{self.category.value}」：" + "、".join(category_terms)]
+        elif self.category is Category.OTHER:
+            parts = [f"分类「{Category.OTHER.value}」：未见足够的物业分类关键词"]
+        else:
+            parts = [f"分类「{self.category.value}」"]
+        severity_target = {Severity.URGENT: "severity:urgent", Severity.IMPORTANT: "severity:important"}
+        if self.severity in severity_target:
+            target = severity_target[self.severity]
+            found = terms(target, 3)
+            if found:
+                parts.append(f"{_TARGET_LABELS[target]}：" + "、".join(found))
+        for flag in sorted(self.flags, key=lambda f: list(Flag).index(f)):
+            target = f"flag:{flag.value}"
+            found = terms(target, 3)
+            parts.append(f"{_TARGET_LABELS[target]}：" + "、".join(found) if found else _TARGET_LABELS[target])
+        return "；".join(parts)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -549,14 +675,69 @@ class Classification:
         }
 
 
-@dataclass(frozen=True)
-class _Match:
+class _Match(NamedTuple):
     """A term found in a text: the entry key and how often it occurred in the lead / the rest."""
 
     key: tuple[str, str, str]
     term: str  # as shown to staff (canonical term, or the matched text for patterns)
     lead: int  # occurrences in the first sentence (subject line)
     body: int  # occurrences elsewhere
+
+
+def _required_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
+    """Characters of which every match of ``rx`` must contain at least one (None: unknown).
+
+    Used as a cheap pre-filter: a pattern whose required characters are all absent from a text
+    cannot match it, so the (comparatively slow) regex search is skipped.
+    """
+    if rx.flags & re.IGNORECASE:
+        return None
+    try:
+        from re import _parser as sre_parse  # Python ≥ 3.11
+        from re import _constants as c
+    except ImportError:  # pragma: no cover
+        return None
+
+    def of_item(op, av) -> set[str] | None:
+        if op is c.LITERAL:
+            return {chr(av)}
+        if op is c.IN:
+            chars: set[str] = set()
+            for iop, iav in av:
+                if iop is c.LITERAL:
+                    chars.add(chr(iav))
+                elif iop is c.RANGE and iav[1] - iav[0] < 64:
+                    chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
+                else:
+                    return None
+            return chars
+        if op is c.SUBPATTERN:
+            return of_seq(av[-1])
+        if op is c.BRANCH:
+            out: set[str] = set()
+            for alt in av[1]:
+                sub = of_seq(alt)
+                if sub is None:
+                    return None
+                out |= sub
+            return out
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+            return of_seq(av[2])
+        return None
+
+    def of_seq(seq) -> set[str] | None:
+        best = None
+        for op, av in seq:
+            got = of_item(op, av)
+            if got is not None and (best is None or len(got) < len(best)):
+                best = got
+        return best
+
+    try:
+        found = of_seq(sre_parse.parse(rx.pattern, rx.flags))
+    except Exception:  # pragma: no cover - any parser surprise: no pre-filter
+        return None
+    return frozenset(found) if found else None
 
 
 class Classifier:
@@ -566,16 +747,42 @@ class Classifier:
         self.lexicon = lexicon
         self.settings = lexicon.settings
         self._weights = lexicon.weights()
-        self._by_term: dict[str, list[Entry]] = defaultdict(list)
+        by_term: dict[str, list[Entry]] = defaultdict(list)
         for entry in lexicon.entries:
             if entry.leaf != "patterns":
-                self._by_term[entry.term].append(entry)
-        self._patterns = [(e, lexicon.patterns[e.key]) for e in lexicon.entries if e.leaf == "patterns"]
+                by_term[entry.term].append(entry)
+        # variant or canonical term → (canonical term, its entries): one dict lookup per candidate
+        self._lookup_table: dict[str, tuple[str, tuple[Entry, ...]]] = {
+            term: (term, tuple(entries)) for term, entries in by_term.items()
+        }
+        for variant, canon in lexicon.synonyms.items():
+            if canon in by_term and variant not in self._lookup_table:
+                self._lookup_table[variant] = (canon, tuple(by_term[canon]))
+        self._by_term = by_term
+        self._patterns = [
+            (e, lexicon.patterns[e.key], _required_chars(lexicon.patterns[e.key]))
+            for e in lexicon.entries
+            if e.leaf == "patterns"
+        ]
         self._gated = {e.target for e in lexicon.entries if e.leaf == "requires"}
-        self._prefixes = {w[:k] for w in list(self._by_term) + list(lexicon.synonyms) for k in range(1, len(w) + 1)}
-        words = set(self._by_term) | set(lexicon.synonyms) | set(lexicon.dictionary)
+        # prefixes of every term that spans several tokens: a token that starts no term is skipped
+        self._prefixes = {w[:k] for w in self._lookup_table for k in range(1, len(w) + 1)}
+        self._max_span = 6  # a term is matched across at most this many jieba tokens
+        s = self.settings
+        self._window = int(s["negation_window"])
+        self._mults = {
+            "kind": (s["kind_lead_boost"], s["kind_body_factor"]),
+            "severity": (s["severity_lead_boost"], 1.0),
+            "flag": (s["severity_lead_boost"], 1.0),
+        }
+        self._default_mults = (s["lead_boost"], 1.0)
+        self._cat_targets = tuple((c, f"category:{c.value}") for c in Category)
+        self._prop_targets = tuple((c, t) for c, t in self._cat_targets if c is not Category.OTHER)
+        self._flag_targets = tuple((f, f"flag:{f.value}") for f in Flag)
+        words = set(self._lookup_table) | set(lexicon.dictionary)
         words |= lexicon.negation_before | lexicon.negation_after
         self._tokenizer = _new_tokenizer(sorted(words))
+        self._segmenter = _Segmenter(self._tokenizer)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Classifier:
@@ -586,22 +793,20 @@ class Classifier:
 
     def tokenize(self, text: str) -> list[str]:
         """Normalise ``text`` and cut it into words."""
-        return self._tokenizer.lcut(normalize(text), HMM=False)
+        return self._segmenter.lcut(normalize(text))
 
     def _lookup(self, word: str) -> str | None:
-        canon = self.lexicon.synonyms.get(word, word)
-        return canon if canon in self._by_term else None
+        found = self._lookup_table.get(word)
+        return found[0] if found else None
 
     def _negated(self, tokens: list[str], start: int, end: int) -> bool:
-        window = int(self.settings["negation_window"])
+        window = self._window
         neg_before, neg_after = self.lexicon.negation_before, self.lexicon.negation_after
         # a negation word shortly before the term, in the same clause
         for j in range(start - 1, max(-1, start - 1 - window), -1):
             tok = tokens[j]
-            if tok in _PUNCT or tok.strip() == "":
-                if tok in _PUNCT:
-                    break
-                continue
+            if tok in _PUNCT:
+                break
             if tok in neg_before:
                 return True
         # a resolution word shortly after it ("修好了"), itself not negated ("没修好")
@@ -617,64 +822,101 @@ class Classifier:
         return False
 
     def _match(self, text: str) -> list[_Match]:
+        """Find the lexicon's terms in ``text``: one normalisation, one segmentation, one scan.
+
+        The *lead* is the first sentence (the subject line of a web message), except that up to
+        two short opening sentences without category or kind evidence are skipped: greetings
+        ("你好。", "在吗？") and self-introductions ("我是5栋业主。") in chat messages.
+        """
         norm = normalize(text)
-        tokens = self._tokenizer.lcut(norm, HMM=False)
-        s = self.settings
-        lead_end = len(tokens)
-        for i, tok in enumerate(tokens):
-            if tok in _SENTENCE_END and i > 0:
-                lead_end = i
-                break
-        occurrences: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-        shown: dict[tuple[str, str, str], str] = {}
-        i, n = 0, len(tokens)
+        tokens = self._segmenter.lcut(norm)
+        n = len(tokens)
+        lookup, prefixes = self._lookup_table.get, self._prefixes
+        max_span = self._max_span
+        found_hits: list[tuple[tuple[str, str, str], str, int]] = []  # (key, shown term, char offset)
+        pos = 0
+        i = 0
         while i < n:
-            found = None
-            width = 0
-            joined = ""
-            for j in range(i, min(n, i + 6)):
-                joined += tokens[j]
-                if joined not in self._prefixes:
-                    break
-                canon = self._lookup(joined)
-                if canon is not None:
-                    found, width = canon, j - i + 1
-            if found is None:
+            tok = tokens[i]
+            if tok not in prefixes:
+                pos += len(tok)
                 i += 1
                 continue
-            in_lead = i < lead_end
+            found = lookup(tok)
+            width = 1
+            joined = tok
+            for j in range(i + 1, min(n, i + max_span)):
+                joined += tokens[j]
+                if joined not in prefixes:
+                    break
+                hit = lookup(joined)
+                if hit is not None:
+                    found, width = hit, j - i + 1
+            if found is None:
+                pos += len(tok)
+                i += 1
+                continue
+            canon, entries = found
             negated = None
-            for entry in self._by_term[found]:
+            for entry in entries:
                 if entry.negatable:
                     if negated is None:
                         negated = self._negated(tokens, i, i + width)
                     if negated:
                         continue
-                occurrences[entry.key].append(in_lead)
-                shown[entry.key] = found
+                found_hits.append((entry.key, canon, pos))
+            for j in range(i, i + width):
+                pos += len(tokens[j])
             i += width
-        lead_chars = len("".join(tokens[:lead_end]))
-        for entry, rx in self._patterns:
-            for m in rx.finditer(norm):
-                occurrences[entry.key].append(m.start() < lead_chars)
-                shown.setdefault(entry.key, m.group(0))
-        return [
-            _Match(key=key, term=shown[key], lead=sum(flags), body=len(flags) - sum(flags))
-            for key, flags in occurrences.items()
-        ]
+        if self._patterns:
+            chars = set(norm)
+            for entry, rx, required in self._patterns:
+                if required is not None and required.isdisjoint(chars):
+                    continue
+                for m in rx.finditer(norm):
+                    found_hits.append((entry.key, m.group(0), m.start()))
+
+        # sentence boundaries: (start, end) of each terminator run ("。", "？！" …)
+        runs = [(m.start(), m.end()) for m in _SENTENCE_RX.finditer(norm) if m.start() > 0]
+        lead_start, lead_end = 0, runs[0][0] if runs else len(norm) + 1
+        if runs:
+            # skip short opening sentences without category/kind evidence ("你好。", "我是5栋业主。")
+            weights = self._weights
+            first = min(
+                (p for key, _, p in found_hits if key[0].startswith(_LEAD_TARGETS) and weights.get(key, 0) >= 1.0),
+                default=0,
+            )
+            k = 0
+            while (
+                k < min(len(runs), _MAX_SKIPPED_OPENERS)
+                and first >= runs[k][1]
+                and runs[k][0] - lead_start <= _OPENER_MAX_CHARS
+            ):
+                lead_start = runs[k][1]
+                k += 1
+            lead_end = runs[k][0] if k < len(runs) else len(norm) + 1
+        lead: dict[tuple[str, str, str], int] = {}
+        body: dict[tuple[str, str, str], int] = {}
+        shown: dict[tuple[str, str, str], str] = {}
+        for key, term, p in found_hits:
+            counts = lead if lead_start <= p < lead_end else body
+            counts[key] = counts.get(key, 0) + 1
+            if key not in shown:
+                shown[key] = term
+        return [_Match(key=key, term=term, lead=lead.get(key, 0), body=body.get(key, 0)) for key, term in shown.items()]
 
     def _factor(self, m: _Match) -> float:
         """Occurrence multiplier: first sentence boosted, repeats add a capped share."""
-        s = self.settings
-        if m.key[0].startswith("kind:"):
-            lead_mult, body_mult = s["kind_lead_boost"], s["kind_body_factor"]
+        lead_mult, body_mult = self._mults.get(m.key[0].split(":", 1)[0], self._default_mults)
+        if m.lead:
+            first = lead_mult
+        elif m.body:
+            first = body_mult
         else:
-            lead_mult, body_mult = s["lead_boost"], 1.0
-        mults = [lead_mult] * m.lead + [body_mult] * m.body
-        if not mults:
             return 0.0
-        extra = min(s["repeat_cap"] * mults[0], s["repeat_factor"] * sum(mults[1:]))
-        return mults[0] + extra
+        rest = lead_mult * m.lead + body_mult * m.body - first
+        s = self.settings
+        return first + min(s["repeat_cap"] * first, s["repeat_factor"] * rest)
 
     # -- decision ------------------------------------------------------------------------------
 
@@ -683,6 +925,7 @@ class Classifier:
         scores: dict[str, float] = defaultdict(float)
         requires: set[str] = set()
         hits: list[KeywordHit] = []
+        symptoms = 0.0  # a stated problem is complaint evidence
         for m in matches:
             w = weights.get(m.key, 0.0)
             if w == 0:
@@ -693,13 +936,17 @@ class Classifier:
                 continue
             eff = round(w * self._factor(m), 2)
             scores[target] += eff
+            if leaf == "symptoms" and target.startswith("category:"):
+                symptoms += eff
             hits.append(KeywordHit(term=m.term, weight=eff, target=target))
 
         # category
-        cat_scores = {c: scores.get(f"category:{c.value}", 0.0) for c in Category}
-        best_prop = max(_PROPERTY_CATEGORIES, key=lambda c: (cat_scores[c], -_PROPERTY_CATEGORIES.index(c)))
-        prop = cat_scores[best_prop]
-        other = cat_scores[Category.OTHER]
+        best_prop, prop = self._prop_targets[0][0], scores.get(self._prop_targets[0][1], 0.0)
+        for c, t in self._prop_targets[1:]:
+            v = scores.get(t, 0.0)
+            if v > prop:
+                best_prop, prop = c, v
+        other = scores.get("category:其他", 0.0)
         context = min(scores.get("context:property", 0.0), s["context_cap"]) * s["context_weight"]
         if prop <= 0 and other <= 0:
             category, confidence = Category.OTHER, s["no_evidence_confidence"]
@@ -708,43 +955,36 @@ class Classifier:
             confidence = (other + 1.0) / (other + prop + context + 2.0)
         else:
             category = best_prop
-            runner = max([cat_scores[c] for c in _PROPERTY_CATEGORIES if c is not best_prop] + [other])
+            runner = max(scores.get(t, 0.0) for c, t in self._cat_targets if c is not best_prop)
             confidence = (prop + context) / (prop + context + runner + 1.5)
         confidence = max(0.0, min(1.0, confidence))
 
         # flags
         flags = set()
-        for flag in Flag:
-            target = f"flag:{flag.value}"
-            gated = target in self._gated
-            if scores.get(target, 0.0) >= s["flag_threshold"] and (not gated or target in requires):
+        for flag, target in self._flag_targets:
+            if scores.get(target, 0.0) >= s["flag_threshold"] and (target not in self._gated or target in requires):
                 flags.add(flag)
 
         # kind
-        kind_scores = {k: scores.get(f"kind:{k.value}", 0.0) for k in Kind}
+        complaint = scores.get("kind:投诉", 0.0) + symptoms * s["kind_symptom_factor"]
+        inquiry, suggestion = scores.get("kind:咨询", 0.0), scores.get("kind:建议", 0.0)
+        best_kind, best_score = (Kind.SUGGESTION, suggestion) if suggestion > inquiry else (Kind.INQUIRY, inquiry)
         kind = Kind.COMPLAINT
-        best_kind = max((Kind.INQUIRY, Kind.SUGGESTION), key=lambda k: kind_scores[k])
-        if (
-            kind_scores[best_kind] >= s["kind_threshold"]
-            and kind_scores[best_kind] > kind_scores[Kind.COMPLAINT] + s["kind_margin"]
-        ):
+        if best_score >= s["kind_threshold"] and best_score > complaint + s["kind_margin"]:
             kind = best_kind
 
         # severity
-        if (
-            scores.get("severity:urgent", 0.0) >= s["severity_threshold"]
-            or flags & {Flag.LAWSUIT, Flag.MEDIA, Flag.GROUP}
-        ):
+        if scores.get("severity:urgent", 0.0) >= s["severity_threshold"] or flags & _URGENT_FLAGS:
             severity = Severity.URGENT
         elif scores.get("severity:important", 0.0) >= s["severity_threshold"] and kind is Kind.COMPLAINT:
             severity = Severity.IMPORTANT
         else:
             severity = Severity.GENERAL
 
-        if not any(h.target.startswith("flag:") for h in hits):
-            pass
         # only show flag hits when the flag actually fired (gated flags may not)
-        hits = [h for h in hits if not h.target.startswith("flag:") or Flag(h.target[5:]) in flags]
+        if flags != _ALL_FLAGS:
+            fired = {f"flag:{f.value}" for f in flags}
+            hits = [h for h in hits if not h.target.startswith("flag:") or h.target in fired]
         hits.sort(key=lambda h: (-h.weight, h.target, h.term))
         return Classification(
             category=category,

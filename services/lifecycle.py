@@ -18,6 +18,7 @@ from models.types import utcnow
 from services.classify import Classification
 from services.domain import Status
 from services.numbering import next_ticket_number
+from services.sla import SlaPolicy, deadlines
 
 # Which status may follow which (SPEC "Handling").
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -97,6 +98,7 @@ async def submit_complaint(
     classification: Classification,
     draft_key: str,
     tz: ZoneInfo,
+    sla: SlaPolicy | None = None,
     now: datetime | None = None,
 ) -> Complaint:
     """Number, classify and store a complaint with its creation event, in one transaction."""
@@ -121,6 +123,8 @@ async def submit_complaint(
         created_at=now,
         updated_at=now,
     )
+    if sla is not None:
+        complaint.respond_by, complaint.resolve_by = deadlines(sla, classification.severity, now, tz)
     session.add(complaint)
     try:
         await session.flush()

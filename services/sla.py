@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.domain import Severity
 from services.durations import format_duration_zh
@@ -53,3 +54,28 @@ class SlaPolicy:
                 response=sla.general_response, resolve_working_days=sla.general_resolve_days
             ),
         )
+
+
+def add_working_days(start: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """``days`` working days later, skipping weekends in local time.
+
+    A first approximation: public holidays and working hours come with the SLA clock issue.
+    """
+    local = start.astimezone(tz)
+    remaining = days
+    while remaining > 0:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            remaining -= 1
+    return local.astimezone(start.tzinfo)
+
+
+def deadlines(policy: SlaPolicy, severity: Severity | str, created_at: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """(respond by, resolve by) for a ticket created at ``created_at``."""
+    allowance = policy.for_severity(severity)
+    respond_by = created_at + allowance.response
+    if allowance.resolve_working_days is not None:
+        resolve_by = add_working_days(created_at, allowance.resolve_working_days, tz)
+    else:
+        resolve_by = created_at + (allowance.resolve or timedelta())
+    return respond_by, resolve_by

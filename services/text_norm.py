@@ -8,27 +8,90 @@ lexicon terms alike) goes through :func:`normalize` so that both sides meet in o
 * Traditional → Simplified Chinese with OpenCC ``t2s``;
 * Latin letters lower-cased, runs of white space collapsed to one space.
 
-The OpenCC converter is created lazily, once per process.
+Speed: the pure-Python OpenCC converter is slow on long messages, so :func:`to_simplified`
+reads OpenCC's own ``t2s`` dictionaries once and converts most texts with a character table
+(``str.translate``).  OpenCC itself is called only when the text contains one of its
+multi-character phrase keys (about 280, e.g. "么麽", "乾隆"), where the phrase can give a
+different result than character-by-character conversion.  Without such a phrase, OpenCC's
+``t2s`` output *is* the character-by-character conversion (first candidate of each
+character), so the result is the same as calling OpenCC on every text.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 import unicodedata
+from pathlib import Path
 
 __all__ = ["normalize", "to_simplified"]
 
-_converter = None
-_converter_lock = threading.Lock()
 _SPACES = re.compile(r"\s+")
+_lock = threading.Lock()
+_converter = None
+
+
+class _T2S:
+    """Character table plus phrase index built from OpenCC's ``t2s`` dictionaries."""
+
+    def __init__(self, base: Path):
+        self.table: dict[int, str] = {}
+        with (base / "TSCharacters.txt").open(encoding="utf-8") as fh:
+            for line in fh:
+                if "\t" not in line:
+                    continue
+                key, value = line.rstrip("\n").split("\t", 1)
+                value = value.split(" ")[0]
+                if len(key) == 1 and value and value != key:
+                    self.table[ord(key)] = value
+        self.changing = frozenset(chr(c) for c in self.table)
+        phrases: dict[str, list[str]] = {}
+        with (base / "TSPhrases.txt").open(encoding="utf-8") as fh:
+            for line in fh:
+                if "\t" not in line:
+                    continue
+                key = line.split("\t", 1)[0]
+                if len(key) > 1:
+                    phrases.setdefault(key[0], []).append(key)
+        self.phrases = phrases
+        self.phrase_starts = frozenset(phrases)
+        self._starts_rx = re.compile("[" + "".join(re.escape(c) for c in sorted(phrases)) + "]")
+        # one pass over the text finds out whether anything can change at all
+        self.any_rx = re.compile("[" + "".join(re.escape(c) for c in sorted(self.changing | self.phrase_starts)) + "]")
+
+    def has_phrase(self, text: str) -> bool:
+        if self.phrase_starts.isdisjoint(text):
+            return False
+        for m in self._starts_rx.finditer(text):
+            i = m.start()
+            if any(text.startswith(p, i) for p in self.phrases[m.group()]):
+                return True
+        return False
+
+
+_t2s: _T2S | None = None
+
+
+def _get_t2s() -> _T2S | None:
+    """The t2s tables (None if OpenCC's dictionaries are not where expected)."""
+    global _t2s
+    if _t2s is None:
+        with _lock:
+            if _t2s is None:
+                import opencc
+
+                base = Path(opencc.__file__).resolve().parent / "dictionary"
+                try:
+                    _t2s = _T2S(base)
+                except OSError:
+                    return None
+    return _t2s
 
 
 def _get_converter():
     global _converter
     if _converter is None:
-        with _converter_lock:
+        with _lock:
             if _converter is None:
                 from opencc import OpenCC  # opencc-python-reimplemented
 
@@ -36,47 +99,18 @@ def _get_converter():
     return _converter
 
 
-_changing_chars: frozenset[str] | None = None
-
-
-def _get_changing_chars() -> frozenset[str]:
-    """Characters that a t2s conversion can change (read once from OpenCC's dictionaries).
-
-    If a text contains none of them no dictionary entry can alter it, so the (pure-Python,
-    comparatively slow) converter is skipped — the common case for Simplified input.
-    """
-    global _changing_chars
-    if _changing_chars is None:
-        import opencc
-
-        chars: set[str] = set()
-        base = Path(opencc.__file__).resolve().parent / "dictionary"
-        for name in ("TSCharacters.txt", "TSPhrases.txt"):
-            with (base / name).open(encoding="utf-8") as fh:
-                for line in fh:
-                    if "\t" not in line:
-                        continue
-                    key, value = line.rstrip("\n").split("\t", 1)
-                    value = value.split(" ")[0]
-                    if len(key) != len(value):
-                        chars.update(key)
-                    else:
-                        chars.update(k for k, v in zip(key, value) if k != v)
-        _changing_chars = frozenset(chars)
-    return _changing_chars
-
-
 def to_simplified(text: str) -> str:
     """Convert Traditional Chinese characters to Simplified (other characters untouched)."""
     if not text:
         return text
-    try:
-        changing = _get_changing_chars()
-    except OSError:  # dictionaries not where expected: always convert
-        changing = None
-    if changing is not None and changing.isdisjoint(text):
+    t2s = _get_t2s()
+    if t2s is None:  # dictionaries not where expected: always use the converter
+        return _get_converter().convert(text)
+    if t2s.any_rx.search(text) is None:  # the common case: plain Simplified text
         return text
-    return _get_converter().convert(text)
+    if t2s.has_phrase(text):
+        return _get_converter().convert(text)
+    return text.translate(t2s.table)
 
 
 def normalize(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import HuifangApp
-from bot.settings import Settings
+from bot.settings import RateSettings, Settings
 from sandbox import SandboxClient, SandboxServer
 
 TOKEN = "123456:TEST-sandbox-token"
@@ -25,7 +25,13 @@ async def client(sandbox):
         yield client
 
 
+# The sandbox enforces no flood limits unless a test turns them on, so conversations need not
+# wait a second per reply; tests about pacing pass the production rates explicitly.
+FAST_RATES = RateSettings(private_per_second=50, private_burst=50, overall_per_second=200, overall_burst=50)
+
+
 def make_settings(sandbox: SandboxServer, database_url: str, **overrides) -> Settings:
+    overrides.setdefault("rate", FAST_RATES)
     return Settings(
         bot_token=TOKEN,
         telegram_api_base=sandbox.base_url,

@@ -44,7 +44,7 @@ class TestStart:
         registered = calls[-1]["params"]["commands"]
         registered = json.loads(registered) if isinstance(registered, str) else registered
         commands = [c["command"] for c in registered]
-        assert commands == ["start", "new", "my", "status", "cancel", "help"]
+        assert commands == ["start", "new", "my", "status", "add", "cancel", "help"]
 
     async def test_help_lists_commands(self, resident):
         await resident.send("/help")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import select
 
+from models.db import create_engine
 from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident
 from services import lifecycle
 from services.domain import Status
@@ -49,7 +50,7 @@ class TestMigrations:
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
             version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         assert {"resident", "complaint", "complaint_event", "ticket_counter", "fsm_record"} <= tables
-        assert version == "0001"
+        assert version == "0002"
 
     async def test_upgrade_twice_is_harmless(self, database_url, engine):
         from models.db import upgrade
@@ -175,3 +176,26 @@ class TestTransitions:
             session.add(event)
             with pytest.raises(PermissionError):
                 await session.commit()
+
+
+class TestDowngrade:
+    async def test_down_to_base_and_up_again(self, database_url):
+        from models.db import upgrade_sync
+
+        await asyncio.to_thread(_downgrade, database_url, "base")
+        await asyncio.to_thread(upgrade_sync, database_url, "head")
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as connection:
+                version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        finally:
+            await engine.dispose()
+        assert version == "0002"
+
+
+def _downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    from models.db import alembic_config
+
+    command.downgrade(alembic_config(url), revision)

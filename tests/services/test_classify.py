@@ -213,8 +213,8 @@ class TestResultShape:
 
     def test_reason_names_keywords(self, clf):
         reason = clf.classify("电梯坏了").reason()
-        assert reason.startswith("关键词：")
-        assert "电梯(+" in reason and "工程管理" in reason
+        assert reason.startswith("分类「工程管理」：")
+        assert "电梯" in reason and "坏了" in reason
 
     def test_dataclasses_are_frozen(self):
         hit = KeywordHit(term="电梯", weight=3.0, target="category:工程管理")
@@ -228,7 +228,7 @@ class TestResultShape:
         )
         with pytest.raises(AttributeError):
             c.category = Category.OTHER  # type: ignore[misc]
-        assert c.reason() == "关键词：电梯(+3.0 工程管理)"
+        assert c.reason() == "分类「工程管理」：电梯"
 
     def test_get_classifier_is_cached(self):
         assert get_classifier() is get_classifier()

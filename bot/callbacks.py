@@ -22,3 +22,17 @@ class TicketCb(CallbackData, prefix="tk"):
     """Show one of the resident's tickets."""
 
     number: str
+
+
+class StaffCb(CallbackData, prefix="st"):
+    """Staff actions on a ticket; ``ticket`` is the id, ``arg`` a team code, staff id or category index."""
+
+    action: str  # acc | tr | trt | trp | cat | setc | res | view | x
+    ticket: int
+    arg: str = ""
+
+
+class InfoCb(CallbackData, prefix="ai"):
+    """A resident adds information to their open ticket."""
+
+    ticket: int

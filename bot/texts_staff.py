@@ -1,0 +1,94 @@
+"""Texts for staff, supervisors and admins (Simplified Chinese, HTML parse mode)."""
+
+from __future__ import annotations
+
+STAFF_COMMANDS: list[tuple[str, str]] = [
+    ("mine", "我的待办工单"),
+    ("ticket", "查看工单：/ticket 工单号"),
+    ("accept", "接单：/accept 工单号"),
+    ("note", "处理进展：/note 工单号 内容"),
+    ("resolve", "办结：/resolve 工单号 处理结果"),
+    ("help", "使用帮助"),
+]
+ADMIN_COMMANDS: list[tuple[str, str]] = [("invite", "邀请工作人员：/invite 姓名 班组 [角色]")]
+
+ROLE_LABELS = {"staff": "处理人员", "supervisor": "主管", "manager": "经理", "admin": "管理员"}
+
+BTN_ACCEPT = "✅ 接单"
+BTN_TRANSFER = "🔀 转派"
+BTN_CATEGORY = "🏷 改分类"
+BTN_RESOLVE = "✔️ 办结"
+BTN_AUTO = "🤖 自动分配"
+BTN_BACK = "↩️ 取消"
+
+WELCOME = (
+    "欢迎，{name}！您已绑定为<b>{team}{role}</b>。\n"
+    "新工单会推送到这里，点按钮即可接单、转派、改分类、办结。\n"
+    "常用命令：/mine 我的待办，/ticket 工单号 查看，/note 工单号 内容 填写进展，/resolve 工单号 结果 办结。"
+)
+INVITE_CREATED = "已为 {name}（{team}{role}）生成一次性邀请链接，{days}天内有效：\n{link}"
+INVITE_USAGE = "用法：/invite 姓名 班组 [角色]\n班组：{teams}\n角色：staff（默认）、supervisor、manager、admin"
+ADMIN_ONLY = "只有管理员可以使用这个命令。"
+STAFF_HELP = (
+    "<b>工作人员帮助</b>\n"
+    "/mine 我的待办工单（按期限排序）\n"
+    "/ticket 工单号 —— 查看工单及操作按钮\n"
+    "/accept 工单号 —— 接单\n"
+    "/note 工单号 内容 —— 填写处理进展（会转告住户）\n"
+    "/resolve 工单号 处理结果 —— 办结（结果会发给住户）"
+)
+
+PING_HEADER = {
+    "assign": "🔔 <b>新工单派给您</b>",
+    "transfer": "🔀 <b>工单转派给您</b>",
+    "supervisor": "👀 <b>{why}工单，请关注</b>",
+    "queue": "⚠️ <b>工单暂无人可派，请分派</b>",
+}
+CARD = (
+    "{header}\n"
+    "工单号：<code>{number}</code>\n"
+    "分类：{category} · {kind} · <b>{severity}</b>\n"
+    "<i>{reason}</i>\n"
+    "状态：{status}{assignee}\n"
+    "响应期限：{respond_by}　办结期限：{resolve_by}\n"
+    "位置：{location}\n"
+    "描述：{description}\n"
+    "联系人：{contact}"
+    "{photos}"
+)
+
+MINE_EMPTY = "您目前没有待办工单 👍"
+MINE_HEADER = "📋 <b>我的待办</b>（{count}件，按办结期限排序）"
+MINE_LINE = "{index}. <code>{number}</code> · {status} · {severity}\n　期限 {resolve_by} · {snippet}"
+
+ACCEPTED_STAFF = "已接单 {number}。住户联系方式：{contact}"
+ACCEPTED_RESIDENT = "👷 您的投诉 {number} 已由<b>{team}</b>受理，处理人：{name}。处理进展会在这里通知您。"
+NOTE_SAVED = "已记录 {number} 的处理进展，并已转告住户。"
+NOTE_RESIDENT = "📝 工单 {number} 处理进展：\n{note}"
+RESOLVE_ASK = "请输入工单 {number} 的处理结果（会发送给住户），或发送 /cancel 放弃。"
+RESOLVED_STAFF = "已办结 {number}，处理结果已发送给住户。"
+RESOLVED_RESIDENT = "✅ 您的投诉 {number} 已处理完毕。\n处理结果：{result}\n如问题仍未解决，请直接回复说明。"
+TRANSFER_PICK_TEAM = "把 {number} 转派给哪个班组？"
+TRANSFER_PICK_PERSON = "转派 {number} 给{team}的谁？（括号内为在办工单数）"
+TRANSFERRED = "已将 {number} 转派给 {team}{who}。"
+TRANSFERRED_AWAY = "工单 {number} 已被 {by} 转派给 {team}{who}，您无需再处理。"
+CATEGORY_PICK = "工单 {number} 当前分类：{category}。请选择正确的分类："
+CATEGORY_CHANGED = "已将 {number} 的分类改为「{category}」，已记录用于改进自动分类。"
+CATEGORY_MOVED = "已将 {number} 的分类改为「{category}」，并转给负责的{team}{who}。"
+CATEGORY_SAME = "分类没有变化。"
+CANCELLED_ACTION = "已取消。"
+TICKET_USAGE = "请在命令后加上工单号，例如：/{command} TS20261125-0001"
+TICKET_NOT_FOUND = "没有找到工单 {number}，或您无权查看。"
+NOTE_USAGE = "用法：/note 工单号 进展内容"
+RESOLVE_USAGE = "用法：/resolve 工单号 处理结果"
+
+RESIDENT_INFO_STAFF = "➕ 住户补充了工单 {number} 的信息：\n{note}"
+RESIDENT_INFO_SAVED = "已把补充内容转给处理人员。"
+RESIDENT_INFO_QUEUED = "已记录补充内容，派单后处理人员会看到。"
+RESIDENT_INFO_ASK = "请输入要补充的内容（文字），或发送 /cancel 放弃。"
+RESIDENT_INFO_USAGE = "用法：/add 工单号 补充内容，或在 /status 工单详情下点「补充信息」。"
+BTN_ADD_INFO = "➕ 补充信息"
+
+UNREACHABLE_SUPERVISOR = "⚠️ 无法给工作人员 {name} 发送消息（可能已屏蔽机器人），已暂停给其派单。{extra}"
+REROUTED = "工单 {number} 已改派给 {name}。"
+NO_ONE_TO_ROUTE = "⚠️ 工单 {number}（{team}）暂无可派人员，请主管尽快分派。"

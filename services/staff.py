@@ -1,0 +1,266 @@
+"""Teams, staff, one-time invites and routing of complaints to a person (SPEC "Routing")."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.db import fresh_transaction
+from models.tables import Complaint, Invite, Staff, Team
+from models.types import utcnow
+from services.domain import Category, Flag, Severity
+
+ROLES = ("staff", "supervisor", "manager", "admin")
+INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    code: str
+    name: str
+    categories: tuple[str, ...]
+    special: bool = False
+
+
+# Sensible defaults, seeded once; admins edit the table afterwards.
+DEFAULT_TEAMS: tuple[TeamSpec, ...] = (
+    TeamSpec("engineering", "工程部", (Category.ENGINEERING.value,)),
+    TeamSpec("cleaning", "环境部", (Category.ENVIRONMENT.value,)),
+    TeamSpec("security", "安全部", (Category.SECURITY.value,)),
+    TeamSpec(
+        "service",
+        "客服部",
+        (
+            Category.GENERAL.value, Category.STAFF.value, Category.NEIGHBOURS.value,
+            Category.DEVELOPER.value, Category.OTHER.value,
+        ),
+    ),
+    TeamSpec("hr", "人力资源部", (), special=True),
+    TeamSpec("audit", "审计监察部", (), special=True),
+)
+FLAG_DESKS = {Flag.STAFF_REPORT.value: "hr", Flag.CUSTOMER_REPORT.value: "audit"}
+FALLBACK_TEAM = "service"
+# Flags that make a complaint major (重大投诉): the supervisor hears of it at once.
+MAJOR_FLAGS = frozenset({"major", Flag.LAWSUIT.value, Flag.MEDIA.value, Flag.GROUP.value})
+
+
+class StaffError(ValueError):
+    """A staff operation that cannot be done; the message is shown as is."""
+
+
+class InviteError(StaffError):
+    """An invite code that is unknown, used or expired."""
+
+
+async def seed_teams(session: AsyncSession) -> list[Team]:
+    """Create the default teams that are missing; existing ones are left as edited."""
+    existing = {t.code for t in (await session.exec(select(Team))).all()}
+    missing = [spec for spec in DEFAULT_TEAMS if spec.code not in existing]
+    if missing:
+        await fresh_transaction(session)
+        for spec in missing:
+            session.add(Team(code=spec.code, name=spec.name, categories=list(spec.categories), special=spec.special))
+        await session.commit()
+    return list((await session.exec(select(Team).order_by(col(Team.id)))).all())
+
+
+async def teams(session: AsyncSession) -> Sequence[Team]:
+    return (await session.exec(select(Team).order_by(col(Team.id)))).all()
+
+
+async def team_by_code(session: AsyncSession, code: str) -> Team:
+    team = (await session.exec(select(Team).where(Team.code == code))).first()
+    if team is None:
+        known = ", ".join(t.code for t in await teams(session))
+        raise StaffError(f"未知的班组：{code}（可选：{known}）")
+    return team
+
+
+async def team_for_category(session: AsyncSession, category: str) -> Team:
+    """The non-special team that lists this category, else customer service."""
+    for team in await teams(session):
+        if not team.special and category in team.categories:
+            return team
+    return await team_by_code(session, FALLBACK_TEAM)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def create_invite(
+    session: AsyncSession, *, name: str, team_code: str | None, role: str = "staff",
+    ttl: timedelta = timedelta(days=3), now: datetime | None = None,
+) -> tuple[Staff, str]:
+    """Create a staff record and a single-use code for it; the code itself is not stored."""
+    name = " ".join(name.split())
+    if not name or len(name) > 64:
+        raise StaffError("姓名不能为空，且不超过64字。")
+    if role not in ROLES:
+        raise StaffError(f"未知的角色：{role}（可选：{', '.join(ROLES)}）")
+    team = await team_by_code(session, team_code) if team_code else None
+    if team is None and role in ("staff", "supervisor"):
+        raise StaffError("处理人员和主管必须指定班组。")
+    now = now or utcnow()
+    code = secrets.token_urlsafe(18)
+    await fresh_transaction(session)
+    staff = Staff(name=name, role=role, team_id=team.id if team else None)
+    session.add(staff)
+    await session.flush()
+    session.add(Invite(code_hash=hash_code(code), staff_id=staff.id, created_at=now, expires_at=now + ttl))
+    await session.commit()
+    return staff, code
+
+
+async def redeem_invite(
+    session: AsyncSession, code: str, *, telegram_id: int, chat_id: int, now: datetime | None = None
+) -> Staff:
+    """Bind the Telegram account to the invited staff record; the code works once."""
+    if not INVITE_CODE.fullmatch(code or ""):
+        raise InviteError("邀请链接无效。")
+    now = now or utcnow()
+    await fresh_transaction(session)
+    claimed = await session.exec(
+        update(Invite)
+        .where(Invite.code_hash == hash_code(code), col(Invite.used_at).is_(None), Invite.expires_at > now)
+        .values(used_at=now)
+        .returning(Invite.staff_id)
+    )
+    staff_id = claimed.scalar_one_or_none()
+    if staff_id is None:
+        await session.rollback()
+        invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
+        if invite is None:
+            raise InviteError("邀请链接无效。")
+        if invite.used_at is not None:
+            raise InviteError("这个邀请链接已经用过了，请向管理员重新申请。")
+        raise InviteError("这个邀请链接已过期，请向管理员重新申请。")
+    other = (await session.exec(select(Staff).where(Staff.telegram_id == telegram_id))).first()
+    if other is not None and other.id != staff_id:
+        await session.rollback()
+        raise InviteError(f"您的账号已绑定为工作人员「{other.name}」，不能重复绑定。")
+    staff = await session.get(Staff, staff_id)
+    if staff is None or not staff.active:
+        await session.rollback()
+        raise InviteError("该工作人员已被移除。")
+    staff.telegram_id, staff.chat_id, staff.bound_at, staff.unreachable = telegram_id, chat_id, now, False
+    session.add(staff)
+    await session.commit()
+    return staff
+
+
+async def staff_by_telegram(session: AsyncSession, telegram_id: int) -> Staff | None:
+    return (
+        await session.exec(select(Staff).where(Staff.telegram_id == telegram_id, col(Staff.active).is_(True)))
+    ).first()
+
+
+async def list_staff(session: AsyncSession, *, include_removed: bool = False) -> Sequence[Staff]:
+    statement = select(Staff).order_by(col(Staff.team_id), col(Staff.id))
+    if not include_removed:
+        statement = statement.where(col(Staff.active).is_(True))
+    return (await session.exec(statement)).all()
+
+
+async def team_members(session: AsyncSession, team: Team, *, roles: tuple[str, ...] = ("staff", "supervisor")) -> Sequence[Staff]:
+    statement = select(Staff).where(
+        Staff.team_id == team.id, col(Staff.active).is_(True), col(Staff.role).in_(roles)
+    ).order_by(col(Staff.id))
+    return (await session.exec(statement)).all()
+
+
+async def supervisor_of(session: AsyncSession, team_id: int | None) -> Staff | None:
+    """The team's supervisor who can be reached, if any."""
+    if team_id is None:
+        return None
+    statement = select(Staff).where(
+        Staff.team_id == team_id, Staff.role == "supervisor", col(Staff.active).is_(True),
+        col(Staff.telegram_id).is_not(None), col(Staff.unreachable).is_(False),
+    ).order_by(col(Staff.id))
+    return (await session.exec(statement)).first()
+
+
+async def people_with_role(session: AsyncSession, *roles: str) -> Sequence[Staff]:
+    statement = select(Staff).where(
+        col(Staff.role).in_(roles), col(Staff.active).is_(True), col(Staff.telegram_id).is_not(None),
+        col(Staff.unreachable).is_(False),
+    )
+    return (await session.exec(statement)).all()
+
+
+OPEN_FOR_LOAD = ("assigned", "accepted", "reopened")
+
+
+async def choose_assignee(session: AsyncSession, team: Team, *, exclude: set[int] = frozenset()) -> Staff | None:
+    """The reachable member with the fewest open tickets; ties go to the one idle longest.
+
+    Staff members are preferred; the supervisor takes tickets only when nobody else can.
+    """
+    load = (
+        select(Complaint.assignee_id, func.count().label("open"))
+        .where(col(Complaint.status).in_(OPEN_FOR_LOAD))
+        .group_by(Complaint.assignee_id)
+        .subquery()
+    )
+    for roles in (("staff",), ("supervisor",)):
+        statement = (
+            select(Staff)
+            .outerjoin(load, load.c.assignee_id == Staff.id)
+            .where(
+                Staff.team_id == team.id, col(Staff.role).in_(roles), col(Staff.active).is_(True),
+                col(Staff.telegram_id).is_not(None), col(Staff.unreachable).is_(False),
+            )
+            .order_by(
+                func.coalesce(load.c.open, 0),
+                col(Staff.last_assigned_at).is_not(None),  # never assigned first
+                col(Staff.last_assigned_at),
+                col(Staff.id),
+            )
+        )
+        for candidate in (await session.exec(statement)).all():
+            if candidate.id not in exclude:
+                return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a complaint goes and who else must hear of it."""
+
+    team: Team
+    assignee: Staff | None
+    supervisor: Staff | None
+    notify_supervisor: bool
+
+
+async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int] = frozenset()) -> Routing:
+    """Team by flag desk or category; person by load; supervisor for urgent, major, or nobody free."""
+    desk = next((FLAG_DESKS[f] for f in complaint.flags if f in FLAG_DESKS), None)
+    team = await team_by_code(session, desk) if desk else await team_for_category(session, complaint.category)
+    assignee = await choose_assignee(session, team, exclude=exclude)
+    supervisor = await supervisor_of(session, team.id)
+    serious = complaint.severity == Severity.URGENT.value or bool(MAJOR_FLAGS & set(complaint.flags))
+    notify = supervisor is not None and (serious or assignee is None) and (assignee is None or supervisor.id != assignee.id)
+    return Routing(team=team, assignee=assignee, supervisor=supervisor, notify_supervisor=notify)
+
+
+def mask_name(staff: Staff | None) -> str:
+    return staff.name if staff else "—"
+
+
+async def open_load(session: AsyncSession, team: Team) -> dict[int, int]:
+    """Open tickets per member of a team (for choosing by hand)."""
+    statement = (
+        select(Complaint.assignee_id, func.count())
+        .where(Complaint.team_id == team.id, col(Complaint.status).in_(OPEN_FOR_LOAD))
+        .group_by(Complaint.assignee_id)
+    )
+    return {assignee: count for assignee, count in (await session.exec(statement)).all() if assignee is not None}
