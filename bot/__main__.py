@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+staff_app = typer.Typer(help="Staff accounts: invite, list, remove.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
 
 TOKEN_HELP = """\
 BOT_TOKEN is not set, so the bot cannot talk to Telegram.
@@ -87,6 +89,36 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@staff_app.command("invite")
+def staff_invite(
+    name: Annotated[str, typer.Option("--name", help="display name, e.g. 张师傅")],
+    team: Annotated[Optional[str], typer.Option("--team", help="team code: engineering, cleaning, security, service, hr, audit")] = None,
+    role: Annotated[str, typer.Option("--role", help="staff | supervisor | manager | admin")] = "staff",
+) -> None:
+    """Create a staff member and print a one-time deep link (last line) that binds their Telegram."""
+    from bot import staff_cli
+
+    raise typer.Exit(code=asyncio.run(staff_cli.invite(name=name, team=team, role=role, out=sys.stdout, err=sys.stderr)))
+
+
+@staff_app.command("list")
+def staff_list(
+    all_: Annotated[bool, typer.Option("--all", help="include removed staff")] = False,
+) -> None:
+    """List staff with team, role, binding and open tickets."""
+    from bot import staff_cli
+
+    raise typer.Exit(code=asyncio.run(staff_cli.list_staff(include_removed=all_, out=sys.stdout)))
+
+
+@staff_app.command("remove")
+def staff_remove(staff_id: Annotated[int, typer.Argument(help="the id shown by `staff list`")]) -> None:
+    """Remove a staff member; their open tickets are reassigned (and pinged when BOT_TOKEN is set)."""
+    from bot import staff_cli
+
+    raise typer.Exit(code=asyncio.run(staff_cli.remove(staff_id=staff_id, out=sys.stdout, err=sys.stderr)))
 
 
 @app.command()

@@ -6,6 +6,7 @@ one Sender, and a chat that refuses us (403) is marked unreachable here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from html import escape
 
@@ -93,6 +94,9 @@ class Notifier:
         self.sender = sender
         self.sessions = sessions
         self.settings = settings
+        # Routing reads everyone's load and then assigns: one at a time, or a burst of
+        # complaints would all see the same "least loaded" person.
+        self._routing = asyncio.Lock()
 
     # --- delivery with 403 handling ---------------------------------------------------------
 
@@ -161,7 +165,7 @@ class Notifier:
         """Route (unless already routed), ping the assignee, re-route past unreachable people."""
         tried: set[int] = set()
         for _ in range(MAX_REROUTES):
-            async with self.sessions() as session:
+            async with self._routing, self.sessions() as session:
                 complaint = await session.get(Complaint, complaint_id)
                 if routing is None:
                     routing = await staff_service.route(session, complaint, exclude=tried)

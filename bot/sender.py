@@ -192,6 +192,7 @@ class RateLimitMiddleware(BaseRequestMiddleware):
         return len(self._chats)
 
     def _enter_chat(self, chat_id: int | str) -> _ChatState:
+        """The chat's state (created lazily), counted as in use until the caller leaves."""
         self._maybe_sweep()
         state = self._chats.get(chat_id)
         if state is None:

@@ -46,7 +46,7 @@ class RateSettings(BaseModel):
     overall_per_second: float = 30
     overall_burst: int = 5
     private_per_second: float = 1
-    private_burst: int = 3
+    private_burst: int = 2
     group_per_minute: float = 20
 
 

@@ -339,13 +339,13 @@ async def transfer_pick_person(query: CallbackQuery, callback_data: StaffCb, ses
         return
     await query.answer()
     loads = await staff_service.open_load(session, team)
-    rows = [[InlineKeyboardButton(text=st.BTN_AUTO, callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}:0").pack())]]
+    rows = [[InlineKeyboardButton(text=st.BTN_AUTO, callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}.0").pack())]]
     for person in await staff_service.team_members(session, team):
         if person.telegram_id is None:
             continue
         rows.append([InlineKeyboardButton(
             text=f"{person.name}（{loads.get(person.id, 0)}）",
-            callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}:{person.id}").pack())])
+            callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}.{person.id}").pack())])
     rows.append([InlineKeyboardButton(text=st.BTN_BACK, callback_data=StaffCb(action="x", ticket=complaint.id).pack())])
     await query.message.edit_text(st.TRANSFER_PICK_PERSON.format(number=complaint.number, team=escape(team.name)),
                                   reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
@@ -355,7 +355,7 @@ async def transfer_pick_person(query: CallbackQuery, callback_data: StaffCb, ses
 async def transfer_do(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
     """Carry out the transfer and ping the new holder."""
     complaint = await load_visible(session, callback_data.ticket, staff)
-    team_code, _, person_id = callback_data.arg.partition(":")
+    team_code, _, person_id = callback_data.arg.rpartition(".")
     try:
         team = await staff_service.team_by_code(session, team_code)
         target = await session.get(Staff, int(person_id)) if person_id not in ("", "0") else None

@@ -14,8 +14,11 @@ file named by ``LEXICON_PATH``; an optional overlay of learned weights from
   which makes property categories more credible against 其他 without choosing between them.
 
 Symptom words (噪音, 漏水, 坏了 …) are cancelled by a negation word shortly before them
-("没有噪音了") or a resolution word shortly after them ("电梯已经修好了").  Hits in the first
-sentence (the subject line) count more.  The decision rules and all thresholds live in the
+("没有噪音了") or a resolution word shortly after them ("电梯已经修好了").  Category and kind
+hits in the lead sentence (the subject line; greetings such as "你好。" are skipped) count more;
+severity and flag hits count the same everywhere.  ``Classification.reason()`` gives a short
+explanation (category evidence, then severity/flag evidence).  Speed: each text is normalised
+once and segmented once (``_Segmenter``, a faster equivalent of jieba's ``cut(HMM=False)``).  The decision rules and all thresholds live in the
 lexicon's ``[settings]`` table; ``docs/classifier.md`` documents them.
 
 Public API: :class:`KeywordHit`, :class:`Classification`, :class:`Classifier`,

@@ -46,7 +46,8 @@ DEFAULT_TEAMS: tuple[TeamSpec, ...] = (
     TeamSpec("hr", "人力资源部", (), special=True),
     TeamSpec("audit", "审计监察部", (), special=True),
 )
-FLAG_DESKS = {Flag.STAFF_REPORT.value: "hr", Flag.CUSTOMER_REPORT.value: "audit"}
+# Checked in this order: a bribery report goes to audit even when an employee files it.
+FLAG_DESKS = {Flag.CUSTOMER_REPORT.value: "audit", Flag.STAFF_REPORT.value: "hr"}
 FALLBACK_TEAM = "service"
 # Flags that make a complaint major (重大投诉): the supervisor hears of it at once.
 MAJOR_FLAGS = frozenset({"major", Flag.LAWSUIT.value, Flag.MEDIA.value, Flag.GROUP.value})
@@ -243,7 +244,7 @@ class Routing:
 
 async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int] = frozenset()) -> Routing:
     """Team by flag desk or category; person by load; supervisor for urgent, major, or nobody free."""
-    desk = next((FLAG_DESKS[f] for f in complaint.flags if f in FLAG_DESKS), None)
+    desk = next((FLAG_DESKS[f] for f in FLAG_DESKS if f in complaint.flags), None)
     team = await team_by_code(session, desk) if desk else await team_for_category(session, complaint.category)
     assignee = await choose_assignee(session, team, exclude=exclude)
     supervisor = await supervisor_of(session, team.id)
@@ -264,3 +265,19 @@ async def open_load(session: AsyncSession, team: Team) -> dict[int, int]:
         .group_by(Complaint.assignee_id)
     )
     return {assignee: count for assignee, count in (await session.exec(statement)).all() if assignee is not None}
+
+
+async def remove_staff(session: AsyncSession, staff_id: int, *, now: datetime | None = None) -> tuple[Staff, list[int]]:
+    """Deactivate a staff member; their open tickets go back to routing. Returns the ticket ids."""
+    person = await session.get(Staff, staff_id)
+    if person is None or not person.active:
+        raise StaffError(f"没有在职的工作人员 #{staff_id}。")
+    now = now or utcnow()
+    await fresh_transaction(session)
+    person.active, person.removed_at = False, now
+    session.add(person)
+    await session.commit()
+    statement = select(Complaint.id).where(
+        Complaint.assignee_id == person.id, col(Complaint.status).in_(OPEN_FOR_LOAD)
+    ).order_by(col(Complaint.id))
+    return person, list((await session.exec(statement)).all())

@@ -1,0 +1,36 @@
+"""Helpers for e2e tests with staff: onboard people through real invite links, file complaints."""
+
+from __future__ import annotations
+
+import re
+
+from bot import texts
+from services import staff as staff_service
+
+TICKET = re.compile(r"TS\d{8}-\d{4}")
+
+
+async def onboard(app, client, user_id: int, name: str, team: str | None, role: str = "staff"):
+    """Create an invite like an admin would and open it as that Telegram user."""
+    async with app.sessions() as session:
+        await staff_service.seed_teams(session)
+        person, code = await staff_service.create_invite(session, name=name, team_code=team, role=role)
+    user = client.user(user_id, first_name=name)
+    await user.send(f"/start {code}")
+    welcome = await user.expect("欢迎")
+    assert name in welcome.text
+    user.staff_id = person.id
+    return user
+
+
+async def file_complaint(user, description: str, location: str = "3栋1单元", *, anonymous: bool = False) -> str:
+    """A resident's whole intake; returns the ticket number."""
+    await user.send(description)
+    await user.expect("在哪里")
+    await user.send(location)
+    await user.expect("联系方式")
+    await user.tap(texts.BTN_ANONYMOUS if anonymous else texts.BTN_SHARE_PHONE)
+    summary = await user.expect("请确认")
+    await user.press("确认提交", summary)
+    receipt = await user.expect("工单号")
+    return TICKET.search(receipt.text).group(0)
