@@ -1,0 +1,130 @@
+"""Teams, invites and routing on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from models.tables import Complaint, ComplaintCreate
+from services import handling, lifecycle
+from services import staff as staff_service
+from services.classify import Classification
+from services.domain import Category, Flag, Kind, Severity
+
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+
+
+def classification(category=Category.ENGINEERING, severity=Severity.GENERAL, flags=()):
+    return Classification(category=category, kind=Kind.COMPLAINT, severity=severity, confidence=0.9,
+                          keywords=(), flags=frozenset(flags))
+
+
+async def bound(session, name, team, role="staff", telegram_id=None):
+    person, code = await staff_service.create_invite(session, name=name, team_code=team, role=role, now=NOW)
+    return await staff_service.redeem_invite(session, code, telegram_id=telegram_id or hash(name) % 10**9,
+                                             chat_id=telegram_id or hash(name) % 10**9, now=NOW)
+
+
+async def new_complaint(session, n, **kwargs) -> Complaint:
+    resident = await lifecycle.get_or_create_resident(
+        session, lifecycle.ResidentProfile(telegram_id=500 + n, chat_id=500 + n, name=f"r{n}"))
+    return await lifecycle.submit_complaint(
+        session, resident=resident, classification=classification(**kwargs), draft_key=f"d{n}",
+        tz=ZoneInfo("Asia/Shanghai"), now=NOW,
+        data=ComplaintCreate(description=f"问题{n}", location="1栋", contact_phone="13812345678"))
+
+
+class TestTeams:
+    async def test_seed_is_idempotent_and_maps_categories(self, sessions):
+        async with sessions() as session:
+            first = await staff_service.seed_teams(session)
+            second = await staff_service.seed_teams(session)
+            assert [t.code for t in first] == [t.code for t in second]
+            assert (await staff_service.team_for_category(session, "工程管理")).code == "engineering"
+            assert (await staff_service.team_for_category(session, "其他")).code == "service"
+            with pytest.raises(staff_service.StaffError, match="未知的班组"):
+                await staff_service.team_by_code(session, "nowhere")
+
+
+class TestInvites:
+    async def test_single_use_and_expiry(self, sessions):
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            person, code = await staff_service.create_invite(session, name="张师傅", team_code="engineering", now=NOW)
+            assert len(code) >= 24 and code not in str(person)
+            bound_person = await staff_service.redeem_invite(session, code, telegram_id=1, chat_id=1, now=NOW)
+            assert bound_person.telegram_id == 1
+            with pytest.raises(staff_service.InviteError, match="已经用过"):
+                await staff_service.redeem_invite(session, code, telegram_id=2, chat_id=2, now=NOW)
+            _, late = await staff_service.create_invite(session, name="李", team_code="cleaning", now=NOW)
+            with pytest.raises(staff_service.InviteError, match="已过期"):
+                await staff_service.redeem_invite(session, late, telegram_id=3, chat_id=3, now=NOW + timedelta(days=4))
+            with pytest.raises(staff_service.InviteError, match="无效"):
+                await staff_service.redeem_invite(session, "x" * 24, telegram_id=3, chat_id=3, now=NOW)
+
+    async def test_bad_requests(self, sessions):
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            with pytest.raises(staff_service.StaffError, match="角色"):
+                await staff_service.create_invite(session, name="a", team_code="engineering", role="boss")
+            with pytest.raises(staff_service.StaffError, match="必须指定班组"):
+                await staff_service.create_invite(session, name="a", team_code=None, role="staff")
+            with pytest.raises(staff_service.StaffError, match="姓名"):
+                await staff_service.create_invite(session, name="  ", team_code="engineering")
+
+
+class TestRouting:
+    async def test_fewest_open_then_longest_idle(self, sessions):
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            a = await bound(session, "A", "engineering", telegram_id=11)
+            b = await bound(session, "B", "engineering", telegram_id=12)
+            order = []
+            for n in range(4):
+                complaint = await new_complaint(session, n)
+                routing = await staff_service.route(session, complaint)
+                await handling.assign(session, complaint, routing, now=NOW + timedelta(minutes=n))
+                order.append(routing.assignee.name)
+            # both start with 0: A (never assigned, lower id) then B; then A again (idle longer), then B
+            assert order == ["A", "B", "A", "B"]
+            resolved = await new_complaint(session, 9)
+            assert (await staff_service.route(session, resolved)).assignee.id in (a.id, b.id)
+
+    async def test_urgent_pings_supervisor_flags_go_to_desks(self, sessions):
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            await bound(session, "Sup", "engineering", "supervisor", telegram_id=21)
+            await bound(session, "W", "engineering", telegram_id=22)
+            urgent = await staff_service.route(session, await new_complaint(session, 1, severity=Severity.URGENT))
+            assert urgent.assignee.name == "W" and urgent.notify_supervisor and urgent.supervisor.name == "Sup"
+            general = await staff_service.route(session, await new_complaint(session, 2))
+            assert not general.notify_supervisor
+            hr = await staff_service.route(session, await new_complaint(session, 3, flags=[Flag.STAFF_REPORT]))
+            audit = await staff_service.route(
+                session, await new_complaint(session, 4, flags=[Flag.STAFF_REPORT, Flag.CUSTOMER_REPORT]))
+            assert (hr.team.code, audit.team.code) == ("hr", "audit")
+
+    async def test_supervisor_takes_it_when_alone_unreachable_skipped(self, sessions):
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            sup = await bound(session, "Sup", "cleaning", "supervisor", telegram_id=31)
+            worker = await bound(session, "W", "cleaning", telegram_id=32)
+            worker.unreachable = True
+            session.add(worker)
+            await session.commit()
+            routing = await staff_service.route(session, await new_complaint(session, 1, category=Category.ENVIRONMENT))
+            assert routing.assignee.id == sup.id and not routing.notify_supervisor
+
+    async def test_remove_returns_open_tickets(self, sessions):
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            a = await bound(session, "A", "engineering", telegram_id=41)
+            complaint = await new_complaint(session, 1)
+            await handling.assign(session, complaint, await staff_service.route(session, complaint))
+            person, tickets = await staff_service.remove_staff(session, a.id)
+            assert tickets == [complaint.id] and not person.active
+            with pytest.raises(staff_service.StaffError):
+                await staff_service.remove_staff(session, a.id)
+            assert (await staff_service.route(session, complaint)).assignee is None
