@@ -20,6 +20,8 @@ db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 staff_app = typer.Typer(help="Staff accounts: invite, list, remove.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
+team_app = typer.Typer(help="Teams and the categories they handle.", no_args_is_help=True)
+app.add_typer(team_app, name="team")
 
 TOKEN_HELP = """\
 BOT_TOKEN is not set, so the bot cannot talk to Telegram.
@@ -121,6 +123,27 @@ def staff_remove(staff_id: Annotated[int, typer.Argument(help="the id shown by `
     raise typer.Exit(code=asyncio.run(staff_cli.remove(staff_id=staff_id, out=sys.stdout, err=sys.stderr)))
 
 
+@team_app.command("list")
+def team_list() -> None:
+    """Teams with their categories."""
+    from bot import staff_cli
+
+    raise typer.Exit(code=asyncio.run(staff_cli.list_teams(out=sys.stdout)))
+
+
+@team_app.command("set")
+def team_set(
+    code: Annotated[str, typer.Argument(help="team code, new or existing")],
+    name: Annotated[Optional[str], typer.Option("--name", help="display name, e.g. 工程部")] = None,
+    categories: Annotated[Optional[str], typer.Option("--categories", help="comma-separated, e.g. 工程管理,综合管理")] = None,
+) -> None:
+    """Create a team or change its name and categories (a category belongs to one team)."""
+    from bot import staff_cli
+
+    raise typer.Exit(code=asyncio.run(staff_cli.set_team(code=code, name=name, categories=categories,
+                                                          out=sys.stdout, err=sys.stderr)))
+
+
 @app.command()
 def demo(
     sandbox_only: Annotated[bool, typer.Option(help="only start the sandbox and the bot, no script")] = False,
@@ -137,14 +160,20 @@ def classify(
     text: Annotated[Optional[str], typer.Argument(help="a message to classify")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", help="TSV of id<TAB>text lines")] = None,
     eval_path: Annotated[Optional[Path], typer.Option("--eval", help="labelled TSV to evaluate")] = None,
+    learn: Annotated[bool, typer.Option("--learn", help="learn term weights from staff corrections in the database")] = False,
+    overlay: Annotated[Optional[Path], typer.Option("--overlay", help="overlay file --learn writes (default $LEXICON_OVERLAY_PATH or data/lexicon-overlay.toml)")] = None,
 ) -> None:
-    """Classify a message (JSON), a file of messages (TSV), or evaluate on a labelled file."""
+    """Classify a message (JSON), a file of messages (TSV), evaluate, or learn from corrections."""
     from services import classify_cli
 
-    chosen = [x is not None for x in (text, file, eval_path)]
+    chosen = [x is not None for x in (text, file, eval_path)] + [learn]
     if sum(chosen) != 1:
-        typer.echo('give exactly one of: TEXT, --file PATH, --eval PATH  (e.g. classify "电梯坏了")', err=True)
+        typer.echo('give exactly one of: TEXT, --file PATH, --eval PATH, --learn  (e.g. classify "电梯坏了")', err=True)
         raise typer.Exit(code=2)
+    if learn:
+        from bot.learn import learn_from_corrections
+
+        raise typer.Exit(code=asyncio.run(learn_from_corrections(overlay=overlay, out=sys.stdout)))
     try:
         if text is not None:
             typer.echo(classify_cli.classify_text(text))

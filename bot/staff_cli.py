@@ -140,3 +140,34 @@ async def _reassign(settings: Settings, sessions, tickets: list[int], out: TextI
             out.write(f"  {complaint.number} → {holder.name if holder else 'waiting for the supervisor'} (pinged)\n")
     finally:
         await bot.session.close()
+
+
+async def list_teams(*, out: TextIO, settings: Settings | None = None) -> int:
+    settings = settings or Settings()
+    engine, sessions = await _open(settings)
+    try:
+        async with sessions() as session:
+            rows = await staff_service.teams(session)
+    finally:
+        await engine.dispose()
+    for team in rows:
+        scope = "special desk (by flag)" if team.special else ("、".join(team.categories) or "-")
+        out.write(f"{team.code:<12} {team.name:<8} {scope}\n")
+    return 0
+
+
+async def set_team(*, code: str, name: str | None, categories: str | None, out: TextIO, err: TextIO,
+                   settings: Settings | None = None) -> int:
+    settings = settings or Settings()
+    wanted = [c.strip() for c in categories.replace("，", ",").split(",") if c.strip()] if categories else None
+    engine, sessions = await _open(settings)
+    try:
+        async with sessions() as session:
+            team = await staff_service.set_team(session, code, name=name, categories=wanted)
+    except staff_service.StaffError as error:
+        err.write(f"error: {error}\n")
+        return 2
+    finally:
+        await engine.dispose()
+    out.write(f"{team.code} {team.name}: {'、'.join(team.categories) or '-'}\n")
+    return 0

@@ -81,6 +81,14 @@ async def redeem(message: Message, command: CommandObject, session: AsyncSession
         name=escape(person.name), team=escape(await team_label(session, person)), role=st.ROLE_LABELS[person.role]))
 
 
+@router.message(CommandStart(), IsStaff())
+async def staff_start(message: Message, session: AsyncSession, staff: Staff) -> None:
+    """Staff pressing Start again get their own greeting and menu."""
+    await message.bot.set_my_commands(staff_commands(staff), scope=BotCommandScopeChat(chat_id=message.chat.id))
+    await message.answer(st.WELCOME.format(
+        name=escape(staff.name), team=escape(await team_label(session, staff)), role=st.ROLE_LABELS[staff.role]))
+
+
 @router.message(Command("invite"), IsStaff())
 async def invite(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, settings: Settings) -> None:
     """Admins create a one-time invite link from chat."""

@@ -96,9 +96,19 @@ _DEFAULT_SETTINGS: dict[str, float] = {
     "severity_threshold": 2.0,  # urgent/important need at least this score
     "flag_threshold": 2.0,  # a flag needs at least this score
     "no_evidence_confidence": 0.3,  # confidence of the default 其他
+    "compound_factor": 0.8,  # weight share of a term found inside a longer token (电梯门 → 电梯); 0 = off
+    "compound_min_chars": 2,  # … the contained term has at least this many characters
+    "compound_max_rest": 2,  # … and the rest of the token at most this many
     "max_terms_per_window": 0,  # reserved
 }
-_INT_SETTINGS = {"negation_window", "max_terms_per_window"}
+_INT_SETTINGS = {"negation_window", "max_terms_per_window", "compound_min_chars", "compound_max_rest"}
+# a compound whose remaining part contains one of these is not split ("无噪音", "不安全"): the
+# negation would be lost, and a token-internal negation can flip the meaning either way
+_COMPOUND_BLOCKERS = frozenset("不没无未非别莫勿")
+_COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
+# what a term found inside a compound may vote for: the *topic* (category, property context,
+# severity) — not the kind ("强烈要求", "怎么办" are words of their own) nor flag gates ("主管部门")
+_COMPOUND_GROUPS = ("category:", "context:", "severity:")
 
 log = logging.getLogger(__name__)
 
@@ -685,6 +695,7 @@ class _Match(NamedTuple):
     term: str  # as shown to staff (canonical term, or the matched text for patterns)
     lead: int  # occurrences in the first sentence (subject line)
     body: int  # occurrences elsewhere
+    scale: float = 1.0  # compound_factor when the term was only found inside longer tokens
 
 
 def _required_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
@@ -786,6 +797,17 @@ class Classifier:
         words |= lexicon.negation_before | lexicon.negation_after
         self._tokenizer = _new_tokenizer(sorted(words))
         self._segmenter = _Segmenter(self._tokenizer)
+        # compound tokens (电梯门, 路灯杆): token → (canonical term, entries) of the longest lexicon
+        # term that is its prefix or suffix, or None; filled lazily, one dict lookup per token
+        self._compound_factor = float(s["compound_factor"])
+        self._compound_min = max(2, int(s["compound_min_chars"]))
+        self._compound_rest = max(1, int(s["compound_max_rest"]))
+        self._compound_table: dict[str, tuple[str, tuple[Entry, ...]]] = {}
+        for word, (canon, entries) in self._lookup_table.items():
+            usable = tuple(e for e in entries if e.target.startswith(_COMPOUND_GROUPS) and e.leaf != "requires")
+            if usable and len(word) >= self._compound_min:
+                self._compound_table[word] = (canon, usable)
+        self._compounds: dict[str, tuple[str, tuple[Entry, ...]] | None] = {}
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Classifier:
@@ -801,6 +823,38 @@ class Classifier:
     def _lookup(self, word: str) -> str | None:
         found = self._lookup_table.get(word)
         return found[0] if found else None
+
+    def _compound(self, tok: str) -> tuple[str, tuple[Entry, ...]] | None:
+        """The lexicon term a compound token starts or ends with (电梯门 → 电梯), else None.
+
+        Only for tokens that are not themselves terms (the caller checks), of at least
+        ``compound_min_chars`` + 1 characters, not pure ASCII.  The longest contained term wins;
+        on a tie the prefix (电梯门: what the thing belongs to usually names the category).  The
+        rest of the token must not contain a negation character ("无噪音" is not "噪音").
+        """
+        cache = self._compounds
+        try:
+            return cache[tok]
+        except KeyError:
+            pass
+        found = None
+        n = len(tok)
+        minimum = self._compound_min
+        if n > minimum and not tok.isascii():
+            table = self._compound_table
+            for k in range(n - 1, max(minimum, n - self._compound_rest) - 1, -1):
+                hit = table.get(tok[:k])
+                if hit is not None and _COMPOUND_BLOCKERS.isdisjoint(tok[k:]):
+                    found = hit
+                    break
+                hit = table.get(tok[n - k :])
+                if hit is not None and _COMPOUND_BLOCKERS.isdisjoint(tok[: n - k]):
+                    found = hit
+                    break
+        if len(cache) >= _COMPOUND_CACHE_MAX:
+            cache.clear()
+        cache[tok] = found
+        return found
 
     def _negated(self, tokens: list[str], start: int, end: int) -> bool:
         window = self._window
@@ -836,29 +890,40 @@ class Classifier:
         n = len(tokens)
         lookup, prefixes = self._lookup_table.get, self._prefixes
         max_span = self._max_span
-        found_hits: list[tuple[tuple[str, str, str], str, int]] = []  # (key, shown term, char offset)
+        compound = self._compound if self._compound_factor > 0 else None
+        min_compound = self._compound_min + 1
+        # (key, shown term, char offset, found inside a compound token)
+        found_hits: list[tuple[tuple[str, str, str], str, int, bool]] = []
         pos = 0
         i = 0
         while i < n:
             tok = tokens[i]
+            partial = False
             if tok not in prefixes:
-                pos += len(tok)
-                i += 1
-                continue
-            found = lookup(tok)
-            width = 1
-            joined = tok
-            for j in range(i + 1, min(n, i + max_span)):
-                joined += tokens[j]
-                if joined not in prefixes:
-                    break
-                hit = lookup(joined)
-                if hit is not None:
-                    found, width = hit, j - i + 1
-            if found is None:
-                pos += len(tok)
-                i += 1
-                continue
+                found = compound(tok) if compound is not None and len(tok) >= min_compound else None
+                if found is None:
+                    pos += len(tok)
+                    i += 1
+                    continue
+                width, partial = 1, True
+            else:
+                found = lookup(tok)
+                width = 1
+                joined = tok
+                for j in range(i + 1, min(n, i + max_span)):
+                    joined += tokens[j]
+                    if joined not in prefixes:
+                        break
+                    hit = lookup(joined)
+                    if hit is not None:
+                        found, width = hit, j - i + 1
+                if found is None and compound is not None and len(tok) >= min_compound:
+                    found = compound(tok)
+                    partial = found is not None
+                if found is None:
+                    pos += len(tok)
+                    i += 1
+                    continue
             canon, entries = found
             negated = None
             for entry in entries:
@@ -867,7 +932,7 @@ class Classifier:
                         negated = self._negated(tokens, i, i + width)
                     if negated:
                         continue
-                found_hits.append((entry.key, canon, pos))
+                found_hits.append((entry.key, canon, pos, partial))
             for j in range(i, i + width):
                 pos += len(tokens[j])
             i += width
@@ -877,7 +942,7 @@ class Classifier:
                 if required is not None and required.isdisjoint(chars):
                     continue
                 for m in rx.finditer(norm):
-                    found_hits.append((entry.key, m.group(0), m.start()))
+                    found_hits.append((entry.key, m.group(0), m.start(), False))
 
         # sentence boundaries: (start, end) of each terminator run ("。", "？！" …)
         runs = [(m.start(), m.end()) for m in _SENTENCE_RX.finditer(norm) if m.start() > 0]
@@ -886,7 +951,7 @@ class Classifier:
             # skip short opening sentences without category/kind evidence ("你好。", "我是5栋业主。")
             weights = self._weights
             first = min(
-                (p for key, _, p in found_hits if key[0].startswith(_LEAD_TARGETS) and weights.get(key, 0) >= 1.0),
+                (p for key, _, p, _ in found_hits if key[0].startswith(_LEAD_TARGETS) and weights.get(key, 0) >= 1.0),
                 default=0,
             )
             k = 0
@@ -901,12 +966,25 @@ class Classifier:
         lead: dict[tuple[str, str, str], int] = {}
         body: dict[tuple[str, str, str], int] = {}
         shown: dict[tuple[str, str, str], str] = {}
-        for key, term, p in found_hits:
+        direct: set[tuple[str, str, str]] = set()  # keys found at least once as a whole token
+        for key, term, p, partial in found_hits:
             counts = lead if lead_start <= p < lead_end else body
             counts[key] = counts.get(key, 0) + 1
             if key not in shown:
                 shown[key] = term
-        return [_Match(key=key, term=term, lead=lead.get(key, 0), body=body.get(key, 0)) for key, term in shown.items()]
+            if not partial:
+                direct.add(key)
+        factor = self._compound_factor
+        return [
+            _Match(
+                key=key,
+                term=term,
+                lead=lead.get(key, 0),
+                body=body.get(key, 0),
+                scale=1.0 if key in direct else factor,
+            )
+            for key, term in shown.items()
+        ]
 
     def _factor(self, m: _Match) -> float:
         """Occurrence multiplier: first sentence boosted, repeats add a capped share."""
@@ -937,7 +1015,7 @@ class Classifier:
             if leaf == "requires":
                 requires.add(target)
                 continue
-            eff = round(w * self._factor(m), 2)
+            eff = round(w * self._factor(m) * m.scale, 2)
             scores[target] += eff
             if leaf == "symptoms" and target.startswith("category:"):
                 symptoms += eff

@@ -281,3 +281,31 @@ async def remove_staff(session: AsyncSession, staff_id: int, *, now: datetime | 
         Complaint.assignee_id == person.id, col(Complaint.status).in_(OPEN_FOR_LOAD)
     ).order_by(col(Complaint.id))
     return person, list((await session.exec(statement)).all())
+
+
+async def set_team(session: AsyncSession, code: str, *, name: str | None = None,
+                   categories: list[str] | None = None) -> Team:
+    """Create or edit a team; categories move here from whichever team had them."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{1,31}", code):
+        raise StaffError("班组代码只能用小写字母、数字和下划线，如 engineering。")
+    known = {c.value for c in Category}
+    unknown = [c for c in categories or [] if c not in known]
+    if unknown:
+        raise StaffError(f"未知的分类：{'、'.join(unknown)}（可选：{'、'.join(known)}）")
+    team = (await session.exec(select(Team).where(Team.code == code))).first()
+    if team is None and not name:
+        raise StaffError("新建班组需要 --name。")
+    await fresh_transaction(session)
+    if team is None:
+        team = Team(code=code, name=name, categories=[])
+    if name:
+        team.name = name
+    if categories is not None:
+        for other in (await session.exec(select(Team).where(Team.code != code))).all():
+            if set(other.categories) & set(categories):
+                other.categories = [c for c in other.categories if c not in categories]
+                session.add(other)
+        team.categories = list(categories)
+    session.add(team)
+    await session.commit()
+    return team

@@ -95,6 +95,10 @@ class TestOnboarding:
         await crew["admin"].send("/invite 吴师傅 nowhere")
         assert "未知的班组" in (await crew["admin"].next_message()).text
 
+    async def test_staff_start_shows_their_role(self, crew):
+        await crew["supervisor"].send("/start")
+        assert "工程部主管" in (await crew["supervisor"].next_message()).text
+
     async def test_invite_refused_to_others(self, crew, resident):
         await crew["zhang"].send("/invite 某人 engineering")
         assert "只有管理员" in (await crew["zhang"].next_message()).text
