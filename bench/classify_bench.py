@@ -8,6 +8,8 @@ Prints, for two workloads,
   ``--lines`` lines (default 3000);
 * *chat messages*: short chat-length messages (the first clause or two of each dev message, cut
   to at most 40 characters, plus a set of hand-written ones), repeated likewise;
+* *resident chat*: the hand-written phone-style messages of
+  ``tests/services/data/chat_messages*.tsv`` (5–40 characters), repeated likewise;
 
 the texts per second of the classifier (``Classifier.classify``) and of bare ``jieba.lcut``
 (default dictionary, HMM on, jieba already initialised) on the same texts, and the ratio
@@ -33,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "complaints-dev.tsv"
+CHAT_FILES = sorted((ROOT / "tests" / "services" / "data").glob("chat_messages*.tsv"))
 
 CHAT_MESSAGES = [
     "电梯又坏了",
@@ -76,6 +79,15 @@ def load_dev_texts(path: Path) -> list[str]:
                 continue
             if len(cols) >= 5:
                 texts.append(cols[3] + "。" + cols[4])
+    return texts
+
+
+def resident_chat_texts() -> list[str]:
+    """The titles of the hand-written chat-message test files (their detail column is empty)."""
+    texts = []
+    for path in CHAT_FILES:
+        texts.extend(t[3] for t in (line.rstrip("\r\n").split("\t") for line in path.open(encoding="utf-8"))
+                     if len(t) >= 4 and t[0] != "id")
     return texts
 
 
@@ -176,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         "dev-like lines": repeat_to(dev, args.lines),
         "chat messages": repeat_to(chat_texts(dev), args.lines),
     }
+    resident = resident_chat_texts()
+    if resident:
+        workloads["resident chat"] = repeat_to(resident, args.lines)
     print(f"classifier benchmark  (python {sys.version.split()[0]}, lexicon {clf.lexicon.path.name})")
     print(f"{'workload':<16} {'lines':>6} {'avg chars':>9} {'classifier/s':>13} {'jieba.lcut/s':>13} {'ratio':>6}")
     for name, texts in workloads.items():

@@ -23,6 +23,8 @@ from bot.storage import SqlStorage
 from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from services.classify import Classifier, get_classifier
+from scheduler.callbacks import CallbackWorker, Scheduler
+from services.callbacks import CallbackPolicy
 from services.sla import SlaPolicy
 from services.staff import seed_teams
 
@@ -80,6 +82,7 @@ def build_dispatcher(settings: Settings, sessions, *, notifier: Notifier, classi
         settings=settings,
         classifier=classifier or get_classifier(),
         sla=SlaPolicy.from_settings(settings.sla),
+        callback_policy=CallbackPolicy.from_settings(settings),
         notifier=notifier,
     )
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
@@ -100,7 +103,7 @@ async def register_commands(bot: Bot) -> None:
 class HuifangApp:
     """The running bot: owns the engine, the Bot session and the polling task."""
 
-    def __init__(self, settings: Settings, *, classifier: Classifier | None = None) -> None:
+    def __init__(self, settings: Settings, *, classifier: Classifier | None = None, with_scheduler: bool = True) -> None:
         self.settings = settings
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
@@ -116,6 +119,8 @@ class HuifangApp:
             on_forbidden=self.notifier.on_forbidden,
         )
         self.dispatcher = build_dispatcher(settings, self.sessions, notifier=self.notifier, classifier=classifier)
+        self.worker = CallbackWorker(self.sessions, self.notifier, CallbackPolicy.from_settings(settings))
+        self.scheduler = Scheduler(self.worker, settings.scheduler_tick.total_seconds()) if with_scheduler else None
         self._task: asyncio.Task | None = None
 
     async def prepare(self) -> None:
@@ -123,6 +128,8 @@ class HuifangApp:
         await upgrade(self.settings.database_url)
         async with self.sessions() as session:
             await seed_teams(session)
+        if self.scheduler is not None:
+            self.scheduler.start()
         await self.bot.delete_webhook(drop_pending_updates=False)
         await register_commands(self.bot)
 
@@ -153,6 +160,8 @@ class HuifangApp:
 
     async def stop(self) -> None:
         """Stop polling and release connections, as a process exit would."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self._task is not None:
             try:
                 await self.dispatcher.stop_polling()

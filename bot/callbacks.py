@@ -36,3 +36,16 @@ class InfoCb(CallbackData, prefix="ai"):
     """A resident adds information to their open ticket."""
 
     ticket: int
+
+
+class RatingCb(CallbackData, prefix="cb"):
+    """A rating button of a satisfaction prompt: ``rating`` 1..5, 0 = not solved."""
+
+    attempt: int
+    rating: int
+
+
+class CommentCb(CallbackData, prefix="cc"):
+    """Skip the optional comment after a rating."""
+
+    round: int

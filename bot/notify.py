@@ -17,13 +17,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts
 from bot import texts_staff as st
+from bot.callbacks import RatingCb, StaffCb
 from bot.sender import Delivery, Sender
 from bot.settings import Settings
-from bot.callbacks import StaffCb
 from models.db import fresh_transaction
 from models.tables import Complaint, Resident, Staff, Team
 from services import handling
 from services import staff as staff_service
+from services.callbacks import NOT_SOLVED, RATING_LABELS
 from services.domain import Category, Kind, Severity, Status
 from services.intake import mask_phone
 
@@ -41,7 +42,8 @@ def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
     if status in (Status.NEW, Status.ASSIGNED, Status.REOPENED):
         rows = [[button(st.BTN_ACCEPT, "acc")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat")]]
     elif status is Status.ACCEPTED:
-        rows = [[button(st.BTN_RESOLVE, "res")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat")]]
+        rows = [[button(st.BTN_RESOLVE, "res")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat")],
+                [button(st.BTN_SENSITIVE_OFF if complaint.sensitive else st.BTN_SENSITIVE, "sens")]]
     else:
         return None
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -193,6 +195,49 @@ class Notifier:
         for person in targets:
             await self.ping(complaint.id, person, header=st.PING_HEADER["queue"])
 
+    # --- satisfaction callbacks -------------------------------------------------------------
+
+    async def callback_prompt(self, job) -> Delivery:
+        """Send one rating prompt (a PromptJob from services.callbacks)."""
+        text = texts.CALLBACK_PROMPT.format(
+            number=job.complaint.number,
+            snippet=texts.snippet(job.complaint.description, 40),
+            result=escape(texts.shorten(job.result_note or "已处理", 500)),
+        )
+        delivery = await self.sender.send_text(job.resident.chat_id, text, reply_markup=rating_keyboard(job.attempt.id))
+        if delivery.forbidden:
+            await self.resident_unreachable(job.resident.id)
+        return delivery
+
+    async def rating_outcome(self, answer) -> None:
+        """Tell the supervisor (and the assignee) about a middling or bad rating."""
+        complaint = answer.complaint
+        label = texts.BTN_NOT_SOLVED if answer.rating == NOT_SOLVED else f"{answer.rating} {RATING_LABELS[answer.rating]}"
+        comment = f"\n意见：{escape(answer.round.comment)}" if answer.round and answer.round.comment else ""
+        async with self.sessions() as session:
+            supervisor = await staff_service.supervisor_of(session, complaint.team_id)
+            assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
+            if supervisor is None:
+                managers = list(await staff_service.people_with_role(session, "manager", "admin"))
+                supervisor = managers[0] if managers else None
+        if answer.outcome == "review" and supervisor:
+            await self.to_staff(supervisor, st.REVIEW_SUPERVISOR.format(number=complaint.number, rating=label, comment=comment))
+        if answer.outcome == "reopened":
+            if supervisor:
+                await self.to_staff(supervisor, st.REOPENED_SUPERVISOR.format(
+                    number=complaint.number, rating=label, comment=comment,
+                    assignee=escape(assignee.name) if assignee else "—"))
+            if assignee and (supervisor is None or assignee.id != supervisor.id):
+                await self.to_staff(assignee, st.REOPENED_ASSIGNEE.format(number=complaint.number, rating=label),
+                                    reply_markup=ticket_buttons(complaint))
+
+    async def callback_comment(self, complaint: Complaint, comment: str) -> None:
+        """A comment after a rating that was not "satisfied": the supervisor reads it too."""
+        async with self.sessions() as session:
+            supervisor = await staff_service.supervisor_of(session, complaint.team_id)
+        if supervisor:
+            await self.to_staff(supervisor, st.COMMENT_SUPERVISOR.format(number=complaint.number, comment=escape(comment)))
+
     # --- resident updates -------------------------------------------------------------------
 
     async def resident_accepted(self, complaint: Complaint, person: Staff) -> None:
@@ -215,6 +260,16 @@ class Notifier:
             person = await session.get(Staff, complaint.assignee_id)
         delivery = await self.to_staff(person, st.RESIDENT_INFO_STAFF.format(number=complaint.number, note=escape(note)))
         return delivery.ok
+
+
+def rating_keyboard(attempt_id: int) -> InlineKeyboardMarkup:
+    """1…5 (each text starts with its digit) and "not solved"."""
+    def button(rating: int) -> InlineKeyboardButton:
+        text = texts.BTN_NOT_SOLVED if rating == NOT_SOLVED else f"{rating} {RATING_LABELS[rating]}"
+        return InlineKeyboardButton(text=text, callback_data=RatingCb(attempt=attempt_id, rating=rating).pack())
+
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [button(5), button(4)], [button(3), button(2), button(1)], [button(NOT_SOLVED)]])
 
 
 def phone_for(complaint: Complaint) -> str:

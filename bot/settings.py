@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     )
     invite_ttl: Duration = timedelta(days=3)
 
+    # Satisfaction callbacks (满意度回访); empty CALLBACK_SLOTS = any time of day.
+    callback_slots: str = "09:00-12:00,14:00-17:30,18:30-20:00"
+    callback_delay: Duration = timedelta(days=1)
+    callback_answer_timeout: Duration = timedelta(hours=4)
+    callback_max_attempts: int = Field(default=3, ge=1, le=10)
+    scheduler_tick: Duration = timedelta(seconds=30)
+    close_no_callback_after: Duration = timedelta(days=7)
+    close_unreachable_after: Duration = timedelta(days=15)
+
     intake: IntakeSettings = IntakeSettings()
     sla: SlaSettings = SlaSettings()
     rate: RateSettings = RateSettings()
@@ -95,6 +104,14 @@ class Settings(BaseSettings):
             return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         if value.startswith(("postgresql://", "postgres://")):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("callback_slots")
+    @classmethod
+    def _valid_slots(cls, value: str) -> str:
+        from services.slots import parse_slots
+
+        parse_slots(value)  # raises ValueError with the reason
         return value
 
     @cached_property

@@ -179,3 +179,22 @@ def severity_label(code: str) -> str:
 
 def status_label(code: str) -> str:
     return Status(code).label
+
+CALLBACK_PROMPT = (
+    "📞 <b>满意度回访</b> · 工单 <code>{number}</code>\n"
+    "您反映的问题：{snippet}\n"
+    "处理结果：{result}\n\n"
+    "请为本次处理打分（5 = 非常满意），如果问题没有解决请点「问题未解决」。"
+)
+BTN_NOT_SOLVED = "问题未解决"
+RATING_THANKS = {
+    "closed": "感谢您的评价！工单 {number} 已关闭。",
+    "review": "感谢您的评价！我们会请主管复核工单 {number}，继续改进。",
+    "reopened": "抱歉没能让您满意。工单 {number} 已重新打开，主管会跟进处理。",
+}
+CALLBACK_ANSWERED = "✅ 已评价：{label}"
+COMMENT_INVITE = "如有意见或建议，可以直接回复一句话（可跳过）。如需反映新的问题，请发送 /new。"
+BTN_SKIP_COMMENT = "跳过"
+COMMENT_THANKS = "已收到您的意见，谢谢！"
+COMMENT_SKIPPED = "好的，谢谢！"
+CALLBACK_LATE = "这次回访已经结束了，感谢您的反馈！如果问题仍未解决，请发送 /new 重新反映。"

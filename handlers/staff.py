@@ -25,7 +25,8 @@ from bot.notify import CATEGORIES, Notifier, phone_for, render_card, ticket_butt
 from bot.settings import Settings
 from bot.callbacks import StaffCb
 from models.tables import Complaint, Staff, Team
-from services import handling
+from services import callbacks, handling
+from services.callbacks import CallbackPolicy
 from services import staff as staff_service
 from services.domain import Status
 
@@ -259,19 +260,21 @@ async def note_command(message: Message, command: CommandObject, session: AsyncS
 
 
 async def do_resolve(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff,
-                     notifier: Notifier, result: str) -> bool:
+                     notifier: Notifier, result: str, policy: CallbackPolicy, *, on_spot: bool = False) -> bool:
     try:
-        result = await handling.resolve(session, complaint, staff, result)
+        result = await handling.resolve(session, complaint, staff, result, on_spot=on_spot)
     except handling.HandlingError as error:
         await message.answer(escape(str(error)))
         return False
     await notifier.resident_resolved(complaint, result)
+    await callbacks.plan_round(session, complaint, policy)
     await message.answer(st.RESOLVED_STAFF.format(number=complaint.number))
     return True
 
 
 @router.message(Command("resolve"), IsStaff())
-async def resolve_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
+async def resolve_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+                          notifier: Notifier, callback_policy: CallbackPolicy) -> None:
     """/resolve TS… result — the result goes to the resident."""
     number, result = split_ticket_args(command)
     if not number or not result:
@@ -281,7 +284,7 @@ async def resolve_command(message: Message, command: CommandObject, session: Asy
     if complaint is None:
         await message.answer(st.TICKET_NOT_FOUND.format(number=escape(number[:40])))
         return
-    await do_resolve(message, session, complaint, staff, notifier, result)
+    await do_resolve(message, session, complaint, staff, notifier, result, callback_policy)
 
 
 @router.callback_query(StaffCb.filter(F.action == "res"), IsStaff())
@@ -294,19 +297,53 @@ async def resolve_button(query: CallbackQuery, callback_data: StaffCb, session: 
         return
     await query.answer()
     await state.set_state(StaffFlow.resolve_note)
-    await state.update_data(resolve_ticket=complaint.id)
-    await query.message.answer(st.RESOLVE_ASK.format(number=complaint.number))
+    await state.update_data(resolve_ticket=complaint.id, on_spot=False)
+    await query.message.answer(st.RESOLVE_ASK.format(number=complaint.number), reply_markup=InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(
+            text=st.BTN_ON_SPOT, callback_data=StaffCb(action="spot", ticket=complaint.id).pack())]]))
+
+
+@router.callback_query(StaffCb.filter(F.action == "spot"), IsStaff(), StaffFlow.resolve_note)
+async def on_spot_button(query: CallbackQuery, callback_data: StaffCb, state: FSMContext) -> None:
+    """Resolved on the spot with the resident's satisfaction confirmed: no callback later."""
+    if (await state.get_data()).get("resolve_ticket") != callback_data.ticket:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    await state.update_data(on_spot=True)
+    await query.answer("已记录")
+    await query.message.edit_text(st.ON_SPOT_MARKED)
+
+
+@router.callback_query(StaffCb.filter(F.action == "sens"), IsStaff())
+async def sensitive_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                           notifier: Notifier) -> None:
+    """Toggle 不便回访 on a ticket."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    try:
+        await handling.set_sensitive(session, complaint, staff, not complaint.sensitive)
+    except handling.HandlingError as error:
+        await query.answer(str(error), show_alert=True)
+        return
+    text = st.SENSITIVE_ON if complaint.sensitive else st.SENSITIVE_OFF
+    await query.answer(text.format(number=complaint.number), show_alert=True)
+    await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, ticket_buttons(complaint))
 
 
 @router.message(StaffFlow.resolve_note, F.text, ~F.text.startswith("/"), IsStaff())
-async def resolve_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
+async def resolve_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff,
+                       notifier: Notifier, callback_policy: CallbackPolicy) -> None:
     """The result note typed after pressing resolve."""
-    complaint = await load_visible(session, (await state.get_data()).get("resolve_ticket", 0), staff)
+    data = await state.get_data()
+    complaint = await load_visible(session, data.get("resolve_ticket", 0), staff)
     if complaint is None:
         await state.clear()
         await message.answer(texts.STALE_BUTTON)
         return
-    if await do_resolve(message, session, complaint, staff, notifier, message.text):
+    if await do_resolve(message, session, complaint, staff, notifier, message.text, callback_policy,
+                        on_spot=bool(data.get("on_spot"))):
         await state.clear()
 
 

@@ -1,6 +1,8 @@
 """Database models, engine and sessions."""
 
 from models.tables import (
+    CallbackAttempt,
+    CallbackRound,
     CategoryCorrection,
     Invite,
     Staff,
@@ -13,4 +15,4 @@ from models.tables import (
     TicketCounter,
 )
 
-__all__ = ["CategoryCorrection", "Invite", "Staff", "Team", "Complaint", "ComplaintCreate", "ComplaintEvent", "FsmRecord", "Resident", "TicketCounter"]
+__all__ = ["CallbackAttempt", "CallbackRound", "CategoryCorrection", "Invite", "Staff", "Team", "Complaint", "ComplaintCreate", "ComplaintEvent", "FsmRecord", "Resident", "TicketCounter"]

@@ -50,6 +50,10 @@ class Complaint(ComplaintBase, table=True):
     team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
     assignee_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
     accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sensitive: bool = Field(default=False)  # 不便回访: staff say not to call back
+    resolved_on_spot: bool = Field(default=False)  # resolved on the spot, satisfaction confirmed
+    needs_review: bool = Field(default=False)  # a middling rating the supervisor should look at
+    close_reason: str | None = Field(default=None, max_length=32)
     respond_by: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     resolve_by: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     draft_key: str | None = Field(default=None, max_length=64, unique=True)
@@ -121,6 +125,44 @@ class CategoryCorrection(SQLModel, table=True):
     predicted: str = Field(max_length=16)
     corrected: str = Field(max_length=16)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CallbackRound(SQLModel, table=True):
+    """One satisfaction-callback round after a resolution: up to N attempts, one answer."""
+
+    __tablename__ = "callback_round"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    round_no: int = Field(default=1)
+    status: str = Field(default="open", max_length=16, index=True)  # open | answered | unreachable | skipped
+    skip_reason: str | None = Field(default=None, max_length=32)
+    opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    rating: int | None = Field(default=None)  # 1..5; 0 = "not solved"
+    comment: str | None = Field(default=None, sa_type=Text)
+
+
+class CallbackAttempt(SQLModel, table=True):
+    """One prompt of a round: due time, claim, delivery and outcome; the scheduler's source of truth."""
+
+    __tablename__ = "callback_attempt"
+    __table_args__ = (Index("ix_callback_attempt_state_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="callback_round.id", index=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    attempt_no: int = Field(default=1)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    state: str = Field(default="pending", max_length=16)  # pending | claimed | sent | answered | expired | failed
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    slot: int | None = Field(default=None)  # index of the callback slot it went out in
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    message_id: int | None = Field(default=None)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failure: str | None = Field(default=None, max_length=200)
 
 
 class ComplaintEvent(SQLModel, table=True):

@@ -99,12 +99,20 @@ _DEFAULT_SETTINGS: dict[str, float] = {
     "compound_factor": 0.8,  # weight share of a term found inside a longer token (电梯门 → 电梯); 0 = off
     "compound_min_chars": 2,  # … the contained term has at least this many characters
     "compound_max_rest": 2,  # … and the rest of the token at most this many
+    "compound_max_chars": 80,  # … only in texts of at most this many characters (chat); 0 = any
     "max_terms_per_window": 0,  # reserved
 }
-_INT_SETTINGS = {"negation_window", "max_terms_per_window", "compound_min_chars", "compound_max_rest"}
+_INT_SETTINGS = {
+    "negation_window",
+    "max_terms_per_window",
+    "compound_min_chars",
+    "compound_max_rest",
+    "compound_max_chars",
+}
 # a compound whose remaining part contains one of these is not split ("无噪音", "不安全"): the
 # negation would be lost, and a token-internal negation can flip the meaning either way
 _COMPOUND_BLOCKERS = frozenset("不没无未非别莫勿")
+_MISSING: Any = object()
 _COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
 # what a term found inside a compound may vote for: the *topic* (category, property context,
 # severity) — not the kind ("强烈要求", "怎么办" are words of their own) nor flag gates ("主管部门")
@@ -802,6 +810,7 @@ class Classifier:
         self._compound_factor = float(s["compound_factor"])
         self._compound_min = max(2, int(s["compound_min_chars"]))
         self._compound_rest = max(1, int(s["compound_max_rest"]))
+        self._compound_max_text = int(s["compound_max_chars"])
         self._compound_table: dict[str, tuple[str, tuple[Entry, ...]]] = {}
         for word, (canon, entries) in self._lookup_table.items():
             usable = tuple(e for e in entries if e.target.startswith(_COMPOUND_GROUPS) and e.leaf != "requires")
@@ -890,7 +899,11 @@ class Classifier:
         n = len(tokens)
         lookup, prefixes = self._lookup_table.get, self._prefixes
         max_span = self._max_span
-        compound = self._compound if self._compound_factor > 0 else None
+        # compound tokens (电梯门 → 电梯): only in short texts; a cached dict lookup per long token
+        use_compounds = self._compound_factor > 0 and (
+            self._compound_max_text <= 0 or len(norm) <= self._compound_max_text
+        )
+        compounds, compound = self._compounds, self._compound
         min_compound = self._compound_min + 1
         # (key, shown term, char offset, found inside a compound token)
         found_hits: list[tuple[tuple[str, str, str], str, int, bool]] = []
@@ -900,7 +913,11 @@ class Classifier:
             tok = tokens[i]
             partial = False
             if tok not in prefixes:
-                found = compound(tok) if compound is not None and len(tok) >= min_compound else None
+                found = None
+                if use_compounds and len(tok) >= min_compound:
+                    found = compounds.get(tok, _MISSING)
+                    if found is _MISSING:
+                        found = compound(tok)
                 if found is None:
                     pos += len(tok)
                     i += 1
@@ -917,8 +934,10 @@ class Classifier:
                     hit = lookup(joined)
                     if hit is not None:
                         found, width = hit, j - i + 1
-                if found is None and compound is not None and len(tok) >= min_compound:
-                    found = compound(tok)
+                if found is None and use_compounds and len(tok) >= min_compound:
+                    found = compounds.get(tok, _MISSING)
+                    if found is _MISSING:
+                        found = compound(tok)
                     partial = found is not None
                 if found is None:
                     pos += len(tok)

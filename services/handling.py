@@ -128,7 +128,7 @@ async def add_note(session: AsyncSession, complaint: Complaint, staff: Staff, te
 
 
 async def resolve(session: AsyncSession, complaint: Complaint, staff: Staff, result: str, *,
-                  now: datetime | None = None) -> str:
+                  on_spot: bool = False, now: datetime | None = None) -> str:
     """The holder closes the work with a result note (the resident receives it)."""
     _require_holder(complaint, staff)
     if complaint.status != Status.ACCEPTED.value:
@@ -141,9 +141,26 @@ async def resolve(session: AsyncSession, complaint: Complaint, staff: Staff, res
     session.add(_event(complaint, "resolve", actor="staff", actor_id=staff.telegram_id, now=now,
                        to=Status.RESOLVED, note=note))
     complaint.status, complaint.updated_at, complaint.resolved_at = Status.RESOLVED.value, now, now
+    complaint.resolved_on_spot = on_spot
     session.add(complaint)
     await session.commit()
     return note
+
+
+async def set_sensitive(session: AsyncSession, complaint: Complaint, staff: Staff, value: bool, *,
+                        now: datetime | None = None) -> None:
+    """不便回访: the holder or the supervisor says the resident must not be called back."""
+    if not can_direct(complaint, staff):
+        raise HandlingError(f"您不能修改工单 {complaint.number} 的回访设置。")
+    if complaint.sensitive == value:
+        return
+    now = now or utcnow()
+    await fresh_transaction(session)
+    complaint.sensitive, complaint.updated_at = value, now
+    session.add(_event(complaint, "sensitive", actor="staff", actor_id=staff.telegram_id, now=now,
+                       note="不便回访" if value else "取消不便回访"))
+    session.add(complaint)
+    await session.commit()
 
 
 async def transfer(session: AsyncSession, complaint: Complaint, by: Staff, *, team: Team,

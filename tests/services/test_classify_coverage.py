@@ -148,6 +148,69 @@ class TestChatKind:
         assert clf.classify(text).kind is kind
 
 
+class TestChatCompounds:
+    """Short chat messages whose key word jieba keeps inside a longer token (电梯门 → 电梯)."""
+
+    @pytest.mark.parametrize(
+        ("text", "category"),
+        [
+            ("电梯门关不上", Category.ENGINEERING),
+            ("電梯門關不上", Category.ENGINEERING),
+            ("楼道灯不亮", Category.ENGINEERING),
+            ("樓道燈不亮", Category.ENGINEERING),
+            # access control is 安全管理 in the SPEC table ("theft, access control, patrols, cameras")
+            ("门禁卡刷不开", Category.SECURITY),
+            ("垃圾房好臭", Category.ENVIRONMENT),
+            ("楼上天天半夜拖椅子", Category.NEIGHBOURS),
+            # a guard misbehaving on duty (睡觉, 玩手机, 脱岗) is staff conduct → 服务人员;
+            # missing patrols without misconduct of a person ("看不到保安巡逻") stay 安全管理
+            ("保安睡觉不巡逻", Category.STAFF),
+            ("保安上班时间一直玩手机", Category.STAFF),
+            ("晚上都看不到保安巡逻", Category.SECURITY),
+        ],
+    )
+    def test_short_messages(self, clf, text, category):
+        result = clf.classify(text)
+        assert result.category is category, result.reason()
+        assert result.kind is Kind.COMPLAINT
+
+    def test_contained_term_is_reported_with_reduced_weight(self, clf):
+        compound = clf.classify("电梯门老夹人")
+        assert compound.category is Category.ENGINEERING
+        assert [h.term for h in compound.keywords if h.target == "category:工程管理"] == ["电梯"]
+        assert "电梯门" not in compound.reason()
+        direct = clf.classify("电梯老夹人")
+        weight = {h.target: h.weight for h in direct.keywords}["category:工程管理"]
+        factor = clf.settings["compound_factor"]
+        assert 0 < factor < 1
+        assert {h.target: h.weight for h in compound.keywords}["category:工程管理"] == pytest.approx(weight * factor)
+
+    def test_a_token_that_is_a_term_is_not_split(self, clf):
+        # 电梯口 is listed as a place (context only): it must not count as the lift itself
+        hits = clf.classify("电梯口好热").keywords
+        assert not any(h.target == "category:工程管理" for h in hits)
+
+    def test_negation_still_applies(self, clf):
+        def smell(text):
+            return [h for h in clf.classify(text).keywords if h.term == "臭味"]
+
+        assert smell("楼道里一股臭味儿")  # 臭味儿 → 臭味
+        assert not smell("楼道里已经没有臭味儿了")
+        assert not smell("楼道里的臭味儿没了")
+        # a negation inside the token itself: never split ("无噪音" is not "噪音")
+        assert clf._compound("无噪音") is None
+
+    def test_only_topics_not_kind_or_flag_gates(self, clf):
+        found = clf._compound("主管部门")  # 主管 is a staff_report gate word only
+        assert found is None or all(not e.target.startswith(("kind:", "flag:")) for e in found[1])
+        assert clf._compound("强烈要求") is None  # 要求 is kind evidence only
+
+    def test_long_texts_are_not_split(self, clf):
+        long_text = "电梯门关不上。" + "我们小区的情况大家都知道，" * 8
+        assert len(long_text) > clf.settings["compound_max_chars"]
+        assert not any(h.term == "电梯" for h in clf.classify(long_text).keywords)
+
+
 class TestReason:
     def test_category_terms_first_deduplicated_without_context(self, clf):
         result = clf.classify("3栋1单元的电梯又坏了，停在8楼不动，已经两天没人修，老人上下楼很不方便。")
