@@ -33,12 +33,14 @@ class ResidentMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         message = event.message if isinstance(event, CallbackQuery) else event
         user = event.from_user if isinstance(event, (Message, CallbackQuery)) else None
-        if user is not None and isinstance(message, Message) and message.chat.type == "private":
+        # A button's message may be inaccessible (old or forged); private chat ids equal user ids.
+        chat = getattr(message, "chat", None)
+        if user is not None and (chat is None or chat.type == "private"):
             name = " ".join(filter(None, [user.first_name, user.last_name]))
             data["resident"] = await get_or_create_resident(
                 data["session"],
                 ResidentProfile(
-                    telegram_id=user.id, chat_id=message.chat.id, name=name,
+                    telegram_id=user.id, chat_id=chat.id if chat else user.id, name=name,
                     username=user.username, language_code=user.language_code,
                 ),
             )

@@ -46,11 +46,12 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
 
 
 async def fresh_transaction(session: AsyncSession) -> None:
-    """End the session's read transaction before writing.
+    """End the session's read transaction right before writing: call it after the last read.
 
     On SQLite (WAL) a transaction that read first and writes later fails at once with
     SQLITE_BUSY if another connection wrote in between; one that starts with its write just
-    waits its turn. Committing here also flushes anything already pending. No-op on a fresh session.
+    waits its turn. So: read what you need, call this, then write. Committing here also
+    flushes anything already pending. No-op on a fresh session.
     """
     if session.in_transaction():
         await session.commit()

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -33,15 +34,17 @@ def worker_name() -> str:
 class CallbackWorker:
     """One tick of callback work; safe to run in several processes against one database."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier, policy: CallbackPolicy) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier, policy: CallbackPolicy,
+                 *, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.notifier = notifier
         self.policy = policy
+        self.clock = clock  # tests drive a day of slots in seconds with their own clock
         self.name = worker_name()
 
-    async def tick(self, now: datetime | None = None) -> dict[str, int]:
+    async def tick(self) -> dict[str, int]:
         """Run every step once; returns counts (for logs and tests)."""
-        now = now or utcnow()
+        now = self.clock()
         counts = {"expired": 0, "sent": 0, "failed": 0, "closed": 0}
         async with self.sessions() as session:
             await callbacks.release_stale_claims(session, self.policy, now)
@@ -49,17 +52,17 @@ class CallbackWorker:
             claimed = await callbacks.claim_due(session, worker=self.name, now=now)
         for attempt_id in claimed:
             async with self.sessions() as session:
-                job = await callbacks.prepare(session, attempt_id, worker=self.name, policy=self.policy, now=utcnow())
+                job = await callbacks.prepare(session, attempt_id, worker=self.name, policy=self.policy, now=self.clock())
                 if job is None:
                     continue
                 delivery = await self.notifier.callback_prompt(job)
                 if delivery.ok:
                     await callbacks.mark_sent(session, attempt_id, chat_id=job.resident.chat_id,
-                                              message_id=delivery.message_id, policy=self.policy, now=utcnow())
+                                              message_id=delivery.message_id, policy=self.policy, now=self.clock())
                     counts["sent"] += 1
                 else:
                     await callbacks.mark_failed(session, attempt_id, delivery.error or "not delivered",
-                                                policy=self.policy, now=utcnow())
+                                                policy=self.policy, now=self.clock())
                     counts["failed"] += 1
         async with self.sessions() as session:
             counts["closed"] = len(await callbacks.close_due(session, policy=self.policy, now=now))
@@ -92,7 +95,9 @@ class Scheduler:
 
     async def stop(self) -> None:
         """Stop ticking and let a tick in progress finish (it holds database sessions)."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if not self.scheduler.running:
+            return
+        self.scheduler.pause()
         if self._current is not None and self._current is not asyncio.current_task():
             await asyncio.gather(self._current, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)

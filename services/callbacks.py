@@ -85,10 +85,10 @@ async def plan_round(session: AsyncSession, complaint: Complaint, policy: Callba
                      now: datetime | None = None) -> CallbackRound:
     """After a resolution: open a round with its first attempt, or record why none is made."""
     now = now or utcnow()
-    await fresh_transaction(session)
     previous = (await session.exec(
         select(func.count()).select_from(CallbackRound).where(CallbackRound.complaint_id == complaint.id))).one()
     reason = skip_reason(complaint)
+    await fresh_transaction(session)
     round_ = CallbackRound(complaint_id=complaint.id, round_no=previous + 1, opened_at=now,
                            status="skipped" if reason else "open", skip_reason=reason,
                            closed_at=now if reason else None)
@@ -223,6 +223,7 @@ async def _after_no_answer(session: AsyncSession, attempt: CallbackAttempt, poli
     round_ = await session.get(CallbackRound, attempt.round_id)
     if round_.status != "open":
         return NoAnswer(attempt.complaint_id, attempt.attempt_no, None)
+    used = await used_slots(session, round_.id)
     await fresh_transaction(session)
     if attempt.attempt_no >= policy.max_attempts:
         result = await session.exec(
@@ -233,7 +234,6 @@ async def _after_no_answer(session: AsyncSession, attempt: CallbackAttempt, poli
                                f"{policy.max_attempts}次回访均未回复，不再回访"))
         await session.commit()
         return NoAnswer(attempt.complaint_id, attempt.attempt_no, None)
-    used = await used_slots(session, round_.id)
     due = next_attempt_due(last_sent, policy.answer_timeout, policy.slots, policy.tz, used)
     due = max(due, now) if not policy.slots else due
     session.add(CallbackAttempt(round_id=round_.id, complaint_id=attempt.complaint_id,
@@ -297,7 +297,7 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
         update(CallbackRound).where(CallbackRound.id == attempt.round_id, CallbackRound.status == "open")
         .values(status="answered", rating=rating, closed_at=now))
     if not closed.rowcount:
-        await session.rollback()
+        await session.commit()  # nothing changed; commit keeps the loaded objects usable
         return Answer("late", complaint, await session.get(CallbackRound, attempt.round_id), rating)
     await session.exec(update(CallbackAttempt).where(CallbackAttempt.id == attempt.id)
                        .values(state="answered", finished_at=now))

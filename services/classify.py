@@ -14,7 +14,9 @@ file named by ``LEXICON_PATH``; an optional overlay of learned weights from
   which makes property categories more credible against 其他 without choosing between them.
 
 Symptom words (噪音, 漏水, 坏了 …) are cancelled by a negation word shortly before them
-("没有噪音了") or a resolution word shortly after them ("电梯已经修好了").  Category and kind
+("没有噪音了") or a resolution word shortly after them ("电梯已经修好了").  In short (chat) texts a
+token that is not a term itself may match a term it starts or ends with (电梯门 → 电梯), at a
+reduced weight.  Category and kind
 hits in the lead sentence (the subject line; greetings such as "你好。" are skipped) count more;
 severity and flag hits count the same everywhere.  ``Classification.reason()`` gives a short
 explanation (category evidence, then severity/flag evidence).  Speed: each text is normalised
@@ -786,6 +788,15 @@ class Classifier:
             for e in lexicon.entries
             if e.leaf == "patterns"
         ]
+        self._pattern_index: dict[str, list[int]] = defaultdict(list)
+        self._pattern_always: list[int] = []  # patterns without a usable pre-filter
+        for p_idx, (_, _, required) in enumerate(self._patterns):
+            if required is None:
+                self._pattern_always.append(p_idx)
+            else:
+                for ch in required:
+                    self._pattern_index[ch].append(p_idx)
+        self._pattern_chars = frozenset(self._pattern_index)
         self._gated = {e.target for e in lexicon.entries if e.leaf == "requires"}
         # prefixes of every term that spans several tokens: a token that starts no term is skipped
         self._prefixes = {w[:k] for w in self._lookup_table for k in range(1, len(w) + 1)}
@@ -956,10 +967,14 @@ class Classifier:
                 pos += len(tokens[j])
             i += width
         if self._patterns:
-            chars = set(norm)
-            for entry, rx, required in self._patterns:
-                if required is not None and required.isdisjoint(chars):
-                    continue
+            # only the patterns one of whose required characters occurs in the text (index by
+            # character: a short message touches a few patterns, not all of them)
+            index = self._pattern_index
+            todo = set(self._pattern_always)
+            for ch in self._pattern_chars.intersection(norm):
+                todo.update(index[ch])
+            for p_idx in sorted(todo):
+                entry, rx, _ = self._patterns[p_idx]
                 for m in rx.finditer(norm):
                     found_hits.append((entry.key, m.group(0), m.start(), False))
 

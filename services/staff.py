@@ -295,13 +295,14 @@ async def set_team(session: AsyncSession, code: str, *, name: str | None = None,
     team = (await session.exec(select(Team).where(Team.code == code))).first()
     if team is None and not name:
         raise StaffError("新建班组需要 --name。")
+    others = (await session.exec(select(Team).where(Team.code != code))).all()
     await fresh_transaction(session)
     if team is None:
         team = Team(code=code, name=name, categories=[])
     if name:
         team.name = name
     if categories is not None:
-        for other in (await session.exec(select(Team).where(Team.code != code))).all():
+        for other in others:
             if set(other.categories) & set(categories):
                 other.categories = [c for c in other.categories if c not in categories]
                 session.add(other)

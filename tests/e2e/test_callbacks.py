@@ -1,0 +1,338 @@
+"""Satisfaction callbacks through the sandbox with second-scale settings (SPEC "Satisfaction callback")."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.app import HuifangApp
+from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent
+from models.types import utcnow
+from services.slots import parse_slots, slot_of
+from tests.e2e.conftest import make_settings
+from tests.e2e.staffing import file_complaint, onboard
+
+pytestmark = pytest.mark.e2e
+
+FAST = dict(callback_slots="", callback_delay="1s", callback_answer_timeout="2s", scheduler_tick="0.3s",
+            close_no_callback_after="2s", close_unreachable_after="2s")
+
+
+async def wait_for(predicate, timeout: float = 15, interval: float = 0.1):
+    """Poll an async predicate until it returns something truthy (generous timeout, no timing asserts)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(interval)
+
+
+async def complaint_row(app, number: str) -> Complaint:
+    async with app.sessions() as session:
+        return (await session.exec(select(Complaint).where(Complaint.number == number))).one()
+
+
+async def rounds_of(app, number: str) -> list[CallbackRound]:
+    complaint = await complaint_row(app, number)
+    async with app.sessions() as session:
+        return list((await session.exec(select(CallbackRound).where(
+            CallbackRound.complaint_id == complaint.id).order_by(CallbackRound.id))).all())
+
+
+async def attempts_of(app, number: str) -> list[CallbackAttempt]:
+    complaint = await complaint_row(app, number)
+    async with app.sessions() as session:
+        return list((await session.exec(select(CallbackAttempt).where(
+            CallbackAttempt.complaint_id == complaint.id).order_by(CallbackAttempt.id))).all())
+
+
+async def prompts(user) -> list:
+    return [m for m in await user.messages() if "满意度回访" in (m.text or "")]
+
+
+async def handle_and_resolve(worker, number: str, result: str = "已修好") -> None:
+    """The worker accepts (or re-accepts) and resolves with a result note."""
+    await worker.send(f"/accept {number}")
+    await worker.expect("已接单")
+    await worker.send(f"/resolve {number} {result}")
+    await worker.expect("已办结")
+
+
+@pytest.fixture
+async def fast_app(sandbox, sqlite_url, classifier):
+    app = HuifangApp(make_settings(sandbox, sqlite_url, **FAST), classifier=classifier)
+    await app.start()
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+async def people(fast_app, client):
+    return {
+        "supervisor": await onboard(fast_app, client, 9501, "王主管", "engineering", "supervisor"),
+        "worker": await onboard(fast_app, client, 9502, "张师傅", "engineering"),
+        "resident": client.user(5601, first_name="王芳", phone="13812345678"),
+    }
+
+
+class TestRatings:
+    async def test_satisfied_resident_closes_the_ticket(self, fast_app, people):
+        resident, worker = people["resident"], people["worker"]
+        number = await file_complaint(resident, "3栋电梯坏了")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number, "已更换电梯控制板")
+        prompt = await resident.expect("满意度回访", timeout=15)
+        assert number in prompt.text and "已更换电梯控制板" in prompt.text
+        assert prompt.button_texts() == ["5 非常满意", "4 满意", "3 一般", "2 不满意", "1 非常不满意", "问题未解决"]
+        await resident.press("5 非常满意", prompt)
+        assert "已关闭" in (await resident.expect("感谢")).text
+        await resident.expect("意见或建议")
+        await resident.send("师傅很专业")
+        await resident.expect("已收到您的意见")
+        complaint = await complaint_row(fast_app, number)
+        assert (complaint.status, complaint.close_reason) == ("closed", "satisfied")
+        [round_] = await rounds_of(fast_app, number)
+        assert (round_.status, round_.rating, round_.comment) == ("answered", 5, "师傅很专业")
+
+    async def test_rating_three_closes_and_asks_the_supervisor_to_review(self, fast_app, people):
+        resident, worker = people["resident"], people["worker"]
+        number = await file_complaint(resident, "楼道灯坏了")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+        prompt = await resident.expect("满意度回访", timeout=15)
+        await resident.press("3 一般", prompt)
+        await resident.expect("复核")
+        assert number in (await people["supervisor"].expect("请复核")).text
+        complaint = await complaint_row(fast_app, number)
+        assert complaint.status == "closed" and complaint.needs_review
+
+    async def test_not_solved_reopens_and_a_second_round_follows(self, fast_app, people):
+        resident, worker, supervisor = people["resident"], people["worker"], people["supervisor"]
+        number = await file_complaint(resident, "5栋水管漏水")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number, "已紧固接头")
+        first = await resident.expect("满意度回访", timeout=15)
+        await resident.press("问题未解决", first)
+        await resident.expect("重新打开")
+        alert = await supervisor.expect("重新打开")
+        assert number in alert.text and "问题未解决" in alert.text
+        await worker.expect("请再次处理")
+        assert (await complaint_row(fast_app, number)).status == "reopened"
+        await resident.send("还是在滴水")  # the comment goes to the supervisor
+        await supervisor.expect("还是在滴水")
+
+        await handle_and_resolve(worker, number, "已更换整段水管")
+        second = await resident.expect("满意度回访", timeout=15)
+        assert "已更换整段水管" in second.text and second.message_id != first.message_id
+        await resident.press("4 满意", second)
+        await resident.expect("已关闭")
+        rounds = await rounds_of(fast_app, number)
+        assert [(r.round_no, r.status, r.rating) for r in rounds] == [(1, "answered", 0), (2, "answered", 4)]
+        assert (await complaint_row(fast_app, number)).status == "closed"
+
+
+class TestSilence:
+    async def test_three_prompts_then_unreachable_then_closed(self, fast_app, people):
+        resident, worker = people["resident"], people["worker"]
+        number = await file_complaint(resident, "小区大门的道闸坏了")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+
+        async def closed():
+            return (await complaint_row(fast_app, number)).status == "closed"
+
+        assert await wait_for(closed, timeout=30)
+        sent = await prompts(resident)
+        assert len(sent) == 3  # exactly three, then no more
+        attempts = await attempts_of(fast_app, number)
+        assert [(a.attempt_no, a.state) for a in attempts] == [(1, "expired"), (2, "expired"), (3, "expired")]
+        gaps = [(b.sent_at - a.sent_at) for a, b in zip(attempts, attempts[1:])]
+        assert all(gap >= timedelta(seconds=2) for gap in gaps)  # each waited the answer timeout
+        [round_] = await rounds_of(fast_app, number)
+        assert round_.status == "unreachable"
+        complaint = await complaint_row(fast_app, number)
+        assert complaint.close_reason == "unreachable"
+        await asyncio.sleep(1)
+        assert len(await prompts(resident)) == 3
+
+    async def test_late_answers(self, fast_app, people):
+        resident, worker = people["resident"], people["worker"]
+        number = await file_complaint(resident, "地库的灯不亮")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+        first = await resident.expect("满意度回访", timeout=15)
+        second = await resident.expect("满意度回访", timeout=15)  # the first one went unanswered
+        assert second.message_id != first.message_id
+        await resident.press("4 满意", first)  # an older prompt of a round still open: accepted
+        await resident.expect("已关闭")
+        # the round is over: the newer prompt's buttons now get a polite answer and change nothing
+        data = second.callback_data("1 非常不满意")
+        await resident.press_data(second.message_id, data, check=True)
+        assert "回访已经结束" in (await resident.expect("回访已经结束")).text
+        complaint = await complaint_row(fast_app, number)
+        assert complaint.status == "closed"
+        [round_] = await rounds_of(fast_app, number)
+        assert round_.rating == 4
+
+    async def test_stale_and_forged_rating_buttons(self, fast_app, people, client):
+        resident, worker = people["resident"], people["worker"]
+        number = await file_complaint(resident, "楼下的水管漏水了")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+        prompt = await resident.expect("满意度回访", timeout=15)
+        stranger = client.user(5999, first_name="路人")
+        await stranger.send("/start")
+        await stranger.next_message()
+        attempt_id = prompt.callback_data("5 非常满意").split(":")[1]
+        for user, data in ((stranger, f"cb:{attempt_id}:5"), (resident, "cb:999999:5"),
+                           (resident, f"cb:{attempt_id}:9"), (resident, "cb:abc:5")):
+            answer = await user.callback_answer(await user.press_data(prompt.message_id, data))
+            assert answer.show_alert
+        [round_] = await rounds_of(fast_app, number)
+        assert round_.status == "open" and round_.rating is None
+
+
+class TestNoCallback:
+    async def test_anonymous_gets_no_prompt_and_closes_after_the_period(self, fast_app, people):
+        resident, worker = people["resident"], people["worker"]
+        number = await file_complaint(resident, "2栋的电梯不动了", anonymous=True)
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+
+        async def closed():
+            return (await complaint_row(fast_app, number)).status == "closed"
+
+        assert await wait_for(closed)
+        assert await prompts(resident) == []
+        [round_] = await rounds_of(fast_app, number)
+        assert (round_.status, round_.skip_reason) == ("skipped", "anonymous")
+        assert (await complaint_row(fast_app, number)).close_reason == "no_callback"
+
+    async def test_sensitive_and_on_the_spot(self, fast_app, people):
+        resident, worker = people["resident"], people["worker"]
+        sensitive = await file_complaint(resident, "5栋的水管爆了")
+        await worker.expect(sensitive)
+        await worker.send(f"/accept {sensitive}")
+        accepted = await worker.expect("已接单")
+        await worker.press("不便回访", accepted)
+        await worker.send(f"/resolve {sensitive} 已协调处理")
+        await worker.expect("已办结")
+
+        spot = await file_complaint(resident, "3栋的路灯坏了")
+        await worker.expect(spot)
+        await worker.send(f"/accept {spot}")
+        accepted = await worker.expect("已接单")
+        await worker.press("办结", accepted)
+        ask = await worker.expect("请输入工单")
+        await worker.press("现场解决", ask)
+        await worker.send("现场修好，住户确认满意")
+        await worker.expect("已办结")
+        await asyncio.sleep(2)
+        assert await prompts(resident) == []
+        assert [r.skip_reason for r in await rounds_of(fast_app, sensitive)] == ["sensitive"]
+        assert [r.skip_reason for r in await rounds_of(fast_app, spot)] == ["on_spot"]
+
+
+class TestRestartAndProcesses:
+    async def test_restart_between_attempts_continues_without_duplicates(self, sandbox, client, sqlite_url, classifier):
+        settings = make_settings(sandbox, sqlite_url, **FAST)
+        first = HuifangApp(settings, classifier=classifier)
+        await first.start()
+        worker = await onboard(first, client, 9601, "张师傅", "engineering")
+        resident = client.user(5701, first_name="李雷", phone="13900001111")
+        number = await file_complaint(resident, "楼顶水箱漏水")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+        await resident.expect("满意度回访", timeout=15)
+        await first.stop()  # killed between attempt 1 and attempt 2
+        await asyncio.sleep(3)  # attempt 2 falls due while no process runs
+
+        second = HuifangApp(settings, classifier=classifier)
+        await second.start()
+        try:
+            async def unreachable():
+                rounds = await rounds_of(second, number)
+                return rounds and rounds[0].status == "unreachable"
+
+            assert await wait_for(unreachable, timeout=30)
+            assert len(await prompts(resident)) == 3
+            assert [a.attempt_no for a in await attempts_of(second, number)] == [1, 2, 3]
+        finally:
+            await second.stop()
+
+    async def test_two_processes_on_postgres_send_each_prompt_once(self, sandbox, client, classifier, request):
+        from tests.conftest import POSTGRES_URL, require_service, reset_postgres
+        from models.db import upgrade
+
+        require_service("postgres", POSTGRES_URL, 5432)
+        await reset_postgres(POSTGRES_URL)
+        await upgrade(POSTGRES_URL)
+        settings = make_settings(sandbox, POSTGRES_URL, **{**FAST, "scheduler_tick": "0.1s"})
+        main = HuifangApp(settings, classifier=classifier)
+        other = HuifangApp(settings, classifier=classifier)  # second process: scheduler only, no polling
+        await main.start()
+        other.scheduler.start()
+        try:
+            worker = await onboard(main, client, 9701, "张师傅", "engineering")
+            residents = [client.user(5800 + i, first_name=f"住户{i}", phone=f"1390000{i:04d}") for i in range(4)]
+            numbers = []
+            for i, resident in enumerate(residents):
+                numbers.append(await file_complaint(resident, f"{i}号楼电梯坏了"))
+                await worker.expect(numbers[-1])
+                await handle_and_resolve(worker, numbers[-1])
+
+            async def all_closed():
+                rows = [await complaint_row(main, n) for n in numbers]
+                return all(c.status == "closed" for c in rows)
+
+            assert await wait_for(all_closed, timeout=40)
+            for resident, number in zip(residents, numbers):
+                assert len(await prompts(resident)) == 3
+                attempts = await attempts_of(main, number)
+                assert [a.attempt_no for a in attempts] == [1, 2, 3]
+            claimers = {a.claimed_by for n in numbers for a in await attempts_of(main, n)}
+            assert len(claimers) >= 1
+        finally:
+            await other.scheduler.stop()
+            await other.bot.session.close()
+            await other.engine.dispose()
+            await main.stop()
+
+
+class TestSlotsWithAClock:
+    async def test_three_attempts_land_in_three_different_slots(self, sandbox, client, sqlite_url, classifier):
+        """Default slots; the worker's clock jumps through two days so real prompts show the schedule."""
+        settings = make_settings(sandbox, sqlite_url, callback_slots="09:00-12:00,14:00-17:30,18:30-20:00",
+                                 callback_delay="1d", callback_answer_timeout="4h", scheduler_tick="1h")
+        app = HuifangApp(settings, classifier=classifier, with_scheduler=False)
+        await app.start()
+        try:
+            worker = await onboard(app, client, 9801, "张师傅", "engineering")
+            resident = client.user(5901, first_name="韩梅梅", phone="13700002222")
+            number = await file_complaint(resident, "电梯按钮坏了")
+            await worker.expect(number)
+            await handle_and_resolve(worker, number)
+            clock = {"now": utcnow()}
+            app.worker.clock = lambda: clock["now"]
+            for _ in range(4 * 24 * 2):  # two days in 15-minute ticks
+                clock["now"] += timedelta(minutes=15)
+                await app.worker.tick()
+            attempts = await attempts_of(app, number)
+            assert [a.state for a in attempts] == ["expired", "expired", "expired"]
+            slots = parse_slots(settings.callback_slots)
+            used = [slot_of(a.sent_at, slots, settings.tz) for a in attempts]
+            assert sorted(used) == [0, 1, 2]  # morning, afternoon, evening: each once
+            resolved = (await complaint_row(app, number)).resolved_at
+            assert attempts[0].sent_at >= resolved + timedelta(days=1)
+            for earlier, later in zip(attempts, attempts[1:]):
+                assert later.sent_at - earlier.sent_at >= timedelta(hours=4)
+            assert len(await prompts(resident)) == 3
+            timeline = [f"{a.attempt_no}: {a.sent_at.astimezone(settings.tz):%a %H:%M} slot {slot_of(a.sent_at, slots, settings.tz)}"
+                        for a in attempts]
+            print("callback timeline:", "; ".join(timeline))
+        finally:
+            await app.stop()
