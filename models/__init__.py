@@ -11,8 +11,9 @@ from models.tables import (
     ComplaintCreate,
     ComplaintEvent,
     FsmRecord,
+    ReportRun,
     Resident,
     TicketCounter,
 )
 
-__all__ = ["CallbackAttempt", "CallbackRound", "CategoryCorrection", "Invite", "Staff", "Team", "Complaint", "ComplaintCreate", "ComplaintEvent", "FsmRecord", "Resident", "TicketCounter"]
+__all__ = ["CallbackAttempt", "CallbackRound", "CategoryCorrection", "Invite", "Staff", "Team", "Complaint", "ComplaintCreate", "ComplaintEvent", "FsmRecord", "ReportRun", "Resident", "TicketCounter"]

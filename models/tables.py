@@ -54,6 +54,15 @@ class Complaint(ComplaintBase, table=True):
     resolved_on_spot: bool = Field(default=False)  # resolved on the spot, satisfaction confirmed
     needs_review: bool = Field(default=False)  # a middling rating the supervisor should look at
     close_reason: str | None = Field(default=None, max_length=32)
+    # Deadlines and upgrades (SLA clock, escalation, 重大投诉)
+    major: bool = Field(default=False, index=True)
+    major_reason: str | None = Field(default=None, max_length=64)
+    related_to_id: int | None = Field(default=None, index=True)  # first ticket of the same matter
+    pauses: list[list[str | None]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    response_level: int = Field(default=0)  # 0 none, 1 supervisor warned, 2 manager warned
+    resolve_level: int = Field(default=0)  # 0 none, 1 reminder to assignee, 2 overdue to supervisor
+    last_progress_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    nudged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     respond_by: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     resolve_by: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     draft_key: str | None = Field(default=None, max_length=64, unique=True)
@@ -163,6 +172,17 @@ class CallbackAttempt(SQLModel, table=True):
     message_id: int | None = Field(default=None)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failure: str | None = Field(default=None, max_length=200)
+
+
+class ReportRun(SQLModel, table=True):
+    """Which monthly reports went out, so each month is sent once even across restarts."""
+
+    __tablename__ = "report_run"
+
+    month: str = Field(primary_key=True, max_length=7)  # YYYY-MM
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recipients: int = Field(default=0)
 
 
 class ComplaintEvent(SQLModel, table=True):
