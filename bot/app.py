@@ -24,6 +24,7 @@ from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from services.classify import Classifier, get_classifier
 from scheduler.callbacks import CallbackWorker, Scheduler
+from scheduler.sla_watch import SlaWatcher
 from services.callbacks import CallbackPolicy
 from services.sla import SlaPolicy
 from services.staff import seed_teams
@@ -81,7 +82,7 @@ def build_dispatcher(settings: Settings, sessions, *, notifier: Notifier, classi
         events_isolation=isolation,
         settings=settings,
         classifier=classifier or get_classifier(),
-        sla=SlaPolicy.from_settings(settings.sla),
+        sla=SlaPolicy.from_settings(settings),
         callback_policy=CallbackPolicy.from_settings(settings),
         notifier=notifier,
     )
@@ -120,7 +121,10 @@ class HuifangApp:
         )
         self.dispatcher = build_dispatcher(settings, self.sessions, notifier=self.notifier, classifier=classifier)
         self.worker = CallbackWorker(self.sessions, self.notifier, CallbackPolicy.from_settings(settings))
-        self.scheduler = Scheduler(self.worker, settings.scheduler_tick.total_seconds()) if with_scheduler else None
+        self.sla_watcher = SlaWatcher(self.sessions, self.notifier, SlaPolicy.from_settings(settings),
+                                      nudge_after=settings.progress_nudge_after, major_after=settings.major_after)
+        self.scheduler = (Scheduler(self.worker, self.sla_watcher, tick_seconds=settings.scheduler_tick.total_seconds())
+                          if with_scheduler else None)
         self._task: asyncio.Task | None = None
 
     async def prepare(self) -> None:

@@ -22,7 +22,7 @@ from bot.sender import Delivery, Sender
 from bot.settings import Settings
 from models.db import fresh_transaction
 from models.tables import Complaint, Resident, Staff, Team
-from services import handling
+from services import handling, matters
 from services import staff as staff_service
 from services.callbacks import NOT_SOLVED, RATING_LABELS
 from services.domain import Category, Kind, Severity, Status
@@ -42,8 +42,10 @@ def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
     if status in (Status.NEW, Status.ASSIGNED, Status.REOPENED):
         rows = [[button(st.BTN_ACCEPT, "acc")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat")]]
     elif status is Status.ACCEPTED:
+        paused = bool(complaint.pauses) and complaint.pauses[-1][1] is None
         rows = [[button(st.BTN_RESOLVE, "res")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat")],
-                [button(st.BTN_SENSITIVE_OFF if complaint.sensitive else st.BTN_SENSITIVE, "sens")]]
+                [button(st.BTN_SENSITIVE_OFF if complaint.sensitive else st.BTN_SENSITIVE, "sens"),
+                 button(st.BTN_RESUME if paused else st.BTN_PAUSE, "wait")]]
     else:
         return None
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -194,6 +196,30 @@ class Notifier:
                 targets = list(await staff_service.people_with_role(session, "manager", "admin"))
         for person in targets:
             await self.ping(complaint.id, person, header=st.PING_HEADER["queue"])
+
+    # --- deadlines and upgrades --------------------------------------------------------------
+
+    async def managers(self) -> list[Staff]:
+        """Managers, else admins: who hears of major complaints and second-level escalations."""
+        async with self.sessions() as session:
+            people = list(await staff_service.people_with_role(session, "manager"))
+            return people or list(await staff_service.people_with_role(session, "admin"))
+
+    async def major_alert(self, complaint_ids: list[int], reason: str | None) -> None:
+        """重大投诉: the manager gets the linked tickets listed together."""
+        async with self.sessions() as session:
+            first = await session.get(Complaint, complaint_ids[0])
+            group = [first, *await matters.related(session, first)]
+        lines = "\n".join(st.MAJOR_LINE.format(
+            number=c.number, category=c.category, location=escape(c.location), status=Status(c.status).label,
+            snippet=texts.snippet(c.description, 30)) for c in group)
+        text = st.MAJOR_ALERT.format(reason=escape(reason or "重大投诉"), lines=lines)
+        for person in await self.managers():
+            await self.to_staff(person, text)
+
+    async def to_people(self, people: list[Staff], text: str) -> None:
+        for person in people:
+            await self.to_staff(person, text)
 
     # --- satisfaction callbacks -------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class SlaSettings(BaseModel):
     important_resolve_days: int = 5
     general_response: Duration = timedelta(hours=8)
     general_resolve_days: int = 3
+    remind_at: float = Field(default=0.8, gt=0, lt=1)  # remind the assignee at this share of the time
 
 
 class RateSettings(BaseModel):
@@ -74,6 +75,14 @@ class Settings(BaseSettings):
     )
     invite_ttl: Duration = timedelta(days=3)
 
+    # Working time for SLA deadlines (urgent tickets count wall-clock time).
+    work_hours: str = "09:00-18:00"
+    progress_nudge_after: Duration = timedelta(hours=24)  # in handling without a note → nudge
+    major_after: Duration = timedelta(days=7)  # still unresolved after this → major
+    matter_window: Duration = timedelta(days=30)  # same matter from different residents within…
+    matter_residents: int = Field(default=3, ge=2)  # …this many residents → major
+    matter_similarity: float = Field(default=0.3, gt=0, le=1)  # keyword overlap (Jaccard) for "same matter"
+
     # Satisfaction callbacks (满意度回访); empty CALLBACK_SLOTS = any time of day.
     callback_slots: str = "09:00-12:00,14:00-17:30,18:30-20:00"
     callback_delay: Duration = timedelta(days=1)
@@ -104,6 +113,14 @@ class Settings(BaseSettings):
             return "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         if value.startswith(("postgresql://", "postgres://")):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("work_hours")
+    @classmethod
+    def _valid_work_hours(cls, value: str) -> str:
+        from services.worktime import parse_work_hours
+
+        parse_work_hours(value)  # raises ValueError with the reason
         return value
 
     @field_validator("callback_slots")

@@ -198,3 +198,8 @@ BTN_SKIP_COMMENT = "跳过"
 COMMENT_THANKS = "已收到您的意见，谢谢！"
 COMMENT_SKIPPED = "好的，谢谢！"
 CALLBACK_LATE = "这次回访已经结束了，感谢您的反馈！如果问题仍未解决，请发送 /new 重新反映。"
+
+MERGED = (
+    "您反映的问题与您之前的工单 <code>{number}</code> 是同一件事，已合并到该工单并转告处理人员，"
+    "不再重复登记。查询进度：/status {number}"
+)

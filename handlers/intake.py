@@ -29,6 +29,7 @@ from models.tables import ComplaintCreate, Resident
 from services import lifecycle
 from services.classify import Classifier
 from services.intake import IntakeError, normalize_phone, parse_typed_contact, validate_description, validate_location
+from services.filing import MatterRules, file_complaint
 from services.sla import SlaPolicy
 
 router = Router(name="intake")
@@ -367,12 +368,20 @@ async def submit(
         photos=list(data.get("photos", [])),
     )
     try:
-        complaint = await lifecycle.submit_complaint(
-            session, resident=resident, data=complaint_data, classification=classification,
-            draft_key=draft_key, tz=settings.tz, sla=sla,
+        filing = await file_complaint(
+            session, resident=resident, data=complaint_data, classification=classification, classifier=classifier,
+            draft_key=draft_key, tz=settings.tz, sla=sla, rules=MatterRules.from_settings(settings),
         )
     except lifecycle.DuplicateSubmission as duplicate:
         await query.answer(texts.ALREADY_SUBMITTED.format(number=duplicate.complaint.number), show_alert=True)
+        return
+    complaint = filing.complaint
+    if filing.merged:
+        await state.clear()
+        await query.answer("已合并")
+        await retire_buttons(query.message, query.message.message_id)
+        await query.message.answer(texts.MERGED.format(number=complaint.number))
+        await notifier.assignee_info(complaint, complaint_data.description)
         return
     await state.clear()
     await query.answer("已提交")
@@ -388,6 +397,8 @@ async def submit(
         )
     )
     await notifier.dispatch(complaint.id)
+    if filing.major_ids:
+        await notifier.major_alert(filing.major_ids, filing.major_reason)
 
 
 @router.message(Intake.confirm, NOT_COMMAND)

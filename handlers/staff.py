@@ -27,6 +27,7 @@ from bot.callbacks import StaffCb
 from models.tables import Complaint, Staff, Team
 from services import callbacks, handling
 from services.callbacks import CallbackPolicy
+from services.sla import SlaPolicy
 from services import staff as staff_service
 from services.domain import Status
 
@@ -312,6 +313,28 @@ async def on_spot_button(query: CallbackQuery, callback_data: StaffCb, state: FS
     await state.update_data(on_spot=True)
     await query.answer("已记录")
     await query.message.edit_text(st.ON_SPOT_MARKED)
+
+
+@router.callback_query(StaffCb.filter(F.action == "wait"), IsStaff())
+async def wait_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                      notifier: Notifier, sla: SlaPolicy, settings: Settings) -> None:
+    """Pause the clock while waiting for the resident, or resume it."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    try:
+        if handling.is_paused(complaint):
+            await handling.resume(session, complaint, sla, actor="staff", actor_id=staff.telegram_id)
+            text = st.RESUMED.format(number=complaint.number, deadline=texts.local_time(complaint.resolve_by, settings.tz))
+        else:
+            await handling.pause(session, complaint, staff, sla)
+            text = st.PAUSED.format(number=complaint.number)
+    except handling.HandlingError as error:
+        await query.answer(str(error), show_alert=True)
+        return
+    await query.answer(text, show_alert=True)
+    await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, ticket_buttons(complaint))
 
 
 @router.callback_query(StaffCb.filter(F.action == "sens"), IsStaff())

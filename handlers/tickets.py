@@ -22,6 +22,7 @@ from models.tables import Complaint, Resident
 from services import handling, lifecycle
 from services.domain import Kind, Severity, Status
 from services.numbering import looks_like_ticket_number
+from services.sla import SlaPolicy
 
 router = Router(name="tickets")
 router.message.filter(F.chat.type == "private")
@@ -151,12 +152,13 @@ def info_button(ticket: Complaint) -> InlineKeyboardMarkup | None:
 
 
 async def add_info(message: Message, session: AsyncSession, resident: Resident, ticket: Complaint,
-                   text: str, notifier: Notifier) -> bool:
+                   text: str, notifier: Notifier, sla: SlaPolicy) -> bool:
     try:
         note = await handling.resident_info(session, ticket, resident, text)
     except handling.HandlingError as error:
         await message.answer(escape(str(error)))
         return False
+    await handling.resume(session, ticket, sla, actor="resident", actor_id=resident.telegram_id)
     delivered = await notifier.assignee_info(ticket, note)
     await message.answer(st.RESIDENT_INFO_SAVED if delivered else st.RESIDENT_INFO_QUEUED)
     return True
@@ -164,7 +166,7 @@ async def add_info(message: Message, session: AsyncSession, resident: Resident, 
 
 @router.message(Command("add"))
 async def add_command(message: Message, command: CommandObject, session: AsyncSession, resident: Resident,
-                      notifier: Notifier) -> None:
+                      notifier: Notifier, sla: SlaPolicy) -> None:
     """/add TS… text: more information for an open ticket of one's own."""
     parts = (command.args or "").strip().split(maxsplit=1)
     if len(parts) < 2:
@@ -174,7 +176,7 @@ async def add_command(message: Message, command: CommandObject, session: AsyncSe
     if ticket is None:
         await message.answer(texts.STATUS_NOT_FOUND.format(number=escape(parts[0][:40])))
         return
-    await add_info(message, session, resident, ticket, parts[1], notifier)
+    await add_info(message, session, resident, ticket, parts[1], notifier, sla)
 
 
 @router.callback_query(InfoCb.filter())
@@ -193,14 +195,14 @@ async def add_info_button(query: CallbackQuery, callback_data: InfoCb, session: 
 
 @router.message(AddInfo.text, F.text, ~F.text.startswith("/"))
 async def add_info_text(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
-                        notifier: Notifier) -> None:
+                        notifier: Notifier, sla: SlaPolicy) -> None:
     """The text typed after pressing "add information"."""
     ticket = await session.get(Complaint, (await state.get_data()).get("info_ticket", 0))
     if ticket is None or ticket.resident_id != resident.id:
         await state.clear()
         await message.answer(texts.STALE_BUTTON)
         return
-    if await add_info(message, session, resident, ticket, message.text, notifier):
+    if await add_info(message, session, resident, ticket, message.text, notifier, sla):
         await state.clear()
 
 

@@ -72,21 +72,23 @@ class CallbackWorker:
 
 
 class Scheduler:
-    """APScheduler wrapper: one interval job per worker, never overlapping itself."""
+    """APScheduler wrapper: every SCHEDULER_TICK run each worker once, never overlapping itself."""
 
-    def __init__(self, worker: CallbackWorker, tick_seconds: float) -> None:
-        self.worker = worker
+    def __init__(self, *workers, tick_seconds: float) -> None:
+        self.workers = workers
         self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(self._safe_tick, "interval", seconds=tick_seconds, id="callbacks",
+        self.scheduler.add_job(self._safe_tick, "interval", seconds=tick_seconds, id="tick",
                                max_instances=1, coalesce=True, next_run_time=utcnow())
         self._current: asyncio.Task | None = None
 
     async def _safe_tick(self) -> None:
         self._current = asyncio.current_task()
         try:
-            await self.worker.tick()
-        except Exception:  # a bad tick must not stop the next one
-            log.exception("callback tick failed")
+            for worker in self.workers:
+                try:
+                    await worker.tick()
+                except Exception:  # a bad tick must not stop the next one, nor the other workers
+                    log.exception("%s tick failed", type(worker).__name__)
         finally:
             self._current = None
 

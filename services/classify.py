@@ -1274,3 +1274,11 @@ def write_overlay(adjustments: Mapping[str, Any], path: str | Path, *, merge: bo
     tmp.write_text("\n".join(lines), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def content_words(classifier: Classifier, text: str) -> set[str]:
+    """Words that carry the matter (for "same matter" checks): two or more characters, no stop
+    words, no numbers or punctuation."""
+    stop = classifier.lexicon.stopwords if hasattr(classifier, "lexicon") else frozenset()
+    return {w for w in classifier.tokenize(text)
+            if len(w) >= 2 and w not in stop and not any(ch.isdigit() or ch in _PUNCT for ch in w)}

@@ -121,7 +121,7 @@ async def add_note(session: AsyncSession, complaint: Complaint, staff: Staff, te
     now = now or utcnow()
     await fresh_transaction(session)
     session.add(_event(complaint, "note", actor="staff", actor_id=staff.telegram_id, now=now, note=note))
-    complaint.updated_at = now
+    complaint.updated_at = complaint.last_progress_at = now
     session.add(complaint)
     await session.commit()
     return note
@@ -234,3 +234,51 @@ async def open_tickets_of(session: AsyncSession, staff: Staff) -> list[Complaint
 
 async def corrections(session: AsyncSession) -> list[CategoryCorrection]:
     return list((await session.exec(select(CategoryCorrection).order_by(col(CategoryCorrection.id)))).all())
+
+
+def _recompute(complaint: Complaint, policy, now: datetime) -> None:
+    """Deadlines follow the pauses (the clock stops while waiting for the resident)."""
+    from services.sla import deadlines, parse_pauses
+
+    complaint.respond_by, complaint.resolve_by = deadlines(
+        policy, complaint.severity, complaint.created_at, pauses=parse_pauses(complaint.pauses), now=now)
+
+
+def is_paused(complaint: Complaint) -> bool:
+    return bool(complaint.pauses) and complaint.pauses[-1][1] is None
+
+
+async def pause(session: AsyncSession, complaint: Complaint, staff: Staff, policy, *,
+                now: datetime | None = None) -> None:
+    """The holder waits on the resident: the SLA clock stops."""
+    _require_holder(complaint, staff)
+    if complaint.status != Status.ACCEPTED.value:
+        raise HandlingError(f"请先接单，再暂停工单 {complaint.number} 的计时。")
+    if is_paused(complaint):
+        raise HandlingError(f"工单 {complaint.number} 已在等待住户。")
+    now = now or utcnow()
+    await fresh_transaction(session)
+    complaint.pauses = [*complaint.pauses, [now.isoformat(), None]]
+    _recompute(complaint, policy, now)
+    complaint.updated_at = now
+    session.add(_event(complaint, "pause", actor="staff", actor_id=staff.telegram_id, now=now, note="等待住户，暂停计时"))
+    session.add(complaint)
+    await session.commit()
+
+
+async def resume(session: AsyncSession, complaint: Complaint, policy, *, actor: str, actor_id: int | None,
+                 now: datetime | None = None) -> bool:
+    """The resident answered (or staff resume): the clock runs again; deadlines move by the pause."""
+    if not is_paused(complaint):
+        return False
+    now = now or utcnow()
+    await fresh_transaction(session)
+    pauses = [list(p) for p in complaint.pauses]
+    pauses[-1][1] = now.isoformat()
+    complaint.pauses = pauses
+    _recompute(complaint, policy, now)
+    complaint.updated_at = now
+    session.add(_event(complaint, "resume", actor=actor, actor_id=actor_id, now=now, note="恢复计时"))
+    session.add(complaint)
+    await session.commit()
+    return True

@@ -124,7 +124,7 @@ async def submit_complaint(
         updated_at=now,
     )
     if sla is not None:
-        complaint.respond_by, complaint.resolve_by = deadlines(sla, classification.severity, now, tz)
+        complaint.respond_by, complaint.resolve_by = deadlines(sla, classification.severity, now)
     session.add(complaint)
     try:
         await session.flush()

@@ -1,81 +1,91 @@
-"""Service-level allowances per severity, as residents are told them (SPEC "Severity")."""
+"""Deadlines per severity on the working-time clock (SPEC "Severity", "Working time").
+
+Urgent tickets count wall-clock time; the others count working time (WORK_HOURS, weekends and
+mainland-China holidays excluded, adjusted working days included). Pauses (waiting for the
+resident) stop the clock.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from services.domain import Severity
 from services.durations import format_duration_zh
+from services.worktime import Allowance as Budget
+from services.worktime import WorkCalendar, due, elapsed
+
+Pause = tuple[datetime, datetime | None]
 
 
 @dataclass(frozen=True)
-class Allowance:
-    """How long the desk has to respond and to resolve; days are working days unless wall-clock."""
+class SeverityRule:
+    """How long the desk has to respond and to resolve at one severity."""
 
-    response: timedelta
-    resolve: timedelta | None = None
-    resolve_working_days: int | None = None
+    response: Budget
+    resolve: Budget
 
     def describe_zh(self) -> str:
         """One line for the resident: 我们将在…内响应，…内处理完毕。"""
-        if self.resolve_working_days is not None:
-            resolve = f"{self.resolve_working_days}个工作日"
-        else:
-            resolve = format_duration_zh(self.resolve or timedelta())
-        return f"我们将在{format_duration_zh(self.response)}内响应，{resolve}内处理完毕。"
+        return f"我们将在{_describe(self.response)}内响应，{_describe(self.resolve)}内处理完毕。"
+
+
+def _describe(budget: Budget) -> str:
+    if budget.working_days is not None:
+        return f"{budget.working_days}个工作日"
+    text = format_duration_zh(budget.amount or timedelta())
+    return text if budget.wall_clock else f"{text}（工作时间）"
 
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """Allowances for the three severities."""
+    """Rules for the three severities on one working calendar."""
 
-    urgent: Allowance
-    important: Allowance
-    general: Allowance
+    urgent: SeverityRule
+    important: SeverityRule
+    general: SeverityRule
+    calendar: WorkCalendar
+    remind_at: float = 0.8  # share of the resolution time after which the assignee is reminded
 
-    def for_severity(self, severity: Severity | str) -> Allowance:
-        return {
-            Severity.URGENT: self.urgent,
-            Severity.IMPORTANT: self.important,
-            Severity.GENERAL: self.general,
-        }[Severity(severity)]
+    def for_severity(self, severity: Severity | str) -> SeverityRule:
+        return {Severity.URGENT: self.urgent, Severity.IMPORTANT: self.important,
+                Severity.GENERAL: self.general}[Severity(severity)]
 
     @classmethod
-    def from_settings(cls, sla) -> SlaPolicy:
-        """Build from ``Settings.sla`` (duck-typed so services need not import the app)."""
+    def from_settings(cls, settings) -> SlaPolicy:
+        """Build from ``Settings`` (duck-typed so services need not import the app)."""
+        sla = settings.sla
         return cls(
-            urgent=Allowance(response=sla.urgent_response, resolve=sla.urgent_resolve),
-            important=Allowance(
-                response=sla.important_response, resolve_working_days=sla.important_resolve_days
-            ),
-            general=Allowance(
-                response=sla.general_response, resolve_working_days=sla.general_resolve_days
-            ),
+            urgent=SeverityRule(Budget(amount=sla.urgent_response, wall_clock=True),
+                                Budget(amount=sla.urgent_resolve, wall_clock=True)),
+            important=SeverityRule(Budget(amount=sla.important_response),
+                                   Budget(working_days=sla.important_resolve_days)),
+            general=SeverityRule(Budget(amount=sla.general_response),
+                                 Budget(working_days=sla.general_resolve_days)),
+            calendar=WorkCalendar(settings.work_hours, settings.tz),
+            remind_at=sla.remind_at,
         )
 
 
-def add_working_days(start: datetime, days: int, tz: ZoneInfo) -> datetime:
-    """``days`` working days later, skipping weekends in local time.
-
-    A first approximation: public holidays and working hours come with the SLA clock issue.
-    """
-    local = start.astimezone(tz)
-    remaining = days
-    while remaining > 0:
-        local += timedelta(days=1)
-        if local.weekday() < 5:
-            remaining -= 1
-    return local.astimezone(start.tzinfo)
+def parse_pauses(raw: Sequence[Sequence[str | None]]) -> list[Pause]:
+    """Pauses as stored on the ticket (ISO strings) → datetimes."""
+    return [(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None) for start, end in raw]
 
 
-def deadlines(policy: SlaPolicy, severity: Severity | str, created_at: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """(respond by, resolve by) for a ticket created at ``created_at``."""
-    allowance = policy.for_severity(severity)
-    respond_by = created_at + allowance.response
-    if allowance.resolve_working_days is not None:
-        resolve_by = add_working_days(created_at, allowance.resolve_working_days, tz)
-    else:
-        resolve_by = created_at + (allowance.resolve or timedelta())
-    return respond_by, resolve_by
+def deadlines(policy: SlaPolicy, severity: Severity | str, created_at: datetime, *,
+              pauses: Sequence[Pause] = (), now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(respond by, resolve by) for a ticket created at ``created_at`` with its pauses."""
+    rule = policy.for_severity(severity)
+    return (due(policy.calendar, created_at, rule.response, pauses=pauses, now=now),
+            due(policy.calendar, created_at, rule.resolve, pauses=pauses, now=now))
+
+
+def reminder_time(policy: SlaPolicy, severity: Severity | str, created_at: datetime, resolve_by: datetime) -> datetime:
+    """When ``remind_at`` of the resolution time is used up (on the ticket's own clock)."""
+    rule = policy.for_severity(severity)
+    total = elapsed(policy.calendar, created_at, resolve_by, wall_clock=rule.resolve.wall_clock)
+    budget = total * policy.remind_at
+    if rule.resolve.wall_clock:
+        return created_at + budget
+    return policy.calendar.add(created_at, budget)

@@ -248,7 +248,8 @@ async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int
     team = await team_by_code(session, desk) if desk else await team_for_category(session, complaint.category)
     assignee = await choose_assignee(session, team, exclude=exclude)
     supervisor = await supervisor_of(session, team.id)
-    serious = complaint.severity == Severity.URGENT.value or bool(MAJOR_FLAGS & set(complaint.flags))
+    serious = (complaint.severity == Severity.URGENT.value or complaint.major
+               or bool(MAJOR_FLAGS & set(complaint.flags)))
     notify = supervisor is not None and (serious or assignee is None) and (assignee is None or supervisor.id != assignee.id)
     return Routing(team=team, assignee=assignee, supervisor=supervisor, notify_supervisor=notify)
 

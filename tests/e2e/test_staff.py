@@ -126,7 +126,7 @@ class TestHandlingFlow:
         await holder.press("接单", ping)
         assert "13812345678" in (await holder.expect("已接单")).text
         assert "工程部" in (await resident.expect("受理")).text
-        assert (await holder.message(ping.message_id)).button_texts() == ["✔️ 办结", "🔀 转派", "🏷 改分类", "🔕 不便回访"]
+        assert (await holder.message(ping.message_id)).button_texts() == ["✔️ 办结", "🔀 转派", "🏷 改分类", "🔕 不便回访", "⏸ 等待住户"]
 
         await holder.send(f"/note {number} 已联系电梯公司，下午来修")
         assert "已记录" in (await holder.next_message()).text

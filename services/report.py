@@ -1,0 +1,536 @@
+"""The monthly report (月度报表): an .xlsx workbook (openpyxl) plus three PNG charts.
+
+Sheets (headers in Chinese; widths set; header row frozen; numbers stored as numbers; rates as
+fractions with the ``0.0%`` format):
+
+- 汇总: every figure of ``services.stats.MonthStats`` for the month and the previous month, and
+  the change (counts: difference; rates: percentage points, shown as ``+1.5%``);
+- 分类×级别: tickets by category × severity with totals and shares;
+- 楼栋区域: by building / area (rule in ``services.stats.building_expr``), with on-time
+  resolution and open-past-deadline counts;
+- 人员: by current assignee: tickets handled, resolved, on time, timeliness rates, ratings;
+- 重复问题TOP3: the three most recurring matters. Each ticket's *primary keyword* is its
+  highest-weight keyword that voted for its own category (``keywords[].target ==
+  "category:<category>"``, weight > 0); a matter is (category, primary keyword). Counts are
+  distinct tickets (a ticket belongs to one matter only); "共同关键词" lists the other keywords
+  most often found in the same tickets; three latest ticket numbers are given as examples.
+  Tickets without such a keyword belong to no matter. Computed in SQL (``json_each`` on SQLite,
+  ``json_array_elements`` on PostgreSQL);
+- 工单明细: the month's tickets, streamed from the database (at most ``TICKET_LIST_LIMIT``
+  rows; a note row says when the list was cut);
+- 图表: the three charts, embedded.
+
+Figures are GROUP BY queries; only the ticket list streams rows. The workbook is written in
+openpyxl's write-only mode so memory stays flat for large months.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.drawing.image import Image as XlImage
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy import and_, bindparam, case, func, select, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.tables import Staff, Team
+from models.types import UTCDateTime, utcnow
+from services import charts
+from services.domain import Category, Severity
+from services.stats import (
+    RATING_LABELS_SHORT,
+    C,
+    MonthStats,
+    R,
+    Rate,
+    building_expr,
+    compare,
+    count_if,
+    month_bounds,
+    month_label,
+    resolution_subquery,
+    rounds_due_condition,
+    run,
+    scope,
+    severity_label,
+    status_label,
+    timeliness_columns,
+)
+
+TICKET_LIST_LIMIT = 1_048_575 - 2  # Excel's row limit, less the header and the note row
+BUILDING_ROWS = 300  # the rest is summed into one row
+
+PCT = "0.0%"
+PCT_CHANGE = "+0.0%;-0.0%;0.0%"
+INT = "0"
+INT_CHANGE = "+0;-0;0"
+DEC = "0.00"
+DATETIME = "yyyy-mm-dd hh:mm"
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="3B6EA8")
+BOLD = Font(bold=True)
+
+
+@dataclass
+class ReportFiles:
+    xlsx: Path
+    charts: list[Path]
+    summary: MonthStats
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+
+
+@dataclass
+class GroupRow:
+    key: str
+    team: str | None
+    n: int
+    resolved: int
+    response: Rate
+    resolution: Rate
+    overdue_open: int
+    reopened: int
+    ratings: int = 0
+    rating_avg: float | None = None
+
+
+async def by_building(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
+    ev = resolution_subquery(stats.start, stats.end, stats.team_id)
+    t = timeliness_columns(ev, stats.as_of)
+    building = building_expr().label("building")
+    query = (
+        select(building, func.count().label("n"),
+               count_if(t["first_resolved"].is_not(None)).label("resolved"),
+               count_if(t["response_due"]), count_if(t["response_ok"]),
+               count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
+               count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
+        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
+        .where(*scope(stats.start, stats.end, stats.team_id))
+        .group_by(building)
+        .order_by(func.count().desc(), building)
+    )
+    rows = [GroupRow(key=r[0], team=None, n=r[1], resolved=r[2], response=Rate(r[4], r[3]),
+                     resolution=Rate(r[6], r[5]), overdue_open=r[7], reopened=r[8])
+            for r in (await run(session, query)).all()]
+    if len(rows) > BUILDING_ROWS:
+        rest = rows[BUILDING_ROWS - 1:]
+        rows = rows[:BUILDING_ROWS - 1] + [GroupRow(
+            key=f"其他（{len(rest)}处）", team=None, n=sum(r.n for r in rest),
+            resolved=sum(r.resolved for r in rest),
+            response=Rate(sum(r.response.numerator for r in rest), sum(r.response.denominator for r in rest)),
+            resolution=Rate(sum(r.resolution.numerator for r in rest), sum(r.resolution.denominator for r in rest)),
+            overdue_open=sum(r.overdue_open for r in rest), reopened=sum(r.reopened for r in rest))]
+    return rows
+
+
+async def by_staff(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
+    """Per current assignee; ratings are those of the month's callback rounds (see stats)."""
+    ev = resolution_subquery(stats.start, stats.end, stats.team_id)
+    t = timeliness_columns(ev, stats.as_of)
+    S, T = Staff.__table__, Team.__table__
+    query = (
+        select(C.c.assignee_id, func.count().label("n"),
+               count_if(t["first_resolved"].is_not(None)),
+               count_if(t["response_due"]), count_if(t["response_ok"]),
+               count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
+               count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
+        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
+        .where(*scope(stats.start, stats.end, stats.team_id))
+        .group_by(C.c.assignee_id)
+    )
+    counts = {r[0]: r for r in (await run(session, query)).all()}
+    team_condition = [C.c.team_id == stats.team_id] if stats.team_id is not None else []
+    rating_value = case((R.c.rating == 0, 1), else_=R.c.rating)
+    ratings_query = (
+        select(C.c.assignee_id, func.count(), func.avg(rating_value))
+        .select_from(R.join(C, C.c.id == R.c.complaint_id))
+        .where(rounds_due_condition(stats.start, stats.as_of), R.c.status == "answered",
+               R.c.rating.is_not(None), *team_condition)
+        .group_by(C.c.assignee_id)
+    )
+    ratings = {r[0]: (int(r[1]), float(r[2]) if r[2] is not None else None)
+               for r in (await run(session, ratings_query)).all()}
+    ids = [i for i in set(counts) | set(ratings) if i is not None]
+    names: dict[int, tuple[str, str | None]] = {}
+    if ids:
+        name_query = (select(S.c.id, S.c.name, T.c.name).select_from(S.outerjoin(T, T.c.id == S.c.team_id))
+                      .where(S.c.id.in_(ids)))
+        names = {r[0]: (r[1], r[2]) for r in (await run(session, name_query)).all()}
+    rows = []
+    for staff_id in sorted(set(counts) | set(ratings), key=lambda i: (i is None, i or 0)):
+        r = counts.get(staff_id) or (staff_id, 0, 0, 0, 0, 0, 0, 0, 0)
+        name, team = names.get(staff_id, ("（未分派）" if staff_id is None else f"#{staff_id}", None))
+        n_ratings, avg = ratings.get(staff_id, (0, None))
+        rows.append(GroupRow(key=name, team=team, n=r[1], resolved=r[2], response=Rate(r[4], r[3]),
+                             resolution=Rate(r[6], r[5]), overdue_open=r[7], reopened=r[8],
+                             ratings=n_ratings, rating_avg=avg))
+    rows.sort(key=lambda g: (g.key == "（未分派）", -g.n, g.key))
+    return rows
+
+
+def local_days(month: str, tz: ZoneInfo) -> list[tuple[date, datetime]]:
+    """Each local day of the month with its UTC start (handles DST and odd offsets)."""
+    start, end = month_bounds(month, tz)
+    first = start.astimezone(tz).date()
+    days = []
+    day = first
+    while True:
+        utc_start = datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(start.tzinfo)
+        if utc_start >= end:
+            break
+        days.append((day, utc_start))
+        day += timedelta(days=1)
+    return days
+
+
+async def daily_intake(session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> list[tuple[date, int]]:
+    """Tickets per local day: a CASE over the days' UTC bounds computed in Python, grouped in SQL."""
+    days = local_days(stats.month, tz)
+    index = case(*[(C.c.created_at < utc_start, i) for i, (_, utc_start) in enumerate(days[1:])],
+                 else_=len(days) - 1).label("day")
+    query = (select(index, func.count()).where(*scope(stats.start, stats.end, stats.team_id))
+             .group_by(index))
+    counts = {int(i): int(n) for i, n in (await run(session, query)).all()}
+    return [(day, counts.get(i, 0)) for i, (day, _) in enumerate(days)]
+
+
+@dataclass
+class Matter:
+    category: str
+    term: str
+    count: int
+    shared: list[tuple[str, int]]
+    examples: list[str]
+
+
+_KW_SQL = {
+    "sqlite": (
+        "json_each(c.keywords) AS j",
+        "json_extract(j.value, '$.term')",
+        "CAST(json_extract(j.value, '$.weight') AS REAL)",
+        "json_extract(j.value, '$.target')",
+        ", ",
+    ),
+    "postgresql": (
+        "LATERAL json_array_elements(c.keywords) AS j(value)",
+        "(j.value ->> 'term')",
+        "CAST(j.value ->> 'weight' AS DOUBLE PRECISION)",
+        "(j.value ->> 'target')",
+        " CROSS JOIN ",
+    ),
+}
+
+
+def _ranked_cte(dialect: str, team: bool) -> str:
+    source, term, weight, target, joiner = _KW_SQL.get(dialect, _KW_SQL["sqlite"])
+    team_sql = " AND c.team_id = :team" if team else ""
+    return f"""
+WITH kw AS (
+  SELECT c.id AS id, c.number AS number, c.category AS category, c.created_at AS created_at,
+         {term} AS term, {weight} AS weight
+  FROM complaint c{joiner}{source}
+  WHERE c.created_at >= :start AND c.created_at < :end{team_sql}
+    AND {target} = 'category:' || c.category
+), ranked AS (
+  SELECT id, number, category, created_at, term,
+         ROW_NUMBER() OVER (PARTITION BY id ORDER BY weight DESC, term) AS rn
+  FROM kw WHERE weight > 0
+)
+"""
+
+
+async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int = 3) -> list[Matter]:
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    cte = _ranked_cte(dialect, stats.team_id is not None)
+    params = {"start": stats.start, "end": stats.end}
+    if stats.team_id is not None:
+        params["team"] = stats.team_id
+
+    def statement(sql: str):
+        stmt = text(cte + sql).bindparams(bindparam("start", type_=UTCDateTime()),
+                                          bindparam("end", type_=UTCDateTime()))
+        return stmt
+
+    conn = await session.connection()
+    top = (await conn.execute(statement(
+        "SELECT category, term, COUNT(*) AS n FROM ranked WHERE rn = 1 "
+        "GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"),
+        {**params, "limit": limit})).all()
+    matters = []
+    for category, term, n in top:
+        p = {**params, "cat": category, "term": term}
+        shared = (await conn.execute(statement(
+            "SELECT r.term, COUNT(*) AS n FROM ranked r WHERE r.rn > 1 AND r.id IN "
+            "(SELECT id FROM ranked WHERE rn = 1 AND category = :cat AND term = :term) "
+            "GROUP BY r.term HAVING COUNT(*) >= 2 ORDER BY n DESC, r.term LIMIT 3"), p)).all()
+        examples = (await conn.execute(statement(
+            "SELECT number FROM ranked WHERE rn = 1 AND category = :cat AND term = :term "
+            "ORDER BY created_at DESC, id DESC LIMIT 3"), p)).scalars().all()
+        matters.append(Matter(category, term, int(n), [(s, int(k)) for s, k in shared], list(examples)))
+    return matters
+
+
+def ticket_query(stats: MonthStats):
+    ev = resolution_subquery(stats.start, stats.end, stats.team_id)
+    t = timeliness_columns(ev, stats.as_of)
+    S, T = Staff.__table__, Team.__table__
+    last_answer = (
+        select(R.c.complaint_id, func.max(R.c.id).label("round_id"))
+        .select_from(R.join(C, C.c.id == R.c.complaint_id))
+        .where(*scope(stats.start, stats.end, stats.team_id), R.c.status == "answered")
+        .group_by(R.c.complaint_id).subquery("la")
+    )
+    R2 = R.alias("r2")
+    return (
+        select(C.c.number, C.c.created_at, C.c.category, C.c.kind, C.c.severity, C.c.status,
+               C.c.location, building_expr().label("building"), T.c.name.label("team"),
+               S.c.name.label("assignee"), C.c.respond_by, C.c.accepted_at,
+               case((t["response_ok"], 1), (t["response_due"], 0)).label("response_ok"),
+               C.c.resolve_by, t["first_resolved"].label("first_resolved"),
+               case((t["resolution_ok"], 1), (t["resolution_due"], 0)).label("resolution_ok"),
+               func.coalesce(ev.c.reopens, 0).label("reopens"), C.c.closed_at, R2.c.rating, C.c.major)
+        .select_from(
+            C.outerjoin(ev, ev.c.complaint_id == C.c.id)
+            .outerjoin(T, T.c.id == C.c.team_id)
+            .outerjoin(S, S.c.id == C.c.assignee_id)
+            .outerjoin(last_answer, last_answer.c.complaint_id == C.c.id)
+            .outerjoin(R2, R2.c.id == last_answer.c.round_id))
+        .where(*scope(stats.start, stats.end, stats.team_id))
+        .order_by(C.c.created_at, C.c.id)
+        .limit(TICKET_LIST_LIMIT + 1)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Workbook
+
+
+def _cell(ws, value, fmt: str | None = None, *, bold: bool = False):
+    cell = WriteOnlyCell(ws, value=value)
+    if fmt:
+        cell.number_format = fmt
+    if bold:
+        cell.font = BOLD
+    return cell
+
+
+def _sheet(wb: Workbook, title: str, headers: list[tuple[str, float]]):
+    ws = wb.create_sheet(title)
+    for i, (_, width) in enumerate(headers, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    row = []
+    for name, _ in headers:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+        row.append(cell)
+    ws.append(row)
+    return ws
+
+
+def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
+
+
+def _summary_rows(cur: MonthStats, prev: MonthStats) -> Iterable[tuple[str, object, object, str]]:
+    """(label, this month, last month, kind) with kind in count / rate / decimal."""
+    yield "工单总数", cur.total, prev.total, "count"
+    yield "重大投诉", cur.major, prev.major, "count"
+    yield "响应及时率", cur.response.value, prev.response.value, "rate"
+    yield "　按时响应 / 应响应", f"{cur.response.numerator}/{cur.response.denominator}", \
+        f"{prev.response.numerator}/{prev.response.denominator}", "text"
+    yield "处理及时率", cur.resolution.value, prev.resolution.value, "rate"
+    yield "　按时办结 / 应办结", f"{cur.resolution.numerator}/{cur.resolution.denominator}", \
+        f"{prev.resolution.numerator}/{prev.resolution.denominator}", "text"
+    yield "回访率", cur.callback.value, prev.callback.value, "rate"
+    yield "　应回访", cur.callback.denominator, prev.callback.denominator, "count"
+    yield "　已回访（有评价）", cur.callback.numerator, prev.callback.numerator, "count"
+    yield "　无法联系", cur.callback_unreachable, prev.callback_unreachable, "count"
+    yield "　回访中", cur.callback_open, prev.callback_open, "count"
+    yield "　免回访", cur.callback_skipped, prev.callback_skipped, "count"
+    yield "平均满意度（分）", cur.rating_average, prev.rating_average, "decimal"
+    yield "满意率（≥4分）", cur.satisfied.value, prev.satisfied.value, "rate"
+    for key in (0, 1, 2, 3, 4, 5):
+        yield f"　评价 {RATING_LABELS_SHORT[key]}", cur.ratings.get(key, 0), prev.ratings.get(key, 0), "count"
+    yield "重开工单", cur.reopened, prev.reopened, "count"
+    yield "超期未办结", cur.overdue_open, prev.overdue_open, "count"
+    for cat in _keys(cur.by_category, prev.by_category, [c.value for c in Category]):
+        yield f"分类：{cat}", cur.by_category.get(cat, 0), prev.by_category.get(cat, 0), "count"
+    for sev in _keys(cur.by_severity, prev.by_severity, [s.value for s in Severity]):
+        yield f"级别：{severity_label(sev)}", cur.by_severity.get(sev, 0), prev.by_severity.get(sev, 0), "count"
+    for st in _keys(cur.by_status, prev.by_status, []):
+        yield f"状态：{status_label(st)}", cur.by_status.get(st, 0), prev.by_status.get(st, 0), "count"
+
+
+def _keys(a: dict, b: dict, order: list[str]) -> list[str]:
+    present = set(a) | set(b)
+    return [k for k in order if k in present] + sorted(k for k in present if k not in order)
+
+
+def _write_summary(wb: Workbook, cur: MonthStats, prev: MonthStats, tz: ZoneInfo) -> None:
+    ws = _sheet(wb, "汇总", [("指标", 26), (f"本月（{month_label(cur.month)}）", 18),
+                            (f"上月（{month_label(prev.month)}）", 18), ("变化", 14)])
+    for label, now, before, kind in _summary_rows(cur, prev):
+        fmt = {"count": INT, "rate": PCT, "decimal": DEC}.get(kind)
+        if kind == "text":
+            change = None
+        elif now is None or before is None:
+            change = None
+        else:
+            change = now - before
+        change_fmt = {"count": INT_CHANGE, "rate": PCT_CHANGE, "decimal": "+0.00;-0.00;0.00"}.get(kind)
+        ws.append([_cell(ws, label, bold=not label.startswith("　")),
+                   _cell(ws, "—" if now is None else now, fmt), _cell(ws, "—" if before is None else before, fmt),
+                   _cell(ws, change, change_fmt)])
+    ws.append([])
+    scope_name = cur.team_name or ("班组 #%s" % cur.team_id if cur.team_id is not None else "全部")
+    for label, value in (
+        ("统计范围", scope_name),
+        ("时区", cur.tz),
+        ("数据截至", _local(cur.as_of, tz).strftime("%Y-%m-%d %H:%M") + ("（本月未结束）" if cur.partial else "")),
+        ("生成时间", _local(utcnow(), tz).strftime("%Y-%m-%d %H:%M")),
+        ("口径", "工单按提交时间（本地时间）归属月份；回访按首次回访到期时间归属月份；"
+                 "处理及时率按首次办结时间判断，超过时限仍未办结的计为不及时；“问题未解决”计为1分。"),
+    ):
+        ws.append([_cell(ws, label, bold=True), _cell(ws, value)])
+
+
+def _write_category_severity(wb: Workbook, stats: MonthStats) -> None:
+    severities = [s.value for s in Severity]
+    extra = sorted({sev for _, sev in stats.by_category_severity} - set(severities))
+    severities += extra
+    headers = [("分类", 14)] + [(severity_label(s), 10) for s in severities] + [("合计", 10), ("占比", 10)]
+    ws = _sheet(wb, "分类×级别", headers)
+    categories = _keys(stats.by_category, {}, [c.value for c in Category])
+    categories = [c.value for c in Category] + [c for c in categories if c not in {x.value for x in Category}]
+    totals = [0] * len(severities)
+    for cat in categories:
+        counts = [stats.by_category_severity.get((cat, s), 0) for s in severities]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        row_total = sum(counts)
+        ws.append([_cell(ws, cat)] + [_cell(ws, n, INT) for n in counts]
+                  + [_cell(ws, row_total, INT), _cell(ws, row_total / stats.total if stats.total else 0, PCT)])
+    ws.append([_cell(ws, "合计", bold=True)] + [_cell(ws, n, INT, bold=True) for n in totals]
+              + [_cell(ws, sum(totals), INT, bold=True), _cell(ws, 1 if stats.total else 0, PCT, bold=True)])
+
+
+def _write_groups(wb: Workbook, title: str, first: str, rows: list[GroupRow], total: int, *, staff: bool) -> None:
+    headers = [(first, 18)]
+    if staff:
+        headers.append(("班组", 12))
+    headers += [("工单数", 9), ("占比", 9), ("已办结", 9), ("按时响应率", 12), ("按时办结", 10),
+                ("处理及时率", 12), ("超期未办结", 12), ("重开", 8)]
+    if staff:
+        headers += [("评价数", 9), ("平均评分", 10)]
+    ws = _sheet(wb, title, headers)
+    for g in rows:
+        line = [_cell(ws, g.key)]
+        if staff:
+            line.append(_cell(ws, g.team or ""))
+        line += [_cell(ws, g.n, INT), _cell(ws, g.n / total if total else 0, PCT), _cell(ws, g.resolved, INT),
+                 _cell(ws, g.response.value if g.response.value is not None else "—", PCT),
+                 _cell(ws, g.resolution.numerator, INT),
+                 _cell(ws, g.resolution.value if g.resolution.value is not None else "—", PCT),
+                 _cell(ws, g.overdue_open, INT), _cell(ws, g.reopened, INT)]
+        if staff:
+            line += [_cell(ws, g.ratings, INT), _cell(ws, g.rating_avg if g.rating_avg is not None else "—", DEC)]
+        ws.append(line)
+
+
+def _write_matters(wb: Workbook, matters: list[Matter], total: int) -> None:
+    ws = _sheet(wb, "重复问题TOP3", [("排名", 6), ("分类", 12), ("主要关键词", 14), ("共同关键词", 30),
+                                   ("工单数", 9), ("占本月比例", 12), ("示例工单", 50)])
+    for rank, m in enumerate(matters, start=1):
+        shared = "、".join(f"{term}（{n}）" for term, n in m.shared) or "—"
+        ws.append([_cell(ws, rank, INT), _cell(ws, m.category), _cell(ws, m.term), _cell(ws, shared),
+                   _cell(ws, m.count, INT), _cell(ws, m.count / total if total else 0, PCT),
+                   _cell(ws, "、".join(m.examples))])
+    if not matters:
+        ws.append([_cell(ws, "—"), _cell(ws, "本月没有可归类的重复问题")])
+
+
+TICKET_HEADERS = [("工单编号", 18), ("提交时间", 17), ("分类", 10), ("类型", 6), ("级别", 9), ("状态", 12),
+                  ("位置", 24), ("楼栋/区域", 11), ("班组", 10), ("处理人", 10), ("响应时限", 17),
+                  ("接单时间", 17), ("按时响应", 9), ("办结时限", 17), ("首次办结时间", 17), ("按时办结", 9),
+                  ("重开次数", 9), ("关闭时间", 17), ("回访评分", 9), ("重大", 6)]
+
+
+async def _write_tickets(wb: Workbook, session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> int:
+    ws = _sheet(wb, "工单明细", TICKET_HEADERS)
+    yes_no = {1: "是", 0: "否", None: "—"}
+    written = 0
+    conn = await session.connection()
+    result = await conn.stream(ticket_query(stats))
+    async for r in result:
+        if written >= TICKET_LIST_LIMIT:
+            ws.append([_cell(ws, f"（仅列出前 {TICKET_LIST_LIMIT} 条，共 {stats.total} 条）")])
+            break
+        rating = r.rating
+        ws.append([
+            r.number, _cell(ws, _local(r.created_at, tz), DATETIME), r.category, r.kind,
+            severity_label(r.severity), status_label(r.status), r.location, r.building, r.team or "",
+            r.assignee or "", _cell(ws, _local(r.respond_by, tz), DATETIME),
+            _cell(ws, _local(r.accepted_at, tz), DATETIME), yes_no.get(r.response_ok, "—"),
+            _cell(ws, _local(r.resolve_by, tz), DATETIME), _cell(ws, _local(r.first_resolved, tz), DATETIME),
+            yes_no.get(r.resolution_ok, "—"), _cell(ws, int(r.reopens or 0), INT),
+            _cell(ws, _local(r.closed_at, tz), DATETIME),
+            "未解决" if rating == 0 else (_cell(ws, int(rating), INT) if rating is not None else ""),
+            "是" if r.major else "",
+        ])
+        written += 1
+    await result.close()
+    return written
+
+
+def _write_charts(wb: Workbook, paths: list[Path]) -> None:
+    ws = wb.create_sheet("图表")
+    row = 1
+    for path in paths:
+        image = XlImage(str(path))
+        ws.add_image(image, f"A{row}")
+        row += int(image.height / 20) + 2
+
+
+async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, team_id: int | None = None,
+                       now: datetime | None = None) -> ReportFiles:
+    """Write the month's workbook to ``out`` and its charts next to it (``<stem>.category.png`` …)."""
+    out = Path(out)
+    current, previous = await compare(session, month=month, tz=tz, team_id=team_id, now=now)
+    buildings = await by_building(session, current)
+    staff_rows = await by_staff(session, current)
+    days = await daily_intake(session, current, tz)
+    matters = await recurring_matters(session, current)
+
+    label = month_label(current.month)
+    scope_name = f"{current.team_name}·" if current.team_name else ""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    chart_paths = [
+        charts.category_bar(current.by_category, out.with_name(f"{out.stem}.category.png"),
+                            title=f"{scope_name}{label}投诉分类统计（共{current.total}件）"),
+        charts.daily_line(days, out.with_name(f"{out.stem}.daily.png"), title=f"{scope_name}{label}每日新增工单"),
+        charts.rating_bar(current.ratings, out.with_name(f"{out.stem}.ratings.png"),
+                          title=f"{scope_name}{label}满意度分布（{current.rating_count}条评价）"),
+    ]
+
+    wb = Workbook(write_only=True)
+    _write_summary(wb, current, previous, tz)
+    _write_category_severity(wb, current)
+    _write_groups(wb, "楼栋区域", "楼栋/区域", buildings, current.total, staff=False)
+    _write_groups(wb, "人员", "人员", staff_rows, current.total, staff=True)
+    _write_matters(wb, matters, current.total)
+    await _write_tickets(wb, session, current, tz)
+    _write_charts(wb, chart_paths)
+    tmp = out.with_name(out.name + ".tmp")
+    wb.save(tmp)
+    tmp.replace(out)
+    return ReportFiles(xlsx=out, charts=chart_paths, summary=current)

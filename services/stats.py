@@ -1,0 +1,506 @@
+"""Monthly figures (月度统计) for /stats and the monthly report, computed in the database.
+
+Every figure is an aggregate query (GROUP BY / conditional SUM) over the month's tickets, so a
+month of 100k tickets never goes through Python row by row. Definitions:
+
+Month
+    A local calendar month in ``tz`` (default Asia/Shanghai). Its UTC bounds ``[start, end)`` are
+    computed in Python; a ticket belongs to the month in which it was *created* (local time).
+    ``as_of`` = min(now, end): the clock used for "is it due yet" questions, so the current
+    month is judged "so far" and a past month as at its last instant.
+Scope
+    ``team_id`` restricts everything to tickets whose *current* team is that team (a supervisor's
+    view); ``None`` is the whole desk.
+Counts
+    By category, severity and status: the month's tickets by their *current* values.
+Valid tickets
+    Tickets not cancelled and not invalid; only these enter the two timeliness rates.
+On-time response (响应及时率)
+    Among valid tickets with ``respond_by``: due = accepted (``accepted_at``, the first
+    acceptance) or not accepted and ``respond_by < as_of``; on time = ``accepted_at <= respond_by``.
+    A ticket not yet accepted whose deadline has not come is not counted yet.
+On-time resolution (处理及时率)
+    Judged on the *first* resolution: the earliest event moving the ticket to ``resolved``
+    (``complaint.resolved_at`` holds the latest one; it is the fallback when no event exists).
+    A ticket reopened twice is still one ticket with one first resolution, so it counts once;
+    reopens are reported separately (重开工单). Among valid tickets with ``resolve_by``: due =
+    resolved at least once, or never resolved and ``resolve_by < as_of`` (an overdue ticket
+    that nobody resolved is *late*, not "not counted"); on time = first resolution <= ``resolve_by``.
+Reopened
+    Tickets with at least one event whose ``to_status`` is ``reopened`` (counted once each);
+    ``reopen_events`` is the number of such events.
+Callback rate (回访率)
+    A callback round belongs to the month in which its *first attempt was due* (local month,
+    and due before ``as_of``), whatever month its ticket was created in. Rounds due = such
+    rounds that were not skipped (anonymous, no contact, inquiry …); answered = those with
+    status ``answered``. Unreachable rounds and rounds still open (waiting for an answer) are
+    due but not answered. Skipped rounds (免回访) are counted apart, by the round's opening time.
+Satisfaction (满意度)
+    The ratings of the answered rounds above, each answered round once (a ticket reopened and
+    rated again contributes both verdicts). Rating 0 ("问题未解决") is counted as 1 in the
+    average (the worst verdict) and is shown separately in the distribution. ``satisfied`` =
+    share of ratings >= 4 among all answered ratings (0 included in the denominator).
+Open past deadline (超期未办结)
+    The month's tickets that are open now (new/assigned/accepted/reopened) with
+    ``resolve_by < as_of``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, Team
+from models.types import utcnow
+from services.domain import Category, Severity, Status
+
+C = Complaint.__table__
+E = ComplaintEvent.__table__
+R = CallbackRound.__table__
+A = CallbackAttempt.__table__
+
+OPEN = tuple(s.value for s in (Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED))
+INVALID = (Status.CANCELLED.value, Status.INVALID.value)
+MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+RATING_KEYS = (0, 1, 2, 3, 4, 5)
+RATING_LABELS_SHORT = {0: "未解决", 1: "1分", 2: "2分", 3: "3分", 4: "4分", 5: "5分"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Month arithmetic
+
+
+def parse_month(month: str) -> tuple[int, int]:
+    """``"2026-10"`` → (2026, 10); ValueError for anything else (``"2026-13"``, ``"10/2026"``)."""
+    match = MONTH_RE.match(month or "")
+    if not match:
+        raise ValueError(f"月份格式应为 YYYY-MM，例如 2026-10（收到 {month!r}）")
+    year, mon = int(match.group(1)), int(match.group(2))
+    if not 1 <= mon <= 12 or not 1970 <= year <= 9998:
+        raise ValueError(f"月份无效：{month!r}")
+    return year, mon
+
+
+def month_key(year: int, mon: int) -> str:
+    return f"{year:04d}-{mon:02d}"
+
+
+def previous_month(month: str) -> str:
+    year, mon = parse_month(month)
+    return month_key(year - 1, 12) if mon == 1 else month_key(year, mon - 1)
+
+
+def next_month(month: str) -> str:
+    year, mon = parse_month(month)
+    return month_key(year + 1, 1) if mon == 12 else month_key(year, mon + 1)
+
+
+def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """UTC ``[start, end)`` of the local calendar month."""
+    year, mon = parse_month(month)
+    nyear, nmon = parse_month(next_month(month))
+    start = datetime(year, mon, 1, tzinfo=tz).astimezone(UTC)
+    end = datetime(nyear, nmon, 1, tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
+    local = (now or utcnow()).astimezone(tz)
+    return month_key(local.year, local.month)
+
+
+def month_label(month: str) -> str:
+    year, mon = parse_month(month)
+    return f"{year}年{mon}月"
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL helpers shared with the report
+
+
+class strpos(FunctionElement):  # noqa: N801 - reads like the SQL function
+    """1-based position of a substring, 0 when absent: ``instr`` on SQLite, ``strpos`` on PostgreSQL."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(strpos)
+def _strpos_default(element, compiler, **kw):
+    return "instr(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(strpos, "postgresql")
+def _strpos_pg(element, compiler, **kw):
+    return "strpos(%s)" % compiler.process(element.clauses, **kw)
+
+
+def building_expr(location=None):
+    """Building / area of a free-text location, as one SQL expression (both backends).
+
+    Rule, first that applies (the marker must be at character 2..6, so "3栋", "12号楼", "A座",
+    "二期5栋" are found but a "栋" deep inside a description is not):
+    - ``…栋`` → the prefix up to and including 栋 ("3栋2单元501" → "3栋");
+    - ``…号楼`` / ``…幢`` → the same prefix spelled with 栋 ("3号楼501" → "3栋"), so both ways of
+      writing a building group together;
+    - ``…座`` → the prefix up to 座 ("A座1202" → "A座");
+    - otherwise an area: the first 4 characters ("地下车库B2区" → "地下车库", "小区北门" → "小区北门");
+    - empty → "未填写".
+    """
+    loc = func.trim(location if location is not None else C.c.location)
+
+    def found(marker: str):
+        pos = strpos(loc, marker)
+        return pos, and_(pos >= 2, pos <= 6)
+
+    p_dong, has_dong = found("栋")
+    p_hao, has_hao = found("号楼")
+    p_zhuang, has_zhuang = found("幢")
+    p_zuo, has_zuo = found("座")
+    return case(
+        (func.length(loc) == 0, "未填写"),
+        (has_dong, func.substr(loc, 1, p_dong)),
+        (has_hao, func.substr(loc, 1, p_hao - 1).concat("栋")),
+        (has_zhuang, func.substr(loc, 1, p_zhuang - 1).concat("栋")),
+        (has_zuo, func.substr(loc, 1, p_zuo)),
+        else_=func.substr(loc, 1, 4),
+    )
+
+
+def scope(start: datetime, end: datetime, team_id: int | None) -> list:
+    """WHERE conditions selecting the tickets of ``[start, end)`` (and of one team)."""
+    conditions = [C.c.created_at >= start, C.c.created_at < end]
+    if team_id is not None:
+        conditions.append(C.c.team_id == team_id)
+    return conditions
+
+
+def resolution_subquery(start: datetime, end: datetime, team_id: int | None):
+    """Per ticket of the month: first resolution time and number of reopens (from the event log)."""
+    return (
+        select(
+            E.c.complaint_id.label("complaint_id"),
+            func.min(case((E.c.to_status == Status.RESOLVED.value, E.c.at))).label("first_resolved"),
+            func.sum(case((E.c.to_status == Status.REOPENED.value, 1), else_=0)).label("reopens"),
+        )
+        .select_from(E.join(C, C.c.id == E.c.complaint_id))
+        .where(*scope(start, end, team_id),
+               E.c.to_status.in_((Status.RESOLVED.value, Status.REOPENED.value)))
+        .group_by(E.c.complaint_id)
+        .subquery("ev")
+    )
+
+
+def timeliness_columns(ev, as_of: datetime) -> dict:
+    """Boolean SQL expressions per ticket: response/resolution due and on time, overdue open."""
+    valid = C.c.status.notin_(INVALID)
+    first_resolved = func.coalesce(ev.c.first_resolved, C.c.resolved_at)
+    return {
+        "first_resolved": first_resolved,
+        "response_due": and_(valid, C.c.respond_by.is_not(None),
+                             or_(C.c.accepted_at.is_not(None), C.c.respond_by < as_of)),
+        "response_ok": and_(valid, C.c.respond_by.is_not(None), C.c.accepted_at.is_not(None),
+                            C.c.accepted_at <= C.c.respond_by),
+        "resolution_due": and_(valid, C.c.resolve_by.is_not(None),
+                               or_(first_resolved.is_not(None), C.c.resolve_by < as_of)),
+        "resolution_ok": and_(valid, C.c.resolve_by.is_not(None), first_resolved.is_not(None),
+                              first_resolved <= C.c.resolve_by),
+        "overdue_open": and_(C.c.status.in_(OPEN), C.c.resolve_by.is_not(None), C.c.resolve_by < as_of),
+    }
+
+
+async def run(session: AsyncSession, statement):
+    """Execute a Core statement on the session's connection (same transaction as the session)."""
+    return await (await session.connection()).execute(statement)
+
+
+def count_if(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def rounds_due_condition(start: datetime, due_end: datetime):
+    """Rounds whose first attempt was due in ``[start, due_end)``."""
+    first_due = select(A.c.round_id).where(A.c.attempt_no == 1, A.c.due_at >= start, A.c.due_at < due_end)
+    return R.c.id.in_(first_due)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``numerator / denominator``; ``value`` is None when nothing was due."""
+
+    numerator: int = 0
+    denominator: int = 0
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+
+@dataclass
+class MonthStats:
+    month: str
+    tz: str
+    team_id: int | None
+    team_name: str | None
+    start: datetime  # UTC
+    end: datetime  # UTC, exclusive
+    as_of: datetime  # UTC; = end for a finished month
+    total: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+    by_severity: dict[str, int] = field(default_factory=dict)
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_category_severity: dict[tuple[str, str], int] = field(default_factory=dict)
+    major: int = 0
+    response: Rate = Rate()
+    resolution: Rate = Rate()
+    reopened: int = 0  # tickets reopened at least once
+    reopen_events: int = 0
+    overdue_open: int = 0
+    overdue_numbers: list[str] = field(default_factory=list)  # a few, most overdue first
+    callback: Rate = Rate()  # answered / due
+    callback_unreachable: int = 0
+    callback_open: int = 0
+    callback_skipped: int = 0
+    ratings: dict[int, int] = field(default_factory=lambda: dict.fromkeys(RATING_KEYS, 0))
+    satisfied: Rate = Rate()  # ratings >= 4 / ratings
+
+    @property
+    def partial(self) -> bool:
+        """True while the month is not over (figures "so far")."""
+        return self.as_of < self.end
+
+    @property
+    def rating_count(self) -> int:
+        return sum(self.ratings.values())
+
+    @property
+    def rating_average(self) -> float | None:
+        """Average rating, "not solved" (0) counted as 1."""
+        n = self.rating_count
+        if not n:
+            return None
+        return sum(max(r, 1) * k for r, k in self.ratings.items()) / n
+
+
+async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_id: int | None = None,
+                      now: datetime | None = None) -> MonthStats:
+    """All figures of one month (see the module docstring for the definitions)."""
+    start, end = month_bounds(month, tz)
+    now = now or utcnow()
+    as_of = min(max(now, start), end)
+    team_name = None
+    if team_id is not None:
+        team_name = (await run(session, select(Team.name).where(Team.id == team_id))).scalar_one_or_none()
+    stats = MonthStats(month=month_key(*parse_month(month)), tz=str(tz.key), team_id=team_id,
+                       team_name=team_name, start=start, end=end, as_of=as_of)
+
+    # 1. Tickets: one GROUP BY over (category, severity, status) with conditional sums.
+    ev = resolution_subquery(start, end, team_id)
+    t = timeliness_columns(ev, as_of)
+    query = (
+        select(
+            C.c.category, C.c.severity, C.c.status,
+            func.count().label("n"),
+            count_if(C.c.major.is_(True)).label("major"),
+            count_if(t["response_due"]).label("response_due"),
+            count_if(t["response_ok"]).label("response_ok"),
+            count_if(t["resolution_due"]).label("resolution_due"),
+            count_if(t["resolution_ok"]).label("resolution_ok"),
+            count_if(func.coalesce(ev.c.reopens, 0) > 0).label("reopened"),
+            func.coalesce(func.sum(ev.c.reopens), 0).label("reopen_events"),
+            count_if(t["overdue_open"]).label("overdue_open"),
+        )
+        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
+        .where(*scope(start, end, team_id))
+        .group_by(C.c.category, C.c.severity, C.c.status)
+    )
+    by_category: Counter[str] = Counter()
+    by_severity: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    by_cat_sev: Counter[tuple[str, str]] = Counter()
+    sums = Counter()
+    for row in (await run(session, query)).mappings():
+        n = int(row["n"])
+        by_category[row["category"]] += n
+        by_severity[row["severity"]] += n
+        by_status[row["status"]] += n
+        by_cat_sev[(row["category"], row["severity"])] += n
+        for key in ("major", "response_due", "response_ok", "resolution_due", "resolution_ok",
+                    "reopened", "reopen_events", "overdue_open"):
+            sums[key] += int(row[key] or 0)
+    stats.total = sum(by_category.values())
+    stats.by_category = _ordered(by_category, [c.value for c in Category])
+    stats.by_severity = _ordered(by_severity, [s.value for s in Severity])
+    stats.by_status = _ordered(by_status, [s.value for s in Status])
+    stats.by_category_severity = dict(by_cat_sev)
+    stats.major = sums["major"]
+    stats.response = Rate(sums["response_ok"], sums["response_due"])
+    stats.resolution = Rate(sums["resolution_ok"], sums["resolution_due"])
+    stats.reopened, stats.reopen_events = sums["reopened"], sums["reopen_events"]
+    stats.overdue_open = sums["overdue_open"]
+    if stats.overdue_open:
+        numbers = (
+            select(C.c.number).where(*scope(start, end, team_id), t["overdue_open"])
+            .order_by(C.c.resolve_by, C.c.id).limit(5)
+        )
+        stats.overdue_numbers = list((await run(session, numbers)).scalars())
+
+    # 2. Callback rounds whose first attempt was due this month.
+    team_condition = [C.c.team_id == team_id] if team_id is not None else []
+    rounds = (
+        select(R.c.status, R.c.rating, func.count().label("n"))
+        .select_from(R.join(C, C.c.id == R.c.complaint_id))
+        .where(rounds_due_condition(start, as_of), R.c.status != "skipped", *team_condition)
+        .group_by(R.c.status, R.c.rating)
+    )
+    answered = due = 0
+    for status, rating, n in (await run(session, rounds)).all():
+        due += n
+        if status == "answered":
+            answered += n
+            if rating is not None and int(rating) in stats.ratings:
+                stats.ratings[int(rating)] += n
+        elif status == "unreachable":
+            stats.callback_unreachable += n
+        elif status == "open":
+            stats.callback_open += n
+    stats.callback = Rate(answered, due)
+    stats.satisfied = Rate(stats.ratings[4] + stats.ratings[5], stats.rating_count)
+    skipped = (
+        select(func.count()).select_from(R.join(C, C.c.id == R.c.complaint_id))
+        .where(R.c.status == "skipped", R.c.opened_at >= start, R.c.opened_at < as_of, *team_condition)
+    )
+    stats.callback_skipped = int((await run(session, skipped)).scalar_one())
+    return stats
+
+
+def _ordered(counter: Counter, order: list[str]) -> dict[str, int]:
+    """Known keys in domain order (only those present), then any unknown ones."""
+    out = {key: counter[key] for key in order if counter.get(key)}
+    out.update({key: n for key, n in sorted(counter.items()) if key not in out and n})
+    return out
+
+
+async def compare(session: AsyncSession, *, month: str, tz: ZoneInfo, team_id: int | None = None,
+                  now: datetime | None = None) -> tuple[MonthStats, MonthStats]:
+    """(month, previous month); the previous month is complete unless ``now`` is inside it."""
+    current = await month_stats(session, month=month, tz=tz, team_id=team_id, now=now)
+    previous = await month_stats(session, month=previous_month(month), tz=tz, team_id=team_id, now=now)
+    return current, previous
+
+
+# ---------------------------------------------------------------------------------------------
+# Text for /stats (Telegram HTML)
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _count_change(now: int, before: int) -> str:
+    diff = now - before
+    if diff == 0:
+        return "持平"
+    arrow = "↑" if diff > 0 else "↓"
+    if before:
+        return f"{arrow}{abs(diff)}（{diff / before * 100:+.0f}%）"
+    return f"{arrow}{abs(diff)}"
+
+
+def _rate_change(now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return ""
+    diff = (now - before) * 100
+    if abs(diff) < 0.05:
+        return "持平"
+    return f"{'↑' if diff > 0 else '↓'}{abs(diff):.1f}个百分点"
+
+
+def severity_label(code: str) -> str:
+    try:
+        return Severity(code).label
+    except ValueError:
+        return code
+
+
+def status_label(code: str) -> str:
+    try:
+        return Status(code).label
+    except ValueError:
+        return code
+
+
+def render_stats_text(current: MonthStats, previous: MonthStats) -> str:
+    """Compact Chinese summary for a phone, Telegram HTML, always < 4096 characters."""
+    e = html.escape
+    cur, prev = current, previous
+    scope_name = e(cur.team_name) if cur.team_name else ("班组" if cur.team_id is not None else "全部")
+    lines = [f"<b>📊 {month_label(cur.month)}投诉统计</b>（{scope_name}）"]
+    if cur.partial:
+        as_of = cur.as_of.astimezone(ZoneInfo(cur.tz))
+        lines.append(f"截至 {as_of:%m-%d %H:%M}，对比{month_label(prev.month)}")
+    else:
+        lines.append(f"对比{month_label(prev.month)}")
+    lines.append("")
+    lines.append(f"<b>工单总数</b> {cur.total}（上月 {prev.total}，{_count_change(cur.total, prev.total)}）")
+    if cur.major or prev.major:
+        lines.append(f"重大投诉 {cur.major}（上月 {prev.major}）")
+
+    def block(title: str, now: dict[str, int], before: dict[str, int], label) -> None:
+        keys = list(now) + [k for k in before if k not in now]
+        if not keys:
+            return
+        lines.append(f"<b>{title}</b>")
+        for key in keys[:12]:
+            a, b = now.get(key, 0), before.get(key, 0)
+            lines.append(f"· {e(label(key))} {a}（上月 {b}）")
+
+    block("按分类", cur.by_category, prev.by_category, str)
+    sev = " · ".join(f"{e(severity_label(k))} {v}" for k, v in cur.by_severity.items()) or "—"
+    lines.append(f"<b>按级别</b> {sev}")
+    status = " · ".join(f"{e(status_label(k))} {v}" for k, v in cur.by_status.items()) or "—"
+    lines.append(f"<b>按状态</b> {status}")
+    lines.append("")
+    lines.append("<b>服务指标</b>（本月 / 上月）")
+
+    def rate_line(title: str, a: Rate, b: Rate) -> None:
+        change = _rate_change(a.value, b.value)
+        lines.append(f"{title} {pct(a.value)}（{a.numerator}/{a.denominator}）/ {pct(b.value)}"
+                     + (f"，{change}" if change else ""))
+
+    rate_line("响应及时率", cur.response, prev.response)
+    rate_line("处理及时率", cur.resolution, prev.resolution)
+    rate_line("回访率", cur.callback, prev.callback)
+    if cur.callback_unreachable or cur.callback_open or cur.callback_skipped:
+        lines.append(f"　无法联系 {cur.callback_unreachable} · 回访中 {cur.callback_open} · 免回访 {cur.callback_skipped}")
+    avg_now, avg_before = cur.rating_average, prev.rating_average
+    avg_text = "—" if avg_now is None else f"{avg_now:.2f}分"
+    avg_prev = "—" if avg_before is None else f"{avg_before:.2f}分"
+    lines.append(f"满意度 {avg_text}（{cur.rating_count}条评价）/ {avg_prev}")
+    rate_line("满意率(≥4分)", cur.satisfied, prev.satisfied)
+    if cur.ratings.get(0):
+        lines.append(f"　其中「问题未解决」{cur.ratings[0]}条")
+    lines.append(f"重开工单 {cur.reopened}（上月 {prev.reopened}）")
+    overdue = f"<b>超期未办结</b> {cur.overdue_open}（上月 {prev.overdue_open}）"
+    if cur.overdue_numbers:
+        shown = "、".join(e(n) for n in cur.overdue_numbers)
+        more = " 等" if cur.overdue_open > len(cur.overdue_numbers) else ""
+        overdue += f"\n　{shown}{more}"
+    lines.append(overdue)
+    text = "\n".join(lines)
+    if len(text) >= 4096:  # cannot happen with the caps above; keep the promise anyway
+        text = text[:4000].rsplit("\n", 1)[0] + "\n…"
+    return text
