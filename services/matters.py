@@ -28,9 +28,16 @@ def area_of(location: str) -> str:
     return re.sub(r"\s+", "", location or "")[:4]
 
 
+def _bigrams(words: Iterable[str]) -> set[str]:
+    return {word[i:i + 2] for word in words for i in range(len(word) - 1)}
+
+
 def similarity(a: Iterable[str], b: Iterable[str]) -> float:
-    """Jaccard overlap of two keyword sets."""
-    first, second = set(a), set(b)
+    """Jaccard overlap of the character pairs of two keyword sets.
+
+    Pairs rather than whole words, so that 又坏了 / 坏了 or 没人修 / 没人来 still overlap.
+    """
+    first, second = _bigrams(a), _bigrams(b)
     return len(first & second) / len(first | second) if first and second else 0.0
 
 

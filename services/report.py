@@ -37,7 +37,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.drawing.image import Image as XlImage
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from sqlalchemy import and_, bindparam, case, func, select, text
+from sqlalchemy import bindparam, case, func, select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import Staff, Team
@@ -502,8 +502,12 @@ def _write_charts(wb: Workbook, paths: list[Path]) -> None:
 
 
 async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, team_id: int | None = None,
-                       now: datetime | None = None) -> ReportFiles:
-    """Write the month's workbook to ``out`` and its charts next to it (``<stem>.category.png`` …)."""
+                       now: datetime | None = None, ticket_list: bool = True) -> ReportFiles:
+    """Write the month's workbook to ``out`` and its charts next to it (``<stem>.category.png`` …).
+
+    ``now`` (default: the current time) decides whether the month is finished; ``ticket_list=False``
+    leaves out the 工单明细 sheet (the bench uses it to time the figures alone).
+    """
     out = Path(out)
     current, previous = await compare(session, month=month, tz=tz, team_id=team_id, now=now)
     buildings = await by_building(session, current)
@@ -528,7 +532,8 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
     _write_groups(wb, "楼栋区域", "楼栋/区域", buildings, current.total, staff=False)
     _write_groups(wb, "人员", "人员", staff_rows, current.total, staff=True)
     _write_matters(wb, matters, current.total)
-    await _write_tickets(wb, session, current, tz)
+    if ticket_list:
+        await _write_tickets(wb, session, current, tz)
     _write_charts(wb, chart_paths)
     tmp = out.with_name(out.name + ".tmp")
     wb.save(tmp)

@@ -469,9 +469,9 @@ def render_stats_text(current: MonthStats, previous: MonthStats) -> str:
             lines.append(f"· {e(label(key))} {a}（上月 {b}）")
 
     block("按分类", cur.by_category, prev.by_category, str)
-    sev = " · ".join(f"{e(severity_label(k))} {v}" for k, v in cur.by_severity.items()) or "—"
+    sev = " · ".join(f"{e(severity_label(k))} {v}" for k, v in list(cur.by_severity.items())[:6]) or "—"
     lines.append(f"<b>按级别</b> {sev}")
-    status = " · ".join(f"{e(status_label(k))} {v}" for k, v in cur.by_status.items()) or "—"
+    status = " · ".join(f"{e(status_label(k))} {v}" for k, v in list(cur.by_status.items())[:10]) or "—"
     lines.append(f"<b>按状态</b> {status}")
     lines.append("")
     lines.append("<b>服务指标</b>（本月 / 上月）")
