@@ -40,10 +40,12 @@ def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
 
     status = Status(complaint.status)
     if status in (Status.NEW, Status.ASSIGNED, Status.REOPENED):
-        rows = [[button(st.BTN_ACCEPT, "acc")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat")]]
+        rows = [[button(st.BTN_ACCEPT, "acc")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat"),
+                                                 button(st.BTN_SEVERITY, "sev")]]
     elif status is Status.ACCEPTED:
         paused = bool(complaint.pauses) and complaint.pauses[-1][1] is None
-        rows = [[button(st.BTN_RESOLVE, "res")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat")],
+        rows = [[button(st.BTN_RESOLVE, "res")], [button(st.BTN_TRANSFER, "tr"), button(st.BTN_CATEGORY, "cat"),
+                                                  button(st.BTN_SEVERITY, "sev")],
                 [button(st.BTN_SENSITIVE_OFF if complaint.sensitive else st.BTN_SENSITIVE, "sens"),
                  button(st.BTN_RESUME if paused else st.BTN_PAUSE, "wait")]]
     else:

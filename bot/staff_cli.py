@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from bot.settings import Settings
 from models.db import create_engine, session_factory, upgrade
-from models.tables import Team
+from models.tables import Staff, Team
 from services import staff as staff_service
 
 
@@ -136,7 +136,7 @@ async def _reassign(settings: Settings, sessions, tickets: list[int], out: TextI
             await notifier.dispatch(ticket_id, header=st.PING_HEADER["transfer"])
             async with sessions() as session:
                 complaint = await session.get(Complaint, ticket_id)
-                holder = await session.get(staff_service.Staff, complaint.assignee_id) if complaint.assignee_id else None
+                holder = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
             out.write(f"  {complaint.number} → {holder.name if holder else 'waiting for the supervisor'} (pinged)\n")
     finally:
         await bot.session.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters import Command, CommandObject, CommandStart, Filter, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
@@ -29,7 +29,7 @@ from services import callbacks, handling
 from services.callbacks import CallbackPolicy
 from services.sla import SlaPolicy
 from services import staff as staff_service
-from services.domain import Status
+from services.domain import Severity, Status
 
 router = Router(name="staff")
 router.message.filter(F.chat.type == "private")
@@ -137,8 +137,7 @@ async def mine(message: Message, session: AsyncSession, staff: Staff, settings: 
     if not tickets:
         await message.answer(st.MINE_EMPTY)
         return
-    far = None
-    tickets.sort(key=lambda t: (t.resolve_by or far or t.created_at, t.id))
+    tickets.sort(key=lambda t: (t.resolve_by or t.created_at, t.id))
     lines = [st.MINE_HEADER.format(count=len(tickets))]
     for index, ticket in enumerate(tickets[:30], 1):
         lines.append(st.MINE_LINE.format(
@@ -490,6 +489,44 @@ async def category_set(query: CallbackQuery, callback_data: StaffCb, session: As
         await notifier.dispatch(complaint.id, header=st.PING_HEADER["transfer"], routing=routing)
         return
     await query.message.edit_text(st.CATEGORY_CHANGED.format(number=complaint.number, category=category))
+
+
+@router.callback_query(StaffCb.filter(F.action == "sev"), IsStaff())
+async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
+    """Offer the three severities."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or not handling.can_direct(complaint, staff):
+        await query.answer(texts.STALE_BUTTON if complaint is None else f"您不能修改工单 {complaint.number} 的级别。",
+                           show_alert=True)
+        return
+    await query.answer()
+    rows = [[InlineKeyboardButton(text=("✓ " if s.value == complaint.severity else "") + s.label,
+                                  callback_data=StaffCb(action="sets", ticket=complaint.id, arg=s.value).pack())]
+            for s in Severity]
+    rows.append([InlineKeyboardButton(text=st.BTN_BACK, callback_data=StaffCb(action="x", ticket=complaint.id).pack())])
+    await query.message.answer(st.SEVERITY_PICK.format(number=complaint.number, severity=Severity(complaint.severity).label),
+                               reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(StaffCb.filter(F.action == "sets"), IsStaff())
+async def severity_set(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                       sla: SlaPolicy, settings: Settings) -> None:
+    """Change the severity; the deadlines follow."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or callback_data.arg not in {s.value for s in Severity}:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    try:
+        changed = await handling.set_severity(session, complaint, staff, callback_data.arg, sla)
+    except handling.HandlingError as error:
+        await query.answer(str(error), show_alert=True)
+        return
+    await query.answer("已修改" if changed else "级别没有变化")
+    if changed:
+        await query.message.edit_text(st.SEVERITY_CHANGED.format(
+            number=complaint.number, severity=Severity(complaint.severity).label,
+            respond_by=texts.local_time(complaint.respond_by, settings.tz),
+            resolve_by=texts.local_time(complaint.resolve_by, settings.tz)))
 
 
 @router.callback_query(StaffCb.filter(F.action == "x"), IsStaff())

@@ -30,7 +30,6 @@ Public API: :class:`KeywordHit`, :class:`Classification`, :class:`Classifier`,
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 import os

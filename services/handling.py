@@ -6,7 +6,6 @@ refusals raise HandlingError with a message for the person and change nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -279,6 +278,30 @@ async def resume(session: AsyncSession, complaint: Complaint, policy, *, actor: 
     _recompute(complaint, policy, now)
     complaint.updated_at = now
     session.add(_event(complaint, "resume", actor=actor, actor_id=actor_id, now=now, note="恢复计时"))
+    session.add(complaint)
+    await session.commit()
+    return True
+
+
+async def set_severity(session: AsyncSession, complaint: Complaint, staff: Staff, severity: str, policy, *,
+                       now: datetime | None = None) -> bool:
+    """Correct the severity; the deadlines are recomputed from the filing time. True if changed."""
+    from services.domain import Severity
+
+    if not can_direct(complaint, staff):
+        raise HandlingError(f"您不能修改工单 {complaint.number} 的级别。")
+    new = Severity(severity)
+    if new.value == complaint.severity:
+        return False
+    if Status(complaint.status) not in OPEN_STATUSES:
+        raise HandlingError(f"工单 {complaint.number} 已「{Status(complaint.status).label}」，不能修改级别。")
+    now = now or utcnow()
+    await fresh_transaction(session)
+    session.add(_event(complaint, "severity", actor="staff", actor_id=staff.telegram_id, now=now,
+                       note=f"{Severity(complaint.severity).label} → {new.label}"))
+    complaint.severity, complaint.updated_at = new.value, now
+    complaint.response_level = complaint.resolve_level = 0  # warnings follow the new deadlines
+    _recompute(complaint, policy, now)
     session.add(complaint)
     await session.commit()
     return True

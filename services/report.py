@@ -467,28 +467,42 @@ TICKET_HEADERS = [("工单编号", 18), ("提交时间", 17), ("分类", 10), ("
 
 async def _write_tickets(wb: Workbook, session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> int:
     ws = _sheet(wb, "工单明细", TICKET_HEADERS)
-    yes_no = {1: "是", 0: "否", None: "—"}
+    yes_no = {1: "是", 0: "否"}
+    # One styled cell per formatted column, reused for every row: a write-only row is serialised
+    # as soon as it is appended, so only the value changes (saves building ~10 cells a row).
+    created, respond_by, accepted, resolve_by, resolved, closed = (_cell(ws, None, DATETIME) for _ in range(6))
+    reopens = _cell(ws, None, INT)
+
+    def local(value: datetime | None) -> datetime | None:
+        return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
+
+    severity = {s: severity_label(s) for s in (x.value for x in Severity)}
     written = 0
     conn = await session.connection()
-    result = await conn.stream(ticket_query(stats))
-    async for r in result:
-        if written >= TICKET_LIST_LIMIT:
-            ws.append([_cell(ws, f"（仅列出前 {TICKET_LIST_LIMIT} 条，共 {stats.total} 条）")])
-            break
-        rating = r.rating
-        ws.append([
-            r.number, _cell(ws, _local(r.created_at, tz), DATETIME), r.category, r.kind,
-            severity_label(r.severity), status_label(r.status), r.location, r.building, r.team or "",
-            r.assignee or "", _cell(ws, _local(r.respond_by, tz), DATETIME),
-            _cell(ws, _local(r.accepted_at, tz), DATETIME), yes_no.get(r.response_ok, "—"),
-            _cell(ws, _local(r.resolve_by, tz), DATETIME), _cell(ws, _local(r.first_resolved, tz), DATETIME),
-            yes_no.get(r.resolution_ok, "—"), _cell(ws, int(r.reopens or 0), INT),
-            _cell(ws, _local(r.closed_at, tz), DATETIME),
-            "未解决" if rating == 0 else (_cell(ws, int(rating), INT) if rating is not None else ""),
-            "是" if r.major else "",
-        ])
-        written += 1
-    await result.close()
+    result = await conn.stream(ticket_query(stats).execution_options(yield_per=2000))
+    try:
+        async for partition in result.partitions(2000):
+            for r in partition:
+                if written >= TICKET_LIST_LIMIT:
+                    ws.append([f"（仅列出前 {TICKET_LIST_LIMIT} 条，共 {stats.total} 条）"])
+                    return written
+                created.value, respond_by.value, accepted.value = (
+                    local(r.created_at), local(r.respond_by), local(r.accepted_at))
+                resolve_by.value, resolved.value, closed.value = (
+                    local(r.resolve_by), local(r.first_resolved), local(r.closed_at))
+                reopens.value = int(r.reopens or 0)
+                rating = r.rating
+                ws.append([
+                    r.number, created, r.category, r.kind, severity.get(r.severity) or severity_label(r.severity),
+                    status_label(r.status), r.location, r.building, r.team or "", r.assignee or "", respond_by,
+                    accepted, yes_no.get(r.response_ok, "—"), resolve_by, resolved,
+                    yes_no.get(r.resolution_ok, "—"), reopens, closed,
+                    "未解决" if rating == 0 else (int(rating) if rating is not None else None),
+                    "是" if r.major else None,
+                ])
+                written += 1
+    finally:
+        await result.close()
     return written
 
 

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-from sqlmodel import select
 
 from bot import learn, staff_cli
 from bot.settings import Settings

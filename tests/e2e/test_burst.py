@@ -15,7 +15,7 @@ from models.tables import Complaint, ComplaintCreate, Staff
 from sandbox import SandboxClient, SandboxServer
 from services import lifecycle
 from tests.e2e.conftest import make_settings
-from tests.e2e.staffing import onboard
+from tests.e2e.flows import onboard
 
 pytestmark = pytest.mark.e2e
 

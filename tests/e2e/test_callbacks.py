@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from bot.app import HuifangApp
-from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent
+from models.tables import CallbackAttempt, CallbackRound, Complaint
 from models.types import utcnow
 from services.slots import parse_slots, slot_of
 from tests.e2e.conftest import make_settings
-from tests.e2e.staffing import file_complaint, onboard
+from tests.e2e.flows import file_complaint, onboard
 
 pytestmark = pytest.mark.e2e
 

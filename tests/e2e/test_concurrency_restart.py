@@ -12,23 +12,11 @@ from bot import texts
 from bot.app import HuifangApp
 from models.tables import Complaint
 from tests.e2e.conftest import make_settings
+from tests.e2e.flows import intake
 
 pytestmark = pytest.mark.e2e
 
 TICKET = re.compile(r"TS\d{8}-\d{4}")
-
-
-async def file_complaint(user, description: str, location: str) -> tuple[str, str]:
-    """The whole intake; returns (summary text, ticket number)."""
-    await user.send(description)
-    await user.expect("在哪里")
-    await user.send(location)
-    await user.expect("联系方式")
-    await user.tap(texts.BTN_SHARE_PHONE)
-    summary = await user.expect("请确认")
-    await user.press("确认提交", summary)
-    receipt = await user.expect("工单号")
-    return summary.text, TICKET.search(receipt.text).group(0)
 
 
 class TestConcurrentResidents:
@@ -39,9 +27,10 @@ class TestConcurrentResidents:
         try:
             users = [client.user(6000 + i, first_name=f"住户{i}", phone=f"1380000{i:04d}") for i in range(8)]
             results = await asyncio.gather(
-                *(file_complaint(u, f"{i}号住户反映：楼道灯坏了第{i}盏", f"{i + 1}栋") for i, u in enumerate(users))
+                *(intake(u, f"{i}号住户反映：楼道灯坏了第{i}盏", f"{i + 1}栋") for i, u in enumerate(users))
             )
             numbers = [number for _, number in results]
+            results = [(summary.text, number) for summary, number in results]
             assert len(set(numbers)) == len(users)
             for i, (summary, _) in enumerate(results):
                 assert f"{i}号住户反映" in summary and f"第{i}盏" in summary

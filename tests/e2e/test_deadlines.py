@@ -8,7 +8,7 @@ from sqlmodel import select
 from bot.app import HuifangApp
 from models.tables import Complaint, ComplaintEvent
 from tests.e2e.conftest import make_settings
-from tests.e2e.staffing import file_complaint, onboard
+from tests.e2e.flows import file_complaint, onboard
 from tests.e2e.test_callbacks import complaint_row, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -144,3 +144,21 @@ class TestPause:
             actions = [e.action for e in (await session.exec(
                 select(ComplaintEvent).where(ComplaintEvent.complaint_id == after.id))).all()]
         assert actions.count("pause") == 1 and actions.count("resume") == 1
+
+
+class TestSeverityChange:
+    async def test_raising_the_severity_recomputes_the_deadlines(self, quick_app, desk, client):
+        resident = client.user(6701, first_name="冯二", phone="13500002468")
+        number = await file_complaint(resident, "7栋的路灯不亮了")
+        ping = await desk["worker"].expect(number)
+        before = await complaint_row(quick_app, number)
+        assert before.severity == "general"
+        await desk["worker"].press("改级别", ping)
+        chooser = await desk["worker"].expect("请选择")
+        await desk["worker"].press("紧急", chooser)
+        changed = await desk["worker"].wait_edit(chooser)
+        assert "Ⅰ 紧急" in changed.text
+        after = await complaint_row(quick_app, number)
+        assert after.severity == "urgent"
+        assert after.respond_by - after.created_at == quick_app.settings.sla.urgent_response  # wall clock now
+        assert after.resolve_by < before.resolve_by

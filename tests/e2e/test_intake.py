@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot import texts
 from models.tables import Complaint, ComplaintEvent, FsmRecord
+from tests.e2e.flows import file_complaint
 
 pytestmark = pytest.mark.e2e
 
@@ -19,19 +20,6 @@ TICKET = re.compile(r"TS\d{8}-\d{4}")
 async def complaints(app) -> list[Complaint]:
     async with app.sessions() as session:
         return list((await session.exec(select(Complaint).order_by(Complaint.id))).all())
-
-
-async def file_complaint(user, description: str, location: str = "3栋1单元 电梯厅") -> str:
-    """Walk the whole intake from idle and return the ticket number."""
-    await user.send(description)
-    await user.expect("在哪里")
-    await user.send(location)
-    await user.expect("联系方式")
-    await user.tap(texts.BTN_SHARE_PHONE)
-    summary = await user.expect("请确认")
-    await user.press("确认提交", summary)
-    receipt = await user.expect("工单号")
-    return TICKET.search(receipt.text).group(0)
 
 
 class TestStart:

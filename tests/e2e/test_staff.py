@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from models.tables import CategoryCorrection, Complaint, ComplaintEvent, Staff
 from services import staff as staff_service
-from tests.e2e.staffing import file_complaint, onboard
+from tests.e2e.flows import file_complaint, onboard
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +116,7 @@ class TestHandlingFlow:
         assert "新工单派给您" in ping.text and "工程管理" in ping.text and "电梯" in ping.text
         assert "138****5678" in ping.text and "13812345678" not in ping.text
         assert "3栋1单元" in ping.text and "期限" in ping.text
-        assert ping.button_texts() == ["✅ 接单", "🔀 转派", "🏷 改分类"]
+        assert ping.button_texts() == ["✅ 接单", "🔀 转派", "🏷 改分类", "⚖️ 改级别"]
 
         # the next complaint goes to the other worker (fewest open tickets)
         second = await file_complaint(resident, "5栋的水管漏水了，地面全湿")
@@ -126,7 +126,7 @@ class TestHandlingFlow:
         await holder.press("接单", ping)
         assert "13812345678" in (await holder.expect("已接单")).text
         assert "工程部" in (await resident.expect("受理")).text
-        assert (await holder.message(ping.message_id)).button_texts() == ["✔️ 办结", "🔀 转派", "🏷 改分类", "🔕 不便回访", "⏸ 等待住户"]
+        assert (await holder.message(ping.message_id)).button_texts() == ["✔️ 办结", "🔀 转派", "🏷 改分类", "⚖️ 改级别", "🔕 不便回访", "⏸ 等待住户"]
 
         await holder.send(f"/note {number} 已联系电梯公司，下午来修")
         assert "已记录" in (await holder.next_message()).text

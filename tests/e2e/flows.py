@@ -1,4 +1,4 @@
-"""Helpers for e2e tests with staff: onboard people through real invite links, file complaints."""
+"""e2e flows shared by the tests: onboard staff through real invite links, file complaints as residents."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ async def onboard(app, client, user_id: int, name: str, team: str | None, role: 
     return user
 
 
-async def file_complaint(user, description: str, location: str = "3栋1单元", *, anonymous: bool = False) -> str:
-    """A resident's whole intake; returns the ticket number."""
+async def intake(user, description: str, location: str = "3栋1单元", *, anonymous: bool = False):
+    """A resident's whole intake from idle; returns (the summary they confirmed, the ticket number)."""
     await user.send(description)
     await user.expect("在哪里")
     await user.send(location)
@@ -33,4 +33,9 @@ async def file_complaint(user, description: str, location: str = "3栋1单元", 
     summary = await user.expect("请确认")
     await user.press("确认提交", summary)
     receipt = await user.expect("工单号")
-    return TICKET.search(receipt.text).group(0)
+    return summary, TICKET.search(receipt.text).group(0)
+
+
+async def file_complaint(user, description: str, location: str = "3栋1单元", *, anonymous: bool = False) -> str:
+    """A resident's whole intake; returns the ticket number."""
+    return (await intake(user, description, location, anonymous=anonymous))[1]
