@@ -149,7 +149,19 @@ STATUS_CARD = (
     "<b>进度</b>\n{history}"
 )
 
-EVENT_LABELS = {"created": "提交并受理"}
+# What a resident sees of the log: label, and whether the note is shown. Others stay internal.
+RESIDENT_EVENTS = {
+    "created": ("提交并受理", False),
+    "assign": ("已派单", True),
+    "queue": ("已转交负责班组", False),
+    "accept": ("处理人员已接单", False),
+    "note": ("处理进展", True),
+    "info": ("您补充了信息", True),
+    "merged": ("您再次反映了此问题（已合并）", False),
+    "resolve": ("已处理完毕", True),
+    "status": (None, False),
+    "callback_answered": ("回访评价", True),
+}
 
 
 def contact_line(*, anonymous: bool, name: str | None, phone: str | None, masked: bool = False) -> str:

@@ -63,12 +63,13 @@ async def render_card(session: AsyncSession, ticket: Complaint, settings: Settin
     events = await lifecycle.events_of(session, ticket)
     history = []
     for event in events:
-        label = texts.EVENT_LABELS.get(event.action) or (
-            Status(event.to_status).label if event.to_status else event.action
-        )
+        if event.action not in texts.RESIDENT_EVENTS:
+            continue
+        label, with_note = texts.RESIDENT_EVENTS[event.action]
+        label = label or (Status(event.to_status).label if event.to_status else event.action)
         line = f"· {texts.local_time(event.at, settings.tz)} {label}"
-        if event.action != "created" and event.note:
-            line += f"：{escape(event.note)}"
+        if with_note and event.note:
+            line += f"：{escape(texts.shorten(event.note, 200))}"
         history.append(line)
     contact = (
         "联系方式：" + texts.contact_line(

@@ -150,6 +150,10 @@ class TestHandlingFlow:
             ("created", "new"), ("assign", "assigned"), ("accept", "accepted"),
             ("note", None), ("info", None), ("resolve", "resolved"), ("callback_planned", None),
         ]
+        await resident.send(f"/status {number}")
+        card = await resident.expect("进度")
+        assert "处理进展：已联系电梯公司，下午来修" in card.text and "已处理完毕：已更换控制板" in card.text
+        assert "callback" not in card.text and "queue" not in card.text
 
     async def test_mine_and_commands(self, bot_app, crew, resident):
         number = await file_complaint(resident, "地下车库的灯坏了好几盏")
