@@ -149,7 +149,7 @@ def generate(n: int, seed: int = 7):
                 "resolved_at": resolved, "closed_at": closed, "contact_phone": "13800000000",
             })
 
-            def event(at, action, to, frm=None):
+            def event(at, action, to, frm=None, cid=cid):
                 nonlocal eid
                 eid += 1
                 events.append({"id": eid, "complaint_id": cid, "at": at, "actor": "staff", "action": action,

@@ -145,6 +145,19 @@ def team_set(
 
 
 @app.command()
+def report(
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM, e.g. 2026-10")],
+    out: Annotated[Path, typer.Option("--out", help="the .xlsx to write; charts go beside it as PNG")],
+    team: Annotated[Optional[str], typer.Option("--team", help="only this team's tickets (team code)")] = None,
+) -> None:
+    """Write the monthly complaint analysis report (spreadsheet with charts)."""
+    from bot.report_cli import write_report
+
+    raise typer.Exit(code=asyncio.run(write_report(month=month, out=out, team=team, out_stream=sys.stdout,
+                                                   err=sys.stderr)))
+
+
+@app.command()
 def demo(
     sandbox_only: Annotated[bool, typer.Option(help="only start the sandbox and the bot, no script")] = False,
 ) -> None:

@@ -24,6 +24,7 @@ from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from services.classify import Classifier, get_classifier
 from scheduler.callbacks import CallbackWorker, Scheduler
+from scheduler.reports import MonthlyReport
 from scheduler.sla_watch import SlaWatcher
 from services.callbacks import CallbackPolicy
 from services.sla import SlaPolicy
@@ -123,7 +124,9 @@ class HuifangApp:
         self.worker = CallbackWorker(self.sessions, self.notifier, CallbackPolicy.from_settings(settings))
         self.sla_watcher = SlaWatcher(self.sessions, self.notifier, SlaPolicy.from_settings(settings),
                                       nudge_after=settings.progress_nudge_after, major_after=settings.major_after)
-        self.scheduler = (Scheduler(self.worker, self.sla_watcher, tick_seconds=settings.scheduler_tick.total_seconds())
+        self.monthly = MonthlyReport(self.sessions, self.notifier, day=settings.report_day, at=settings.report_time)
+        self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly,
+                                    tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)
         self._task: asyncio.Task | None = None
 

@@ -6,7 +6,7 @@ use ``__`` as delimiter (e.g. ``SLA__URGENT_RESPONSE=15min``).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     matter_window: Duration = timedelta(days=30)  # same matter from different residents within…
     matter_residents: int = Field(default=3, ge=2)  # …this many residents → major
     matter_similarity: float = Field(default=0.3, gt=0, le=1)  # keyword overlap (Jaccard) for "same matter"
+
+    # Monthly complaint analysis report (月度投诉分析报告) to managers.
+    report_day: int = Field(default=1, ge=0, le=28)  # 0 = no scheduled report
+    report_time: time = time(9, 0)
 
     # Satisfaction callbacks (满意度回访); empty CALLBACK_SLOTS = any time of day.
     callback_slots: str = "09:00-12:00,14:00-17:30,18:30-20:00"

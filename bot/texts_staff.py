@@ -11,6 +11,10 @@ STAFF_COMMANDS: list[tuple[str, str]] = [
     ("help", "使用帮助"),
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [("invite", "邀请工作人员：/invite 姓名 班组 [角色]")]
+REPORT_COMMANDS: list[tuple[str, str]] = [
+    ("stats", "本月统计：/stats [年-月]"),
+    ("report", "月度报告：/report [年-月]"),
+]
 
 ROLE_LABELS = {"staff": "处理人员", "supervisor": "主管", "manager": "经理", "admin": "管理员"}
 
@@ -35,7 +39,9 @@ STAFF_HELP = (
     "/ticket 工单号 —— 查看工单及操作按钮\n"
     "/accept 工单号 —— 接单\n"
     "/note 工单号 内容 —— 填写处理进展（会转告住户）\n"
-    "/resolve 工单号 处理结果 —— 办结（结果会发给住户）"
+    "/resolve 工单号 处理结果 —— 办结（结果会发给住户）\n"
+    "/stats [年-月] —— 统计（主管看本班组，经理看全部）\n"
+    "/report [年-月] —— 月度投诉分析报告（表格和图表）"
 )
 
 PING_HEADER = {
@@ -119,3 +125,8 @@ RESUMED = "已恢复 {number} 的计时，新的办结期限：{deadline}。"
 BTN_SEVERITY = "⚖️ 改级别"
 SEVERITY_PICK = "工单 {number} 当前级别：{severity}。请选择："
 SEVERITY_CHANGED = "已将 {number} 改为「{severity}」，新的响应期限 {respond_by}，办结期限 {resolve_by}。"
+STATS_ONLY = "只有主管、经理和管理员可以查看统计和报告。"
+MONTH_USAGE = "月份格式为 年-月，例如：/{command} 2026-10"
+REPORT_WORKING = "正在生成 {month} 月度投诉分析报告，请稍候…"
+REPORT_CAPTION = "📊 {month} 月度投诉分析报告（顾客投诉分类统计表及图表）"
+REPORT_MONTHLY = "📊 上月（{month}）月度投诉分析报告已生成，请查收。"

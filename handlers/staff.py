@@ -55,7 +55,8 @@ class IsStaff(Filter):
 
 
 def staff_commands(person: Staff) -> list[BotCommand]:
-    pairs = st.STAFF_COMMANDS + (st.ADMIN_COMMANDS if person.role == "admin" else [])
+    pairs = (st.STAFF_COMMANDS + (st.REPORT_COMMANDS if person.role in ("supervisor", "manager", "admin") else [])
+             + (st.ADMIN_COMMANDS if person.role == "admin" else []))
     return [BotCommand(command=c, description=d) for c, d in pairs]
 
 

@@ -20,8 +20,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
 FONT_DIR = Path(__file__).with_name("fonts")
 SYSTEM_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
@@ -65,15 +65,17 @@ def cjk_font() -> str:
             _family = next((name for name in SYSTEM_FAMILIES if name in known), None)
         if not _family:
             raise RuntimeError("no CJK font found: install mplfonts (pip) or put a CJK font in services/fonts/")
+        # Process-wide: every text of these charts (ticks are created lazily at draw time).
+        matplotlib.rcParams["font.family"] = [_family, "DejaVu Sans"]
+        matplotlib.rcParams["axes.unicode_minus"] = False
         return _family
 
 
 def _figure(title: str):
     family = cjk_font()
-    # Process-wide: every text of these charts (ticks created lazily at draw time included).
-    plt.rcParams["font.family"] = [family, "DejaVu Sans"]
-    plt.rcParams["axes.unicode_minus"] = False
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    # The object API, not pyplot: no global figure registry, so charts can be drawn in a thread.
+    fig = Figure(figsize=(8, 4.5), dpi=110)
+    ax = fig.subplots()
     ax.set_title(title, fontsize=14, fontfamily=family)
     ax.spines[["top", "right"]].set_visible(False)
     return fig, ax, family
@@ -83,7 +85,6 @@ def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, format="png")
-    plt.close(fig)
     return path
 
 

@@ -26,6 +26,7 @@ openpyxl's write-only mode so memory stays flat for large months.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -265,17 +266,35 @@ async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int
         "SELECT category, term, COUNT(*) AS n FROM ranked WHERE rn = 1 "
         "GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"),
         {**params, "limit": limit})).all()
+    if not top:
+        return []
+    # One more pass for all matters at once: shared keywords and the latest example tickets.
+    chosen = " OR ".join(f"(category = :c{i} AND term = :t{i})" for i in range(len(top)))
+    for i, (category, term, _) in enumerate(top):
+        params[f"c{i}"], params[f"t{i}"] = category, term
+    details = (await conn.execute(statement(f"""
+, prim AS (SELECT id, number, created_at, category, term FROM ranked WHERE rn = 1 AND ({chosen})),
+co AS (SELECT p.category AS category, p.term AS term, r.term AS other, COUNT(*) AS n
+       FROM prim p JOIN ranked r ON r.id = p.id AND r.rn > 1 GROUP BY p.category, p.term, r.term),
+ex AS (SELECT category, term, number,
+              ROW_NUMBER() OVER (PARTITION BY category, term ORDER BY created_at DESC, id DESC) AS k FROM prim)
+SELECT 'co' AS part, category, term, other AS value, n FROM co WHERE n >= 2
+UNION ALL
+SELECT 'ex' AS part, category, term, number AS value, k AS n FROM ex WHERE k <= 3
+"""), params)).all()
+    shared: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    examples: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for part, category, term, value, n in details:
+        if part == "co":
+            shared.setdefault((category, term), []).append((value, int(n)))
+        else:
+            examples.setdefault((category, term), []).append((int(n), value))
     matters = []
     for category, term, n in top:
-        p = {**params, "cat": category, "term": term}
-        shared = (await conn.execute(statement(
-            "SELECT r.term, COUNT(*) AS n FROM ranked r WHERE r.rn > 1 AND r.id IN "
-            "(SELECT id FROM ranked WHERE rn = 1 AND category = :cat AND term = :term) "
-            "GROUP BY r.term HAVING COUNT(*) >= 2 ORDER BY n DESC, r.term LIMIT 3"), p)).all()
-        examples = (await conn.execute(statement(
-            "SELECT number FROM ranked WHERE rn = 1 AND category = :cat AND term = :term "
-            "ORDER BY created_at DESC, id DESC LIMIT 3"), p)).scalars().all()
-        matters.append(Matter(category, term, int(n), [(s, int(k)) for s, k in shared], list(examples)))
+        key = (category, term)
+        co = sorted(shared.get(key, []), key=lambda x: (-x[1], x[0]))[:3]
+        numbers = [number for _, number in sorted(examples.get(key, []))]
+        matters.append(Matter(category, term, int(n), co, numbers))
     return matters
 
 
@@ -382,25 +401,20 @@ def _write_summary(wb: Workbook, cur: MonthStats, prev: MonthStats, tz: ZoneInfo
                             (f"上月（{month_label(prev.month)}）", 18), ("变化", 14)])
     for label, now, before, kind in _summary_rows(cur, prev):
         fmt = {"count": INT, "rate": PCT, "decimal": DEC}.get(kind)
-        if kind == "text":
-            change = None
-        elif now is None or before is None:
-            change = None
-        else:
-            change = now - before
+        change = None if kind == "text" or now is None or before is None else now - before
         change_fmt = {"count": INT_CHANGE, "rate": PCT_CHANGE, "decimal": "+0.00;-0.00;0.00"}.get(kind)
         ws.append([_cell(ws, label, bold=not label.startswith("　")),
                    _cell(ws, "—" if now is None else now, fmt), _cell(ws, "—" if before is None else before, fmt),
                    _cell(ws, change, change_fmt)])
     ws.append([])
-    scope_name = cur.team_name or ("班组 #%s" % cur.team_id if cur.team_id is not None else "全部")
+    scope_name = cur.team_name or (f"班组 #{cur.team_id}" if cur.team_id is not None else "全部")
     for label, value in (
         ("统计范围", scope_name),
         ("时区", cur.tz),
         ("数据截至", _local(cur.as_of, tz).strftime("%Y-%m-%d %H:%M") + ("（本月未结束）" if cur.partial else "")),
         ("生成时间", _local(utcnow(), tz).strftime("%Y-%m-%d %H:%M")),
-        ("口径", "工单按提交时间（本地时间）归属月份；回访按首次回访到期时间归属月份；"
-                 "处理及时率按首次办结时间判断，超过时限仍未办结的计为不及时；“问题未解决”计为1分。"),
+        ("口径", ("工单按提交时间（本地时间）归属月份；回访按首次回访到期时间归属月份；"
+                  "处理及时率按首次办结时间判断，超过时限仍未办结的计为不及时；“问题未解决”计为1分。")),
     ):
         ws.append([_cell(ws, label, bold=True), _cell(ws, value)])
 
@@ -479,28 +493,37 @@ async def _write_tickets(wb: Workbook, session: AsyncSession, stats: MonthStats,
     severity = {s: severity_label(s) for s in (x.value for x in Severity)}
     written = 0
     conn = await session.connection()
+
+    def write(partition) -> bool:
+        """Append one batch of rows; False once the list is full."""
+        nonlocal written
+        for r in partition:
+            if written >= TICKET_LIST_LIMIT:
+                ws.append([f"（仅列出前 {TICKET_LIST_LIMIT} 条，共 {stats.total} 条）"])
+                return False
+            created.value, respond_by.value, accepted.value = (
+                local(r.created_at), local(r.respond_by), local(r.accepted_at))
+            resolve_by.value, resolved.value, closed.value = (
+                local(r.resolve_by), local(r.first_resolved), local(r.closed_at))
+            reopens.value = int(r.reopens or 0)
+            rating = r.rating
+            ws.append([
+                r.number, created, r.category, r.kind, severity.get(r.severity) or severity_label(r.severity),
+                status_label(r.status), r.location, r.building, r.team or "", r.assignee or "", respond_by,
+                accepted, yes_no.get(r.response_ok, "—"), resolve_by, resolved,
+                yes_no.get(r.resolution_ok, "—"), reopens, closed,
+                "未解决" if rating == 0 else (int(rating) if rating is not None else None),
+                "是" if r.major else None,
+            ])
+            written += 1
+        return True
+
     result = await conn.stream(ticket_query(stats).execution_options(yield_per=2000))
     try:
         async for partition in result.partitions(2000):
-            for r in partition:
-                if written >= TICKET_LIST_LIMIT:
-                    ws.append([f"（仅列出前 {TICKET_LIST_LIMIT} 条，共 {stats.total} 条）"])
-                    return written
-                created.value, respond_by.value, accepted.value = (
-                    local(r.created_at), local(r.respond_by), local(r.accepted_at))
-                resolve_by.value, resolved.value, closed.value = (
-                    local(r.resolve_by), local(r.first_resolved), local(r.closed_at))
-                reopens.value = int(r.reopens or 0)
-                rating = r.rating
-                ws.append([
-                    r.number, created, r.category, r.kind, severity.get(r.severity) or severity_label(r.severity),
-                    status_label(r.status), r.location, r.building, r.team or "", r.assignee or "", respond_by,
-                    accepted, yes_no.get(r.response_ok, "—"), resolve_by, resolved,
-                    yes_no.get(r.resolution_ok, "—"), reopens, closed,
-                    "未解决" if rating == 0 else (int(rating) if rating is not None else None),
-                    "是" if r.major else None,
-                ])
-                written += 1
+            # Serialising rows is CPU work: do it off the event loop so the bot stays responsive.
+            if not await asyncio.to_thread(write, partition):
+                break
     finally:
         await result.close()
     return written
@@ -532,13 +555,16 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
     label = month_label(current.month)
     scope_name = f"{current.team_name}·" if current.team_name else ""
     out.parent.mkdir(parents=True, exist_ok=True)
-    chart_paths = [
-        charts.category_bar(current.by_category, out.with_name(f"{out.stem}.category.png"),
-                            title=f"{scope_name}{label}投诉分类统计（共{current.total}件）"),
-        charts.daily_line(days, out.with_name(f"{out.stem}.daily.png"), title=f"{scope_name}{label}每日新增工单"),
-        charts.rating_bar(current.ratings, out.with_name(f"{out.stem}.ratings.png"),
-                          title=f"{scope_name}{label}满意度分布（{current.rating_count}条评价）"),
-    ]
+    def draw() -> list[Path]:
+        return [
+            charts.category_bar(current.by_category, out.with_name(f"{out.stem}.category.png"),
+                                title=f"{scope_name}{label}投诉分类统计（共{current.total}件）"),
+            charts.daily_line(days, out.with_name(f"{out.stem}.daily.png"), title=f"{scope_name}{label}每日新增工单"),
+            charts.rating_bar(current.ratings, out.with_name(f"{out.stem}.ratings.png"),
+                              title=f"{scope_name}{label}满意度分布（{current.rating_count}条评价）"),
+        ]
+
+    chart_paths = await asyncio.to_thread(draw)
 
     wb = Workbook(write_only=True)
     _write_summary(wb, current, previous, tz)
@@ -550,6 +576,6 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
         await _write_tickets(wb, session, current, tz)
     _write_charts(wb, chart_paths)
     tmp = out.with_name(out.name + ".tmp")
-    wb.save(tmp)
+    await asyncio.to_thread(wb.save, tmp)
     tmp.replace(out)
     return ReportFiles(xlsx=out, charts=chart_paths, summary=current)

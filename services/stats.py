@@ -127,7 +127,7 @@ def month_label(month: str) -> str:
 # SQL helpers shared with the report
 
 
-class strpos(FunctionElement):  # noqa: N801 - reads like the SQL function
+class strpos(FunctionElement):
     """1-based position of a substring, 0 when absent: ``instr`` on SQLite, ``strpos`` on PostgreSQL."""
 
     type = Integer()
@@ -136,12 +136,12 @@ class strpos(FunctionElement):  # noqa: N801 - reads like the SQL function
 
 @compiles(strpos)
 def _strpos_default(element, compiler, **kw):
-    return "instr(%s)" % compiler.process(element.clauses, **kw)
+    return f"instr({compiler.process(element.clauses, **kw)})"
 
 
 @compiles(strpos, "postgresql")
 def _strpos_pg(element, compiler, **kw):
-    return "strpos(%s)" % compiler.process(element.clauses, **kw)
+    return f"strpos({compiler.process(element.clauses, **kw)})"
 
 
 def building_expr(location=None):

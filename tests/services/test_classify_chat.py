@@ -3,9 +3,12 @@
 ``data/chat_messages.tsv`` (159 messages, all 8 categories and 3 kinds, phone style: no
 punctuation, emoji, "！！", some Traditional) was written before running the classifier on it and
 then used to find missing *general* vocabulary, so its score is optimistic; the test holds it.
-``data/chat_messages_holdout.tsv`` (64 messages) was written the same way afterwards and has never
-been used for tuning: it is the honest estimate.  Its test is only a floor against regressions —
-do not add vocabulary by looking at its errors (write a new hold-out set instead).
+``data/chat_messages_holdout.tsv`` (64 messages) was the first hold-out; it has since been used for
+tuning too (second round of chat vocabulary), so it is now held like the first file.
+``data/chat_messages_holdout2.tsv`` (137 messages, ~25% 其他) was written from the SPEC categories
+and the data README conventions before the second round and has never been looked at for errors:
+it is the honest estimate.  Its test is only a floor against regressions — do not add vocabulary by
+looking at its errors (write a new hold-out set instead).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def _accuracy(clf: Classifier, rows) -> tuple[float, float, list[str]]:
     return cat / len(rows), kind / len(rows), errors
 
 
-@pytest.mark.parametrize("name", ["chat_messages.tsv", "chat_messages_holdout.tsv"])
+@pytest.mark.parametrize("name", ["chat_messages.tsv", "chat_messages_holdout.tsv", "chat_messages_holdout2.tsv"])
 def test_file_shape(name):
     rows = _rows(name)
     assert len({r[0] for r in rows}) == len(rows)
@@ -68,7 +71,18 @@ def test_chat_messages(clf):
     assert kind_acc >= 0.9
 
 
-def test_chat_holdout_floor(clf):
+def test_chat_holdout_tuned(clf):
+    # the first hold-out, used for tuning in the second round (0.688 → 0.891 / kind 0.922 → 0.969)
     category_acc, kind_acc, errors = _accuracy(clf, _rows("chat_messages_holdout.tsv"))
-    assert category_acc >= 0.65, "\n".join(errors)
-    assert kind_acc >= 0.85
+    assert category_acc >= 0.85, "\n".join(errors)
+    assert kind_acc >= 0.9
+
+
+def test_chat_holdout2_floor(clf):
+    # never tuned on: a floor a little under the measured figures (category 0.810, kind 0.927);
+    # the error list is deliberately not printed
+    rows = _rows("chat_messages_holdout2.tsv")
+    assert len(rows) >= 120
+    category_acc, kind_acc, _errors = _accuracy(clf, rows)
+    assert category_acc >= 0.78
+    assert kind_acc >= 0.9

@@ -115,7 +115,7 @@ def test_cjk_font_covers_every_label():
     path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
     font = TTCollection(path).fonts[0] if path.lower().endswith(".ttc") else TTFont(path)
     cmap = font.getBestCmap()
-    labels = "投诉分类统计共件每日新增工单满意度分布条评价数问题未解决日期（）分年月" + "安全管理工程环境综合服务人员邻里纠纷地产相关其他"
+    labels = "投诉分类统计共件每日新增工单满意度分布条评价数问题未解决日期（）分年月无数据" + "安全管理工程环境综合服务人员邻里纠纷地产相关其他"
     missing = [ch for ch in labels if ord(ch) not in cmap]
     assert not missing
 
@@ -134,3 +134,15 @@ def test_local_days_handles_dst():
     assert len(ny) == 30 and ny[0][0] == date(2026, 11, 1)
     assert (ny[1][1] - ny[0][1]).total_seconds() == 25 * 3600  # the day DST ends
     assert len(local_days("2026-02", SH)) == 28
+
+
+async def test_ticket_list_is_capped(sessions, tmp_path, monkeypatch):
+    from services import report as report_module
+
+    monkeypatch.setattr(report_module, "TICKET_LIST_LIMIT", 3)
+    async with sessions() as session:
+        await seed(session)
+    async with sessions() as session:
+        files = await build_report(session, month="2026-10", tz=SH, out=tmp_path / "cap.xlsx", now=AFTER)
+    body = rows(load_workbook(files.xlsx)["工单明细"])[1:]
+    assert len(body) == 4 and body[-1][0] == "（仅列出前 3 条，共 9 条）"

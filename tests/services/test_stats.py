@@ -48,7 +48,7 @@ SH = ZoneInfo("Asia/Shanghai")
 AFTER = datetime(2026, 12, 1, tzinfo=UTC)  # "now" for a finished October
 
 
-def L(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 2026) -> datetime:  # noqa: N802
+def L(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 2026) -> datetime:
     """A local (Shanghai) instant."""
     return datetime(year, month, day, hour, minute, tzinfo=SH)
 

@@ -1,0 +1,44 @@
+"""``python -m bot report --month YYYY-MM --out PATH.xlsx``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from bot.settings import Settings
+from models.db import create_engine, session_factory, upgrade
+from services import report as report_service
+from services import staff as staff_service
+from services import stats
+
+
+async def write_report(*, month: str, out: Path, team: str | None, out_stream: TextIO, err: TextIO,
+                       settings: Settings | None = None) -> int:
+    settings = settings or Settings()
+    try:
+        stats.parse_month(month)
+    except ValueError as error:
+        err.write(f"error: {error}; use YYYY-MM, e.g. 2026-10\n")
+        return 2
+    if out.suffix.lower() != ".xlsx":
+        err.write("error: --out must end in .xlsx\n")
+        return 2
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            team_id = None
+            if team:
+                try:
+                    team_id = (await staff_service.team_by_code(session, team)).id
+                except staff_service.StaffError as error:
+                    err.write(f"error: {error}\n")
+                    return 2
+            out.parent.mkdir(parents=True, exist_ok=True)
+            files = await report_service.build_report(session, month=month, tz=settings.tz, out=out, team_id=team_id)
+    finally:
+        await engine.dispose()
+    out_stream.write(f"wrote {files.xlsx}\n")
+    for chart in files.charts:
+        out_stream.write(f"chart {chart}\n")
+    return 0

@@ -1,0 +1,73 @@
+"""Managers' figures in chat: /stats [YYYY-MM] and /report [YYYY-MM]."""
+
+from __future__ import annotations
+
+import tempfile
+from html import escape
+from pathlib import Path
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import FSInputFile, Message
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import texts_staff as st
+from bot.settings import Settings
+from handlers.staff import IsStaff
+from models.tables import Staff
+from services import report as report_service
+from services import stats
+
+router = Router(name="reports")
+
+VIEWERS = ("supervisor", "manager", "admin")
+
+
+def scope_of(staff: Staff) -> int | None:
+    """A supervisor sees their team, managers and admins everything."""
+    return staff.team_id if staff.role == "supervisor" else None
+
+
+def month_arg(command: CommandObject, default: str) -> str:
+    value = (command.args or "").strip().split()
+    month = value[0] if value else default
+    stats.parse_month(month)  # ValueError with the reason
+    return month
+
+
+@router.message(Command("stats"), IsStaff())
+async def stats_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+                        settings: Settings) -> None:
+    """This month so far (or a given month) against the month before."""
+    if staff.role not in VIEWERS:
+        await message.answer(st.STATS_ONLY)
+        return
+    try:
+        month = month_arg(command, stats.current_month(settings.tz))
+    except ValueError:
+        await message.answer(st.MONTH_USAGE.format(command="stats"))
+        return
+    current, previous = await stats.compare(session, month=month, tz=settings.tz, team_id=scope_of(staff))
+    await message.answer(stats.render_stats_text(current, previous))
+
+
+@router.message(Command("report"), IsStaff())
+async def report_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+                         settings: Settings) -> None:
+    """The monthly analysis report (spreadsheet and charts) for a month, last month by default."""
+    if staff.role not in VIEWERS:
+        await message.answer(st.STATS_ONLY)
+        return
+    try:
+        month = month_arg(command, stats.previous_month(stats.current_month(settings.tz)))
+    except ValueError:
+        await message.answer(st.MONTH_USAGE.format(command="report"))
+        return
+    await message.answer(st.REPORT_WORKING.format(month=escape(month)))
+    with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder:
+        files = await report_service.build_report(session, month=month, tz=settings.tz,
+                                                  out=Path(folder) / f"月度投诉分析报告-{month}.xlsx",
+                                                  team_id=scope_of(staff))
+        await message.answer_document(FSInputFile(files.xlsx), caption=st.REPORT_CAPTION.format(month=month))
+        for chart in files.charts:
+            await message.answer_photo(FSInputFile(chart))
