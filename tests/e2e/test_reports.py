@@ -10,11 +10,9 @@ from datetime import datetime, time
 import pytest
 from sqlmodel import select
 
-from bot.app import HuifangApp
 from models.tables import ReportRun
 from scheduler.reports import MonthlyReport
 from services import stats
-from tests.e2e.conftest import make_settings
 from tests.e2e.flows import file_complaint, onboard
 
 pytestmark = pytest.mark.e2e
