@@ -28,10 +28,18 @@ def scope_of(staff: Staff) -> int | None:
     return staff.team_id if staff.role == "supervisor" else None
 
 
-def month_arg(command: CommandObject, default: str) -> str:
+async def viewer_month(message: Message, command: CommandObject, staff: Staff, *, default: str, name: str) -> str | None:
+    """The month asked for, if this person may see figures; otherwise None after saying why."""
+    if staff.role not in VIEWERS:
+        await message.answer(st.STATS_ONLY)
+        return None
     value = (command.args or "").strip().split()
     month = value[0] if value else default
-    stats.parse_month(month)  # ValueError with the reason
+    try:
+        stats.parse_month(month)
+    except ValueError:
+        await message.answer(st.MONTH_USAGE.format(command=name))
+        return None
     return month
 
 
@@ -39,13 +47,8 @@ def month_arg(command: CommandObject, default: str) -> str:
 async def stats_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
                         settings: Settings) -> None:
     """This month so far (or a given month) against the month before."""
-    if staff.role not in VIEWERS:
-        await message.answer(st.STATS_ONLY)
-        return
-    try:
-        month = month_arg(command, stats.current_month(settings.tz))
-    except ValueError:
-        await message.answer(st.MONTH_USAGE.format(command="stats"))
+    month = await viewer_month(message, command, staff, default=stats.current_month(settings.tz), name="stats")
+    if month is None:
         return
     current, previous = await stats.compare(session, month=month, tz=settings.tz, team_id=scope_of(staff))
     await message.answer(stats.render_stats_text(current, previous))
@@ -55,13 +58,9 @@ async def stats_command(message: Message, command: CommandObject, session: Async
 async def report_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
                          settings: Settings) -> None:
     """The monthly analysis report (spreadsheet and charts) for a month, last month by default."""
-    if staff.role not in VIEWERS:
-        await message.answer(st.STATS_ONLY)
-        return
-    try:
-        month = month_arg(command, stats.previous_month(stats.current_month(settings.tz)))
-    except ValueError:
-        await message.answer(st.MONTH_USAGE.format(command="report"))
+    default = stats.previous_month(stats.current_month(settings.tz))
+    month = await viewer_month(message, command, staff, default=default, name="report")
+    if month is None:
         return
     await message.answer(st.REPORT_WORKING.format(month=escape(month)))
     with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder:

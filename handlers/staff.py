@@ -170,15 +170,9 @@ async def show_card(message: Message, session: AsyncSession, complaint: Complain
 @router.message(Command("ticket"), IsStaff())
 async def ticket(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, settings: Settings) -> None:
     """One ticket with its action buttons."""
-    number = (command.args or "").split()[0] if command.args else ""
-    if not number:
-        await message.answer(st.TICKET_USAGE.format(command="ticket"))
-        return
-    complaint = await load_visible(session, number, staff)
-    if complaint is None:
-        await message.answer(st.TICKET_NOT_FOUND.format(number=escape(number[:40])))
-        return
-    await show_card(message, session, complaint, staff, settings)
+    found = await ticket_from_command(message, command, session, staff, st.TICKET_USAGE.format(command="ticket"))
+    if found is not None:
+        await show_card(message, session, found[0], staff, settings)
 
 
 @router.callback_query(StaffCb.filter(F.action == "view"), IsStaff())
@@ -204,11 +198,10 @@ async def do_accept(session: AsyncSession, complaint: Complaint, staff: Staff, n
 @router.message(Command("accept"), IsStaff())
 async def accept_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
     """/accept TS…"""
-    number = (command.args or "").split()[0] if command.args else ""
-    complaint = await load_visible(session, number, staff) if number else None
-    if complaint is None:
-        await message.answer(st.TICKET_NOT_FOUND.format(number=escape(number[:40])) if number else st.TICKET_USAGE.format(command="accept"))
+    found = await ticket_from_command(message, command, session, staff, st.TICKET_USAGE.format(command="accept"))
+    if found is None:
         return
+    complaint = found[0]
     try:
         await message.answer(await do_accept(session, complaint, staff, notifier), reply_markup=ticket_buttons(complaint))
     except handling.HandlingError as error:
@@ -235,22 +228,28 @@ async def accept_button(query: CallbackQuery, callback_data: StaffCb, session: A
 # --- notes and resolve ------------------------------------------------------------------------
 
 
-def split_ticket_args(command: CommandObject) -> tuple[str, str]:
+async def ticket_from_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+                              usage: str, *, needs_text: bool = False) -> tuple[Complaint, str] | None:
+    """``/cmd TS… [text]``: the visible ticket and the text, or None after telling the person why."""
     parts = (command.args or "").strip().split(maxsplit=1)
-    return (parts[0] if parts else ""), (parts[1] if len(parts) > 1 else "")
+    number, text = (parts[0] if parts else ""), (parts[1] if len(parts) > 1 else "")
+    if not number or (needs_text and not text):
+        await message.answer(usage)
+        return None
+    complaint = await load_visible(session, number, staff)
+    if complaint is None:
+        await message.answer(st.TICKET_NOT_FOUND.format(number=escape(number[:40])))
+        return None
+    return complaint, text
 
 
 @router.message(Command("note"), IsStaff())
 async def note_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
     """/note TS… progress text — forwarded to the resident."""
-    number, text = split_ticket_args(command)
-    if not number or not text:
-        await message.answer(st.NOTE_USAGE)
+    found = await ticket_from_command(message, command, session, staff, st.NOTE_USAGE, needs_text=True)
+    if found is None:
         return
-    complaint = await load_visible(session, number, staff)
-    if complaint is None:
-        await message.answer(st.TICKET_NOT_FOUND.format(number=escape(number[:40])))
-        return
+    complaint, text = found
     try:
         note = await handling.add_note(session, complaint, staff, text)
     except handling.HandlingError as error:
@@ -277,15 +276,9 @@ async def do_resolve(message: Message, session: AsyncSession, complaint: Complai
 async def resolve_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
                           notifier: Notifier, callback_policy: CallbackPolicy) -> None:
     """/resolve TS… result — the result goes to the resident."""
-    number, result = split_ticket_args(command)
-    if not number or not result:
-        await message.answer(st.RESOLVE_USAGE)
-        return
-    complaint = await load_visible(session, number, staff)
-    if complaint is None:
-        await message.answer(st.TICKET_NOT_FOUND.format(number=escape(number[:40])))
-        return
-    await do_resolve(message, session, complaint, staff, notifier, result, callback_policy)
+    found = await ticket_from_command(message, command, session, staff, st.RESOLVE_USAGE, needs_text=True)
+    if found is not None:
+        await do_resolve(message, session, found[0], staff, notifier, found[1], callback_policy)
 
 
 @router.callback_query(StaffCb.filter(F.action == "res"), IsStaff())

@@ -167,6 +167,10 @@ class TestHandlingFlow:
         await holder.expect("已接单")
         await holder.send(f"/accept {number}")
         assert "已经接单" in (await holder.next_message()).text
+        for command, reply in (("/note", "用法：/note"), (f"/note {number}", "用法：/note"), ("/resolve", "用法：/resolve"),
+                               ("/ticket", "请在命令后加上工单号"), ("/accept TS20990101-0001", "没有找到工单")):
+            await holder.send(command)
+            assert reply in (await holder.next_message()).text
         await holder.send(f"/resolve {number} 已更换灯管")
         await holder.expect("已办结")
         await resident.expect("已处理完毕")
