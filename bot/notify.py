@@ -7,10 +7,12 @@ one Sender, and a chat that refuses us (403) is marked unreachable here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from html import escape
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +32,7 @@ from services.intake import mask_phone
 
 log = logging.getLogger(__name__)
 MAX_REROUTES = 5
+ROUTING_LOCK_KEY = 0x48554946  # "HUIF": one advisory lock for routing decisions
 CATEGORIES = [c.value for c in Category]
 
 
@@ -104,6 +107,24 @@ class Notifier:
         # complaints would all see the same "least loaded" person.
         self._routing = asyncio.Lock()
 
+    @contextlib.asynccontextmanager
+    async def routing_lock(self):
+        """Across processes too: on PostgreSQL an advisory lock held on its own connection.
+
+        (SQLite has one writer at a time, and the in-process lock covers one bot process.)
+        """
+        engine = self.sessions.kw["bind"]
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ROUTING_LOCK_KEY})
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ROUTING_LOCK_KEY})
+                await connection.commit()
+
     # --- delivery with 403 handling ---------------------------------------------------------
 
     async def to_staff(self, person: Staff, text: str, *, reply_markup=None) -> Delivery:
@@ -171,7 +192,7 @@ class Notifier:
         """Route (unless already routed), ping the assignee, re-route past unreachable people."""
         tried: set[int] = set()
         for _ in range(MAX_REROUTES):
-            async with self._routing, self.sessions() as session:
+            async with self._routing, self.routing_lock(), self.sessions() as session:
                 complaint = await session.get(Complaint, complaint_id)
                 if routing is None:
                     routing = await staff_service.route(session, complaint, exclude=tried)

@@ -71,3 +71,39 @@ async def test_burst_of_200_complaints(limited_sandbox, sqlite_url, classifier):
             assert stats["retry_after_returned"] == 0
     finally:
         await app.stop()
+
+
+async def test_two_processes_route_evenly_on_postgres(sandbox, client, classifier):
+    """Two bot processes dispatching at once on one PostgreSQL: the least-loaded rule still holds."""
+    from models.db import upgrade
+    from tests.conftest import POSTGRES_URL, require_service, reset_postgres
+
+    require_service("postgres", POSTGRES_URL, 5432)
+    await reset_postgres(POSTGRES_URL)
+    await upgrade(POSTGRES_URL)
+    settings = make_settings(sandbox, POSTGRES_URL)
+    first = HuifangApp(settings, classifier=classifier, with_scheduler=False)
+    second = HuifangApp(settings, classifier=classifier, with_scheduler=False)  # a second process, not polling
+    await first.start()
+    try:
+        for i in range(4):
+            await onboard(first, client, 21000 + i, f"维修{i}", "engineering")
+        classification = classifier.classify("电梯坏了")
+        ids = []
+        async with first.sessions() as session:
+            for i in range(20):
+                resident = await lifecycle.get_or_create_resident(
+                    session, lifecycle.ResidentProfile(telegram_id=31000 + i, chat_id=31000 + i, name=f"r{i}"))
+                complaint = await lifecycle.submit_complaint(
+                    session, resident=resident, classification=classification, draft_key=f"pg-{i}",
+                    tz=ZoneInfo("Asia/Shanghai"), data=ComplaintCreate(description="电梯坏了", location=f"{i}栋"))
+                ids.append(complaint.id)
+        await asyncio.gather(*(app.notifier.dispatch(ticket_id)
+                               for ticket_id, app in zip(ids, [first, second] * 10)))
+        async with first.sessions() as session:
+            complaints = (await session.exec(select(Complaint))).all()
+        assert sorted(Counter(c.assignee_id for c in complaints).values()) == [5, 5, 5, 5]
+    finally:
+        await second.bot.session.close()
+        await second.engine.dispose()
+        await first.stop()
