@@ -73,7 +73,10 @@ NOTE_SAVED = "已记录 {number} 的处理进展，并已转告住户。"
 NOTE_RESIDENT = "📝 工单 {number} 处理进展：\n{note}"
 RESOLVE_ASK = "请输入工单 {number} 的处理结果（会发送给住户），或发送 /cancel 放弃。"
 RESOLVED_STAFF = "已办结 {number}，处理结果已发送给住户。"
-RESOLVED_RESIDENT = "✅ 您的投诉 {number} 已处理完毕。\n处理结果：{result}\n如问题仍未解决，请直接回复说明。"
+RESOLVED_RESIDENT = (
+    "✅ 您的投诉 {number} 已处理完毕。\n处理结果：{result}\n"
+    "如问题仍未解决，请在满意度回访时点「问题未解决」，或发送 /new 重新反映。"
+)
 TRANSFER_PICK_TEAM = "把 {number} 转派给哪个班组？"
 TRANSFER_PICK_PERSON = "转派 {number} 给{team}的谁？（括号内为在办工单数）"
 TRANSFERRED = "已将 {number} 转派给 {team}{who}。"

@@ -44,6 +44,8 @@ async def rating(query: CallbackQuery, callback_data: RatingCb, session: AsyncSe
                                                callback_data=CommentCb(round=0).pack())]]))
     await query.message.answer(texts.RATING_THANKS[answer.outcome].format(number=answer.complaint.number))
     await notifier.rating_outcome(answer)
+    if await state.get_state() is not None:
+        return  # in the middle of something else (e.g. a new complaint): do not take that over
     await state.set_state(CallbackComment.text)
     await state.update_data(comment_round=answer.round.id)
     await query.message.answer(texts.COMMENT_INVITE, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[

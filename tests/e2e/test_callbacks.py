@@ -135,6 +135,27 @@ class TestRatings:
         assert (await complaint_row(fast_app, number)).status == "closed"
 
 
+class TestNewMatterDuringCallback:
+    async def test_writing_something_new_starts_a_new_ticket_and_the_rating_still_counts(self, fast_app, people):
+        resident, worker = people["resident"], people["worker"]
+        number = await file_complaint(resident, "8栋的电梯坏了")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+        prompt = await resident.expect("满意度回访", timeout=15)
+        await resident.send("另外，9栋地下车库的灯也不亮了")  # a new matter instead of a rating
+        await resident.expect("在哪里")
+        await resident.press("5 非常满意", prompt)  # rating in the middle of the new intake
+        await resident.expect("已关闭")
+        await resident.send("9栋地下车库")  # the new intake carries on where it was
+        await resident.expect("联系方式")
+        await resident.send("13812345678")
+        await resident.expect("请确认")
+        await resident.press("确认提交")
+        receipt = await resident.expect("工单号")
+        assert number not in receipt.text
+        assert (await complaint_row(fast_app, number)).status == "closed"
+
+
 class TestSilence:
     async def test_three_prompts_then_unreachable_then_closed(self, fast_app, people):
         resident, worker = people["resident"], people["worker"]
