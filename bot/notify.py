@@ -28,7 +28,6 @@ from services import handling, matters
 from services import staff as staff_service
 from services.callbacks import NOT_SOLVED, RATING_LABELS
 from services.domain import Category, Kind, Severity, Status
-from services.intake import mask_phone
 
 log = logging.getLogger(__name__)
 MAX_REROUTES = 5
@@ -326,4 +325,4 @@ def phone_for(complaint: Complaint) -> str:
     return contact_text(complaint, full=True) if not complaint.anonymous else "匿名（无联系方式）"
 
 
-__all__ = ["Notifier", "ticket_buttons", "render_card", "phone_for", "CATEGORIES", "mask_phone"]
+__all__ = ["Notifier", "ticket_buttons", "render_card", "phone_for", "rating_keyboard", "CATEGORIES"]

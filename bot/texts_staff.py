@@ -75,7 +75,7 @@ RESOLVE_ASK = "请输入工单 {number} 的处理结果（会发送给住户）�
 RESOLVED_STAFF = "已办结 {number}，处理结果已发送给住户。"
 RESOLVED_RESIDENT = (
     "✅ 您的投诉 {number} 已处理完毕。\n处理结果：{result}\n"
-    "如问题仍未解决，请在满意度回访时点「问题未解决」，或发送 /new 重新反映。"
+    "如问题仍未解决，稍后回访时请点「问题未解决」，或发送 /new 重新反映。"
 )
 TRANSFER_PICK_TEAM = "把 {number} 转派给哪个班组？"
 TRANSFER_PICK_PERSON = "转派 {number} 给{team}的谁？（括号内为在办工单数）"

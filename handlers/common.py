@@ -11,7 +11,7 @@ from html import escape
 
 from bot import texts
 from bot.callbacks import IntakeCb, MenuCb
-from handlers.states import Intake, current_step
+from handlers.states import current_step
 
 router = Router(name="common")
 router.message.filter(F.chat.type == "private")
@@ -94,4 +94,4 @@ async def retire_buttons(message: Message, message_id: int) -> None:
         pass
 
 
-__all__ = ["router", "main_menu", "continue_hint", "drop_intake", "retire_buttons", "Intake"]
+__all__ = ["router", "main_menu", "continue_hint", "drop_intake", "retire_buttons"]
