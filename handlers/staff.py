@@ -372,12 +372,22 @@ async def resolve_note_not_text(message: Message) -> None:
 # --- transfer and category --------------------------------------------------------------------
 
 
+async def directable(query: CallbackQuery, session: AsyncSession, ticket_id: int, staff: Staff,
+                     refusal: str) -> Complaint | None:
+    """A ticket this person may transfer or correct; otherwise answer why and return None."""
+    complaint = await load_visible(session, ticket_id, staff)
+    if complaint is None or not handling.can_direct(complaint, staff):
+        await query.answer(texts.STALE_BUTTON if complaint is None else refusal.format(number=complaint.number),
+                           show_alert=True)
+        return None
+    return complaint
+
+
 @router.callback_query(StaffCb.filter(F.action == "tr"), IsStaff())
 async def transfer_pick_team(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Choose the team to transfer to."""
-    complaint = await load_visible(session, callback_data.ticket, staff)
-    if complaint is None or not handling.can_direct(complaint, staff):
-        await query.answer(texts.STALE_BUTTON if complaint is None else f"您不能转派工单 {complaint.number}。", show_alert=True)
+    complaint = await directable(query, session, callback_data.ticket, staff, "您不能转派工单 {number}。")
+    if complaint is None:
         return
     await query.answer()
     rows = [[InlineKeyboardButton(text=team.name, callback_data=StaffCb(action="trt", ticket=complaint.id, arg=team.code).pack())]
@@ -443,9 +453,8 @@ async def transfer_do(query: CallbackQuery, callback_data: StaffCb, session: Asy
 @router.callback_query(StaffCb.filter(F.action == "cat"), IsStaff())
 async def category_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Offer the eight categories."""
-    complaint = await load_visible(session, callback_data.ticket, staff)
-    if complaint is None or not handling.can_direct(complaint, staff):
-        await query.answer(texts.STALE_BUTTON if complaint is None else f"您不能修改工单 {complaint.number} 的分类。", show_alert=True)
+    complaint = await directable(query, session, callback_data.ticket, staff, "您不能修改工单 {number} 的分类。")
+    if complaint is None:
         return
     await query.answer()
     buttons = [InlineKeyboardButton(text=("✓ " if c == complaint.category else "") + c,
@@ -488,10 +497,8 @@ async def category_set(query: CallbackQuery, callback_data: StaffCb, session: As
 @router.callback_query(StaffCb.filter(F.action == "sev"), IsStaff())
 async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Offer the three severities."""
-    complaint = await load_visible(session, callback_data.ticket, staff)
-    if complaint is None or not handling.can_direct(complaint, staff):
-        await query.answer(texts.STALE_BUTTON if complaint is None else f"您不能修改工单 {complaint.number} 的级别。",
-                           show_alert=True)
+    complaint = await directable(query, session, callback_data.ticket, staff, "您不能修改工单 {number} 的级别。")
+    if complaint is None:
         return
     await query.answer()
     rows = [[InlineKeyboardButton(text=("✓ " if s.value == complaint.severity else "") + s.label,

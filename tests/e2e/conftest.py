@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from bot.app import HuifangApp
@@ -48,12 +50,21 @@ def bot_settings(sandbox, sqlite_url) -> Settings:
     return make_settings(sandbox, sqlite_url)
 
 
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, classifier, **kwargs):
+    """A started bot that is stopped again however the test ends."""
+    app = HuifangApp(settings, classifier=classifier, **kwargs)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
 @pytest.fixture
 async def bot_app(bot_settings, classifier):
-    app = HuifangApp(bot_settings, classifier=classifier)
-    await app.start()
-    yield app
-    await app.stop()
+    async with running_app(bot_settings, classifier) as app:
+        yield app
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bot.app import HuifangApp
 from models.tables import CallbackAttempt, CallbackRound, Complaint
 from models.types import utcnow
 from services.slots import parse_slots, slot_of
-from tests.e2e.conftest import make_settings
+from tests.e2e.conftest import make_settings, running_app
 from tests.e2e.flows import file_complaint, onboard
 
 pytestmark = pytest.mark.e2e
@@ -62,12 +62,18 @@ async def handle_and_resolve(worker, number: str, result: str = "已修好") -> 
     await worker.expect("已办结")
 
 
+async def resolved_ticket(people, description: str, result: str = "已修好", **kwargs) -> str:
+    """A resident files, the worker is pinged, accepts and resolves; returns the number."""
+    number = await file_complaint(people["resident"], description, **kwargs)
+    await people["worker"].expect(number)
+    await handle_and_resolve(people["worker"], number, result)
+    return number
+
+
 @pytest.fixture
 async def fast_app(sandbox, sqlite_url, classifier):
-    app = HuifangApp(make_settings(sandbox, sqlite_url, **FAST), classifier=classifier)
-    await app.start()
-    yield app
-    await app.stop()
+    async with running_app(make_settings(sandbox, sqlite_url, **FAST), classifier) as app:
+        yield app
 
 
 @pytest.fixture
@@ -81,10 +87,8 @@ async def people(fast_app, client):
 
 class TestRatings:
     async def test_satisfied_resident_closes_the_ticket(self, fast_app, people):
-        resident, worker = people["resident"], people["worker"]
-        number = await file_complaint(resident, "3栋电梯坏了")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number, "已更换电梯控制板")
+        resident = people["resident"]
+        number = await resolved_ticket(people, "3栋电梯坏了", "已更换电梯控制板")
         prompt = await resident.expect("满意度回访", timeout=15)
         assert number in prompt.text and "已更换电梯控制板" in prompt.text
         assert prompt.button_texts() == ["5 非常满意", "4 满意", "3 一般", "2 不满意", "1 非常不满意", "问题未解决"]
@@ -99,10 +103,8 @@ class TestRatings:
         assert (round_.status, round_.rating, round_.comment) == ("answered", 5, "师傅很专业")
 
     async def test_rating_three_closes_and_asks_the_supervisor_to_review(self, fast_app, people):
-        resident, worker = people["resident"], people["worker"]
-        number = await file_complaint(resident, "楼道灯坏了")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number)
+        resident = people["resident"]
+        number = await resolved_ticket(people, "楼道灯坏了")
         prompt = await resident.expect("满意度回访", timeout=15)
         await resident.press("3 一般", prompt)
         await resident.expect("复核")
@@ -112,9 +114,7 @@ class TestRatings:
 
     async def test_not_solved_reopens_and_a_second_round_follows(self, fast_app, people):
         resident, worker, supervisor = people["resident"], people["worker"], people["supervisor"]
-        number = await file_complaint(resident, "5栋水管漏水")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number, "已紧固接头")
+        number = await resolved_ticket(people, "5栋水管漏水", "已紧固接头")
         first = await resident.expect("满意度回访", timeout=15)
         await resident.press("问题未解决", first)
         await resident.expect("重新打开")
@@ -137,10 +137,8 @@ class TestRatings:
 
 class TestNewMatterDuringCallback:
     async def test_writing_something_new_starts_a_new_ticket_and_the_rating_still_counts(self, fast_app, people):
-        resident, worker = people["resident"], people["worker"]
-        number = await file_complaint(resident, "8栋的电梯坏了")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number)
+        resident = people["resident"]
+        number = await resolved_ticket(people, "8栋的电梯坏了")
         prompt = await resident.expect("满意度回访", timeout=15)
         await resident.send("另外，9栋地下车库的灯也不亮了")  # a new matter instead of a rating
         await resident.expect("在哪里")
@@ -158,10 +156,8 @@ class TestNewMatterDuringCallback:
 
 class TestSilence:
     async def test_three_prompts_then_unreachable_then_closed(self, fast_app, people):
-        resident, worker = people["resident"], people["worker"]
-        number = await file_complaint(resident, "小区大门的道闸坏了")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number)
+        resident = people["resident"]
+        number = await resolved_ticket(people, "小区大门的道闸坏了")
 
         async def closed():
             return (await complaint_row(fast_app, number)).status == "closed"
@@ -181,10 +177,8 @@ class TestSilence:
         assert len(await prompts(resident)) == 3
 
     async def test_late_answers(self, fast_app, people):
-        resident, worker = people["resident"], people["worker"]
-        number = await file_complaint(resident, "地库的灯不亮")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number)
+        resident = people["resident"]
+        number = await resolved_ticket(people, "地库的灯不亮")
         first = await resident.expect("满意度回访", timeout=15)
         second = await resident.expect("满意度回访", timeout=15)  # the first one went unanswered
         assert second.message_id != first.message_id
@@ -200,10 +194,8 @@ class TestSilence:
         assert round_.rating == 4
 
     async def test_stale_and_forged_rating_buttons(self, fast_app, people, client):
-        resident, worker = people["resident"], people["worker"]
-        number = await file_complaint(resident, "楼下的水管漏水了")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number)
+        resident = people["resident"]
+        number = await resolved_ticket(people, "楼下的水管漏水了")
         prompt = await resident.expect("满意度回访", timeout=15)
         stranger = client.user(5999, first_name="路人")
         await stranger.send("/start")
@@ -219,10 +211,8 @@ class TestSilence:
 
 class TestNoCallback:
     async def test_anonymous_gets_no_prompt_and_closes_after_the_period(self, fast_app, people):
-        resident, worker = people["resident"], people["worker"]
-        number = await file_complaint(resident, "2栋的电梯不动了", anonymous=True)
-        await worker.expect(number)
-        await handle_and_resolve(worker, number)
+        resident = people["resident"]
+        number = await resolved_ticket(people, "2栋的电梯不动了", anonymous=True)
 
         async def closed():
             return (await complaint_row(fast_app, number)).status == "closed"
@@ -265,9 +255,7 @@ class TestRestartAndProcesses:
         await first.start()
         worker = await onboard(first, client, 9601, "张师傅", "engineering")
         resident = client.user(5701, first_name="李雷", phone="13900001111")
-        number = await file_complaint(resident, "楼顶水箱漏水")
-        await worker.expect(number)
-        await handle_and_resolve(worker, number)
+        number = await resolved_ticket({"resident": resident, "worker": worker}, "楼顶水箱漏水")
         await resident.expect("满意度回访", timeout=15)
         await first.stop()  # killed between attempt 1 and attempt 2
         await asyncio.sleep(3)  # attempt 2 falls due while no process runs

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot.app import HuifangApp
 from models.tables import Complaint, ComplaintEvent
-from tests.e2e.conftest import make_settings
+from tests.e2e.conftest import make_settings, running_app
 from tests.e2e.flows import file_complaint, onboard
 from tests.e2e.test_callbacks import complaint_row, wait_for
 
@@ -19,10 +18,8 @@ QUICK = dict(scheduler_tick="0.3s", callback_slots="", callback_delay="1h")
 @pytest.fixture
 async def quick_app(sandbox, sqlite_url, classifier, request):
     overrides = {**QUICK, **getattr(request, "param", {})}
-    app = HuifangApp(make_settings(sandbox, sqlite_url, **overrides), classifier=classifier)
-    await app.start()
-    yield app
-    await app.stop()
+    async with running_app(make_settings(sandbox, sqlite_url, **overrides), classifier) as app:
+        yield app
 
 
 @pytest.fixture
