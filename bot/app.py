@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.storage import SqlStorage
 from handlers import routers
 from models.db import create_engine, session_factory, upgrade
+from models.types import Clock, utcnow
 from services.classify import Classifier, get_classifier
 from scheduler.callbacks import CallbackWorker, Scheduler
 from scheduler.reports import MonthlyReport
@@ -75,13 +76,15 @@ async def on_error(event: ErrorEvent) -> bool:
     return True
 
 
-def build_dispatcher(settings: Settings, sessions, *, notifier: Notifier, classifier: Classifier | None = None) -> Dispatcher:
+def build_dispatcher(settings: Settings, sessions, *, notifier: Notifier, classifier: Classifier | None = None,
+                     clock: Clock = utcnow) -> Dispatcher:
     """A dispatcher with routers, middlewares and the services handlers ask for by name."""
     storage, isolation = build_storage(settings, sessions)
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation,
         settings=settings,
+        clock=clock,
         classifier=classifier or get_classifier(),
         sla=SlaPolicy.from_settings(settings),
         callback_policy=CallbackPolicy.from_settings(settings),
@@ -105,8 +108,10 @@ async def register_commands(bot: Bot) -> None:
 class HuifangApp:
     """The running bot: owns the engine, the Bot session and the polling task."""
 
-    def __init__(self, settings: Settings, *, classifier: Classifier | None = None, with_scheduler: bool = True) -> None:
+    def __init__(self, settings: Settings, *, classifier: Classifier | None = None, with_scheduler: bool = True,
+                 clock: Clock = utcnow) -> None:
         self.settings = settings
+        self.clock = clock  # every "now" of handlers and jobs; tests pin it
         self.engine = create_engine(settings.database_url)
         self.sessions = session_factory(self.engine)
         self.bot = build_bot(settings)
@@ -120,11 +125,14 @@ class HuifangApp:
             group=Rate(rate.group_per_minute, 60.0, burst=5),
             on_forbidden=self.notifier.on_forbidden,
         )
-        self.dispatcher = build_dispatcher(settings, self.sessions, notifier=self.notifier, classifier=classifier)
-        self.worker = CallbackWorker(self.sessions, self.notifier, CallbackPolicy.from_settings(settings))
+        self.dispatcher = build_dispatcher(settings, self.sessions, notifier=self.notifier, classifier=classifier,
+                                           clock=clock)
+        self.worker = CallbackWorker(self.sessions, self.notifier, CallbackPolicy.from_settings(settings), clock=clock)
         self.sla_watcher = SlaWatcher(self.sessions, self.notifier, SlaPolicy.from_settings(settings),
-                                      nudge_after=settings.progress_nudge_after, major_after=settings.major_after)
-        self.monthly = MonthlyReport(self.sessions, self.notifier, day=settings.report_day, at=settings.report_time)
+                                      nudge_after=settings.progress_nudge_after, major_after=settings.major_after,
+                                      clock=clock)
+        self.monthly = MonthlyReport(self.sessions, self.notifier, day=settings.report_day, at=settings.report_time,
+                                     clock=clock)
         self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly,
                                     tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)

@@ -26,6 +26,7 @@ from bot.callbacks import IntakeCb, MenuCb
 from handlers.common import drop_intake, retire_buttons
 from handlers.states import Intake
 from models.tables import ComplaintCreate, Resident
+from models.types import Clock
 from services import lifecycle
 from services.classify import Classifier
 from services.intake import IntakeError, normalize_phone, parse_typed_contact, validate_description, validate_location
@@ -348,7 +349,7 @@ async def edit_button(query: CallbackQuery, callback_data: IntakeCb, state: FSMC
 async def submit(
     query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings,
     session: AsyncSession, resident: Resident, classifier: Classifier, sla: SlaPolicy,
-    notifier: Notifier,
+    notifier: Notifier, clock: Clock,
 ) -> None:
     """Store the ticket, tell the resident its number and deadlines, then route and ping staff."""
     data = await state.get_data()
@@ -371,6 +372,7 @@ async def submit(
         filing = await file_complaint(
             session, resident=resident, data=complaint_data, classification=classification, classifier=classifier,
             draft_key=draft_key, tz=settings.tz, sla=sla, rules=MatterRules.from_settings(settings),
+            now=clock(),
         )
     except lifecycle.DuplicateSubmission as duplicate:
         await query.answer(texts.ALREADY_SUBMITTED.format(number=duplicate.complaint.number), show_alert=True)

@@ -25,6 +25,7 @@ from bot.notify import CATEGORIES, Notifier, phone_for, render_card, ticket_butt
 from bot.settings import Settings
 from bot.callbacks import StaffCb
 from models.tables import Complaint, Staff, Team
+from models.types import Clock
 from services import callbacks, handling
 from services.callbacks import CallbackPolicy
 from services.sla import SlaPolicy
@@ -189,34 +190,36 @@ async def view_button(query: CallbackQuery, callback_data: StaffCb, session: Asy
 # --- accept -----------------------------------------------------------------------------------
 
 
-async def do_accept(session: AsyncSession, complaint: Complaint, staff: Staff, notifier: Notifier) -> str:
-    await handling.accept(session, complaint, staff)
+async def do_accept(session: AsyncSession, complaint: Complaint, staff: Staff, notifier: Notifier, clock: Clock) -> str:
+    await handling.accept(session, complaint, staff, now=clock())
     await notifier.resident_accepted(complaint, staff)
     return st.ACCEPTED_STAFF.format(number=complaint.number, contact=phone_for(complaint))
 
 
 @router.message(Command("accept"), IsStaff())
-async def accept_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
+async def accept_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, notifier: Notifier,
+                         clock: Clock) -> None:
     """/accept TS…"""
     found = await ticket_from_command(message, command, session, staff, st.TICKET_USAGE.format(command="accept"))
     if found is None:
         return
     complaint = found[0]
     try:
-        await message.answer(await do_accept(session, complaint, staff, notifier), reply_markup=ticket_buttons(complaint))
+        await message.answer(await do_accept(session, complaint, staff, notifier, clock), reply_markup=ticket_buttons(complaint))
     except handling.HandlingError as error:
         await message.answer(escape(str(error)))
 
 
 @router.callback_query(StaffCb.filter(F.action == "acc"), IsStaff())
-async def accept_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
+async def accept_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, notifier: Notifier,
+                        clock: Clock) -> None:
     """The accept button of a ping."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     try:
-        reply = await do_accept(session, complaint, staff, notifier)
+        reply = await do_accept(session, complaint, staff, notifier, clock)
     except handling.HandlingError as error:
         await query.answer(str(error), show_alert=True)
         return
@@ -260,25 +263,27 @@ async def note_command(message: Message, command: CommandObject, session: AsyncS
 
 
 async def do_resolve(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff,
-                     notifier: Notifier, result: str, policy: CallbackPolicy, *, on_spot: bool = False) -> bool:
+                     notifier: Notifier, result: str, policy: CallbackPolicy, clock: Clock, *,
+                     on_spot: bool = False) -> bool:
+    now = clock()
     try:
-        result = await handling.resolve(session, complaint, staff, result, on_spot=on_spot)
+        result = await handling.resolve(session, complaint, staff, result, on_spot=on_spot, now=now)
     except handling.HandlingError as error:
         await message.answer(escape(str(error)))
         return False
     await notifier.resident_resolved(complaint, result)
-    await callbacks.plan_round(session, complaint, policy)
+    await callbacks.plan_round(session, complaint, policy, now=now)
     await message.answer(st.RESOLVED_STAFF.format(number=complaint.number))
     return True
 
 
 @router.message(Command("resolve"), IsStaff())
 async def resolve_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-                          notifier: Notifier, callback_policy: CallbackPolicy) -> None:
+                          notifier: Notifier, callback_policy: CallbackPolicy, clock: Clock) -> None:
     """/resolve TS… result — the result goes to the resident."""
     found = await ticket_from_command(message, command, session, staff, st.RESOLVE_USAGE, needs_text=True)
     if found is not None:
-        await do_resolve(message, session, found[0], staff, notifier, found[1], callback_policy)
+        await do_resolve(message, session, found[0], staff, notifier, found[1], callback_policy, clock)
 
 
 @router.callback_query(StaffCb.filter(F.action == "res"), IsStaff())
@@ -350,7 +355,7 @@ async def sensitive_button(query: CallbackQuery, callback_data: StaffCb, session
 
 @router.message(StaffFlow.resolve_note, F.text, ~F.text.startswith("/"), IsStaff())
 async def resolve_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff,
-                       notifier: Notifier, callback_policy: CallbackPolicy) -> None:
+                       notifier: Notifier, callback_policy: CallbackPolicy, clock: Clock) -> None:
     """The result note typed after pressing resolve."""
     data = await state.get_data()
     complaint = await load_visible(session, data.get("resolve_ticket", 0), staff)
@@ -358,7 +363,7 @@ async def resolve_note(message: Message, state: FSMContext, session: AsyncSessio
         await state.clear()
         await message.answer(texts.STALE_BUTTON)
         return
-    if await do_resolve(message, session, complaint, staff, notifier, message.text, callback_policy,
+    if await do_resolve(message, session, complaint, staff, notifier, message.text, callback_policy, clock,
                         on_spot=bool(data.get("on_spot"))):
         await state.clear()
 

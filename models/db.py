@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 from pathlib import Path
 
 from alembic import command
@@ -13,6 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+WRITE_OPTION = "huifang_write"  # execution option: this transaction will write (BEGIN IMMEDIATE on SQLite)
+STRICT_ENV = "HUIFANG_SQLITE_STRICT"  # "1": a write after a read in a deferred transaction raises
+_WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+class ReadThenWrite(RuntimeError):
+    """A deferred SQLite transaction read and then tried to write; under WAL that fails at once
+    with SQLITE_BUSY whenever another connection wrote in between. Start writes with
+    :func:`fresh_transaction` (BEGIN IMMEDIATE)."""
 
 
 def create_engine(database_url: str, **kwargs) -> AsyncEngine:
@@ -38,23 +49,41 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _sqlite_begin(conn) -> None:
-        # A deferred BEGIN: readers never block. Writers queue on busy_timeout, provided the
-        # write is the first statement of its transaction (see fresh_transaction).
-        conn.exec_driver_sql("BEGIN")
+        # Readers BEGIN deferred and never block. A transaction that will write says so
+        # (fresh_transaction) and BEGINs IMMEDIATE: it takes the write lock up front and
+        # queues on busy_timeout, instead of failing when it upgrades from read to write.
+        immediate = bool(conn.get_execution_options().get(WRITE_OPTION))
+        conn.info["huifang_tx"] = "immediate" if immediate else "deferred"
+        conn.info["huifang_read"] = False
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    if os.environ.get(STRICT_ENV) == "1":
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _no_read_then_write(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+            if conn.info.get("huifang_tx") != "deferred" or statement.lstrip().upper().startswith("BEGIN"):
+                return
+            if _WRITE_SQL.match(statement):
+                if conn.info.get("huifang_read"):
+                    raise ReadThenWrite(f"write after read in a deferred SQLite transaction: {statement[:80]}")
+                conn.info["huifang_tx"] = "locked"  # it wrote first: it holds the write lock now
+            else:
+                conn.info["huifang_read"] = True
 
     return engine
 
 
 async def fresh_transaction(session: AsyncSession) -> None:
-    """End the session's read transaction right before writing: call it after the last read.
+    """Start a write transaction: end the session's current one and begin anew, on SQLite with
+    BEGIN IMMEDIATE.
 
     On SQLite (WAL) a transaction that read first and writes later fails at once with
-    SQLITE_BUSY if another connection wrote in between; one that starts with its write just
-    waits its turn. So: read what you need, call this, then write. Committing here also
-    flushes anything already pending. No-op on a fresh session.
+    SQLITE_BUSY if another connection wrote in between; one that holds the write lock from its
+    BEGIN just waits its turn (busy_timeout). Committing here also flushes anything already
+    pending. Reads after this call see the latest data and are safe to act on.
     """
     if session.in_transaction():
         await session.commit()
+    await session.connection(execution_options={WRITE_OPTION: True})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
@@ -31,3 +32,7 @@ class UTCDateTime(TypeDecorator):
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+Clock = Callable[[], datetime]
+"""Where "now" comes from: ``utcnow`` in production, a pinned clock in tests."""

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import texts_staff as st
 from bot.notify import Notifier
+from models.db import fresh_transaction
 from models.tables import ReportRun
 from models.types import utcnow
 from services import report as report_service
@@ -67,10 +68,12 @@ class MonthlyReport:
         month = self.due_month(now)
         if month is None:
             return None
+        recipients = await self.notifier.managers()
+        if not recipients:  # nobody to send to (e.g. the demo): nothing to do, and no claim taken
+            return None
         async with self.sessions() as session:
             if not await self.claim(session, month, now):
                 return None
-            recipients = await self.notifier.managers()
             with tempfile.TemporaryDirectory(prefix="huifang-monthly-") as folder:
                 files = await report_service.build_report(session, month=month, tz=self.notifier.settings.tz,
                                                           out=Path(folder) / f"月度投诉分析报告-{month}.xlsx")
@@ -84,6 +87,7 @@ class MonthlyReport:
                             await bot.send_photo(person.chat_id, FSInputFile(chart))
                     except Exception:  # one unreachable manager must not stop the others
                         log.exception("monthly report to %s failed", person.name)
+            await fresh_transaction(session)
             await session.exec(update(ReportRun).where(ReportRun.month == month)
                                .values(sent_at=self.clock(), recipients=len(recipients)))
             await session.commit()

@@ -63,8 +63,8 @@ async def get_or_create_resident(session: AsyncSession, profile: ResidentProfile
     resident = (
         await session.exec(select(Resident).where(Resident.telegram_id == profile.telegram_id))
     ).first()
-    await fresh_transaction(session)
     if resident is None:
+        await fresh_transaction(session)
         resident = Resident(
             telegram_id=profile.telegram_id,
             chat_id=profile.chat_id,
@@ -83,6 +83,7 @@ async def get_or_create_resident(session: AsyncSession, profile: ResidentProfile
         profile.name[:128], profile.username, profile.chat_id,
     )
     if changed or resident.unreachable:
+        await fresh_transaction(session)
         resident.name, resident.username = profile.name[:128], profile.username
         resident.chat_id, resident.unreachable = profile.chat_id, False
         session.add(resident)

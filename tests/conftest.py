@@ -9,7 +9,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from models.db import create_engine, session_factory, upgrade
+# Every SQLite transaction that reads and then writes must have begun as a write transaction;
+# in tests that mistake raises (models.db.ReadThenWrite) instead of failing only under load.
+os.environ.setdefault("HUIFANG_SQLITE_STRICT", "1")
+
+from models.db import create_engine, session_factory, upgrade  # noqa: E402
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

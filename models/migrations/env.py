@@ -8,7 +8,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from models.db import create_engine
+from models.db import WRITE_OPTION, create_engine
 
 target_metadata = SQLModel.metadata
 
@@ -28,6 +28,9 @@ async def _run_async() -> None:
     engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
     try:
         async with engine.connect() as connection:
+            # Migrations read the schema and then change it: one write transaction (SQLite:
+            # BEGIN IMMEDIATE, so two processes starting at once take turns).
+            connection = await connection.execution_options(**{WRITE_OPTION: True})
             await connection.run_sync(_run)
             await connection.commit()
     finally:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlmodel import select
 
 from bot.app import HuifangApp
 from models.tables import CallbackAttempt, CallbackRound, Complaint
-from models.types import utcnow
 from services.slots import parse_slots, slot_of
+from tests.clock import PinnedClock
 from tests.e2e.conftest import make_settings, running_app
 from tests.e2e.flows import file_complaint, onboard
 
@@ -313,35 +313,45 @@ class TestRestartAndProcesses:
 
 
 class TestSlotsWithAClock:
-    async def test_three_attempts_land_in_three_different_slots(self, sandbox, client, sqlite_url, classifier):
-        """Default slots; the worker's clock jumps through two days so real prompts show the schedule."""
+    """Default slots, 1d delay, 4h answer time: the three attempts land in three different times of day,
+    whatever the hour of the resolution. The app's clock is pinned; the real time never matters."""
+
+    # Every hour of one day, plus the evening and last-minute cases seen to fail on the wall clock.
+    RESOLVED_AT = [time(hour) for hour in range(24)] + [time(20, 40), time(23, 59)]
+
+    async def test_three_attempts_land_in_three_different_slots_from_every_hour(
+            self, sandbox, client, sqlite_url, classifier):
         settings = make_settings(sandbox, sqlite_url, callback_slots="09:00-12:00,14:00-17:30,18:30-20:00",
                                  callback_delay="1d", callback_answer_timeout="4h", scheduler_tick="1h")
-        app = HuifangApp(settings, classifier=classifier, with_scheduler=False)
-        await app.start()
-        try:
+        day = date(2026, 11, 26)  # a Thursday; callbacks follow slots, not working days
+        clock = PinnedClock(datetime.combine(day, time(0), settings.tz).astimezone(UTC) - timedelta(minutes=30))
+        async with running_app(settings, classifier, with_scheduler=False, clock=clock) as app:
             worker = await onboard(app, client, 9801, "张师傅", "engineering")
-            resident = client.user(5901, first_name="韩梅梅", phone="13700002222")
-            number = await file_complaint(resident, "电梯按钮坏了")
-            await worker.expect(number)
-            await handle_and_resolve(worker, number)
-            clock = {"now": utcnow()}
-            app.worker.clock = lambda: clock["now"]
-            for _ in range(4 * 24 * 2):  # two days in 15-minute ticks
-                clock["now"] += timedelta(minutes=15)
-                await app.worker.tick()
-            attempts = await attempts_of(app, number)
-            assert [a.state for a in attempts] == ["expired", "expired", "expired"]
+            tickets = []
+            for index, at in enumerate(self.RESOLVED_AT):
+                resident = client.user(5901 + index, first_name=f"住户{index}", phone=f"137{index:08d}")
+                number = await file_complaint(resident, f"{index + 1}栋电梯按钮坏了")
+                await worker.expect(number)
+                tickets.append((at, resident, number))
+            for at, _resident, number in sorted(tickets, key=lambda t: t[0]):
+                clock.set(datetime.combine(day, at, settings.tz).astimezone(UTC))
+                await handle_and_resolve(worker, number)
             slots = parse_slots(settings.callback_slots)
-            used = [slot_of(a.sent_at, slots, settings.tz) for a in attempts]
-            assert sorted(used) == [0, 1, 2]  # morning, afternoon, evening: each once
-            resolved = (await complaint_row(app, number)).resolved_at
-            assert attempts[0].sent_at >= resolved + timedelta(days=1)
-            for earlier, later in zip(attempts, attempts[1:]):
-                assert later.sent_at - earlier.sent_at >= timedelta(hours=4)
-            assert len(await prompts(resident)) == 3
-            timeline = [f"{a.attempt_no}: {a.sent_at.astimezone(settings.tz):%a %H:%M} slot {slot_of(a.sent_at, slots, settings.tz)}"
-                        for a in attempts]
-            print("callback timeline:", "; ".join(timeline))
-        finally:
-            await app.stop()
+            while clock.now < datetime.combine(day + timedelta(days=4), time(0), settings.tz):
+                clock.advance(timedelta(minutes=15))
+                await app.worker.tick()
+            for at, resident, number in tickets:
+                attempts = await attempts_of(app, number)
+                timeline = "; ".join(f"{a.attempt_no}: {a.sent_at.astimezone(settings.tz):%a %H:%M} "
+                                     f"slot {slot_of(a.sent_at, slots, settings.tz)}" for a in attempts)
+                where = f"resolved {at:%H:%M}: {timeline}"
+                assert [a.state for a in attempts] == ["expired", "expired", "expired"], where
+                used = [slot_of(a.sent_at, slots, settings.tz) for a in attempts]
+                assert sorted(used) == [0, 1, 2], where  # morning, afternoon, evening: each once
+                resolved = (await complaint_row(app, number)).resolved_at
+                assert resolved.astimezone(settings.tz).time() == at, where
+                assert attempts[0].sent_at >= resolved + timedelta(days=1), where
+                for earlier, later in zip(attempts, attempts[1:]):
+                    assert later.sent_at - earlier.sent_at >= timedelta(hours=4), where
+                assert len(await prompts(resident)) == 3, where
+                print("callback timeline,", where)

@@ -50,7 +50,9 @@ async def test_demo_prints_a_transcript_ending_with_the_ticket(tmp_path):
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, stderr.decode()[-2000:]
+    assert stderr.decode() == "", "the demo prints the transcript only: no log line, no traceback"
     transcript = stdout.decode()
+    assert transcript.startswith("=== Huifang demo")
     for step in ("/start", "请描述", "在哪里", "联系方式", "请确认", "提交成功"):
         assert step in transcript
     last = transcript.strip().splitlines()[-1]
