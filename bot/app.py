@@ -1,4 +1,5 @@
-"""Wiring: settings → database → bot, dispatcher, routers and middlewares; polling start/stop."""
+"""Wiring: settings → database → bot, dispatcher, routers and middlewares; polling, the scheduler
+and the delivery worker, started and stopped together."""
 
 from __future__ import annotations
 
@@ -14,24 +15,29 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, ErrorEvent
 
-from bot import texts
+from bot.delivery import DeliveryWorker
+from bot.i18n import DEFAULT_LOCALE, LOCALES, PersonLocaleMiddleware, _, catalogues
 from bot.middlewares import DatabaseMiddleware, ResidentMiddleware
-from bot.notify import Notifier
+from bot.render import Renderer
 from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
 from bot.storage import SqlStorage
 from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from models.types import Clock, utcnow
-from services.classify import Classifier, get_classifier
 from scheduler.callbacks import CallbackWorker, Scheduler
 from scheduler.reports import MonthlyReport
 from scheduler.sla_watch import SlaWatcher
-from services.callbacks import CallbackPolicy
+from services import routing
+from services.classify import Classifier, get_classifier
+from services.filing import MatterRules
+from services.satisfaction import CallbackPolicy
 from services.sla import SlaPolicy
 from services.staff import seed_teams
 
 log = logging.getLogger(__name__)
+
+RESIDENT_COMMANDS = ("start", "new", "my", "status", "add", "lang", "cancel", "help")
 
 
 class MissingToken(RuntimeError):
@@ -70,13 +76,13 @@ async def on_error(event: ErrorEvent) -> bool:
         chat_id = event.update.callback_query.message.chat.id
     if chat_id is not None:
         try:
-            await event.update.bot.send_message(chat_id, texts.INTERNAL_ERROR)
+            await event.update.bot.send_message(chat_id, _("internal_error"))
         except Exception:  # the error path must not raise again
             log.warning("could not report the error to chat %s", chat_id)
     return True
 
 
-def build_dispatcher(settings: Settings, sessions, *, notifier: Notifier, classifier: Classifier | None = None,
+def build_dispatcher(settings: Settings, sessions, *, classifier: Classifier | None = None,
                      clock: Clock = utcnow) -> Dispatcher:
     """A dispatcher with routers, middlewares and the services handlers ask for by name."""
     storage, isolation = build_storage(settings, sessions)
@@ -88,25 +94,32 @@ def build_dispatcher(settings: Settings, sessions, *, notifier: Notifier, classi
         classifier=classifier or get_classifier(),
         sla=SlaPolicy.from_settings(settings),
         callback_policy=CallbackPolicy.from_settings(settings),
-        notifier=notifier,
+        matter_rules=MatterRules.from_settings(settings),
     )
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
-    dispatcher.message.outer_middleware(ResidentMiddleware())
-    dispatcher.callback_query.outer_middleware(ResidentMiddleware())
+    locale = PersonLocaleMiddleware(catalogues())
+    for observer in (dispatcher.message, dispatcher.callback_query):
+        observer.outer_middleware(ResidentMiddleware())
+        observer.outer_middleware(locale)
     dispatcher.errors.register(on_error)
-    for router in routers():
-        # Module-level routers: detach from a previous dispatcher (tests, demo, restarts in-process).
-        router._parent_router = None
-        dispatcher.include_router(router)
+    dispatcher.include_routers(*routers())
     return dispatcher
 
 
 async def register_commands(bot: Bot) -> None:
-    await bot.set_my_commands([BotCommand(command=c, description=d) for c, d in texts.COMMANDS])
+    """The residents' command menu in every language (Telegram picks by the user's language)."""
+    i18n = catalogues()
+    for locale in LOCALES:
+        with i18n.use_locale(locale):
+            commands = [BotCommand(command=c, description=_(f"commands.{c}")) for c in RESIDENT_COMMANDS]
+        if locale == DEFAULT_LOCALE:
+            await bot.set_my_commands(commands)
+        for language in {"zh_Hant": ("zh-hant", "zh-tw", "zh-hk"), "en": ("en",)}.get(locale, ()):
+            await bot.set_my_commands(commands, language_code=language)
 
 
 class HuifangApp:
-    """The running bot: owns the engine, the Bot session and the polling task."""
+    """The running bot: owns the engine, the Bot session, polling, the scheduler and delivery."""
 
     def __init__(self, settings: Settings, *, classifier: Classifier | None = None, with_scheduler: bool = True,
                  clock: Clock = utcnow) -> None:
@@ -116,65 +129,79 @@ class HuifangApp:
         self.sessions = session_factory(self.engine)
         self.bot = build_bot(settings)
         self.sender = Sender(self.bot)
-        self.notifier = Notifier(self.sender, self.sessions, settings)
         rate = settings.rate
         install_rate_limiter(
             self.bot,
             overall=Rate(rate.overall_per_second, 1.0, burst=rate.overall_burst),
             private=Rate(rate.private_per_second, 1.0, burst=rate.private_burst),
             group=Rate(rate.group_per_minute, 60.0, burst=5),
-            on_forbidden=self.notifier.on_forbidden,
+            on_forbidden=self.on_forbidden,
         )
-        self.dispatcher = build_dispatcher(settings, self.sessions, notifier=self.notifier, classifier=classifier,
-                                           clock=clock)
-        self.worker = CallbackWorker(self.sessions, self.notifier, CallbackPolicy.from_settings(settings), clock=clock)
-        self.sla_watcher = SlaWatcher(self.sessions, self.notifier, SlaPolicy.from_settings(settings),
+        policy = CallbackPolicy.from_settings(settings)
+        self.delivery = DeliveryWorker(self.sessions, self.sender, Renderer(settings, catalogues()), policy=policy,
+                                       clock=clock, poll=settings.delivery_poll.total_seconds())
+        self.dispatcher = build_dispatcher(settings, self.sessions, classifier=classifier, clock=clock)
+        self.worker = CallbackWorker(self.sessions, policy, clock=clock)
+        self.sla_watcher = SlaWatcher(self.sessions, SlaPolicy.from_settings(settings),
                                       nudge_after=settings.progress_nudge_after, major_after=settings.major_after,
                                       clock=clock)
-        self.monthly = MonthlyReport(self.sessions, self.notifier, day=settings.report_day, at=settings.report_time,
+        self.monthly = MonthlyReport(self.sessions, day=settings.report_day, at=settings.report_time, tz=settings.tz,
                                      clock=clock)
         self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly,
                                     tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)
         self._task: asyncio.Task | None = None
+        self._polling = asyncio.Event()
+
+    async def on_forbidden(self, chat_id: int, description: str) -> None:
+        """A chat refused a message (blocked, or never started): remember who cannot be reached."""
+        async with self.sessions() as session:
+            person = await routing.staff_of_chat(session, chat_id)
+            if person is not None:
+                await routing.staff_unreachable(session, person.id, now=self.clock())
+                return
+            from sqlmodel import select
+
+            from models.tables import Resident
+
+            resident = (await session.exec(select(Resident).where(Resident.chat_id == chat_id))).first()
+            if resident is not None:
+                await routing.resident_unreachable(session, resident.id)
 
     async def prepare(self) -> None:
-        """Migrate the schema and announce the command menu."""
+        """Migrate the schema, seed the teams, announce the command menu, start the workers."""
         await upgrade(self.settings.database_url)
         async with self.sessions() as session:
             await seed_teams(session)
-        if self.scheduler is not None:
-            self.scheduler.start()
         await self.bot.delete_webhook(drop_pending_updates=False)
         await register_commands(self.bot)
+        self.delivery.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    async def _poll(self, *, handle_signals: bool) -> None:
+        self.dispatcher.startup.register(self._polling.set)
+        await self.dispatcher.start_polling(
+            self.bot, handle_signals=handle_signals, polling_timeout=self.settings.polling_timeout,
+            close_bot_session=False,
+        )
 
     async def run(self, *, handle_signals: bool = True) -> None:
         """Poll until stopped."""
         await self.prepare()
         me = await self.bot.get_me()
         log.info("polling as @%s via %s", me.username, self.settings.telegram_api_base)
-        await self.dispatcher.start_polling(
-            self.bot, handle_signals=handle_signals, polling_timeout=self.settings.polling_timeout,
-            close_bot_session=False,
-        )
+        await self._poll(handle_signals=handle_signals)
 
     async def start(self) -> None:
         """Start polling in the background (tests, demo) once the bot is ready."""
         await self.prepare()
-        self._task = asyncio.create_task(
-            self.dispatcher.start_polling(
-                self.bot, handle_signals=False, polling_timeout=self.settings.polling_timeout,
-                close_bot_session=False,
-            )
-        )
-        # Wait until the polling loop is live so the caller can act immediately.
-        for _ in range(200):
-            if self.dispatcher._running_lock.locked():
-                break
-            await asyncio.sleep(0.01)
+        self._task = asyncio.create_task(self._poll(handle_signals=False))
+        await asyncio.wait({self._task, asyncio.create_task(self._polling.wait())},
+                           return_when=asyncio.FIRST_COMPLETED)
 
     async def stop(self) -> None:
-        """Stop polling and release connections, as a process exit would."""
+        """Stop polling and the workers, release connections, as a process exit would."""
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self._task is not None:
@@ -184,6 +211,7 @@ class HuifangApp:
                 pass
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        await self.delivery.stop()
         await self.dispatcher.storage.close()
         await self.bot.session.close()
         await self.engine.dispose()

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
-from bot import texts
+from bot.i18n import catalogues
 from bot.app import HuifangApp
 from bot.settings import Settings
 from sandbox import SandboxClient, SandboxServer
@@ -63,7 +63,7 @@ async def play_resident(client: SandboxClient) -> str:
     await resident.expect("在哪里")
     await resident.send("3栋1单元 电梯厅")
     await resident.expect("联系方式")
-    await resident.tap(texts.BTN_SHARE_PHONE)
+    await resident.tap(catalogues().text("btn_share_phone", locale="zh_Hans"))
     summary = await resident.expect("请确认")
     await resident.press("确认提交", summary)
     receipt = await resident.expect("工单号")

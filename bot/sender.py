@@ -312,6 +312,7 @@ class Delivery:
     message_id: int | None = None
     error: str | None = None
     forbidden: bool = False
+    retry_after: float | None = None  # flood limit or network trouble: worth trying again after this
 
 
 _EDIT_NOOP_MARKERS = ("message is not modified", "message to edit not found")
@@ -376,10 +377,33 @@ class Sender:
                 message = await self.bot.send_photo(chat_id, file_id, caption=caption if index == 0 else None)
             except (TelegramAPIError, AiogramError) as exc:
                 failed = self._failed("sendPhoto", chat_id, exc)
-                return Delivery(ok=False, message_id=first_id, error=failed.error, forbidden=failed.forbidden)
+                return Delivery(ok=False, message_id=first_id, error=failed.error, forbidden=failed.forbidden,
+                                retry_after=failed.retry_after)
             if first_id is None:
                 first_id = message.message_id
         return Delivery(ok=True, message_id=first_id)
+
+    async def send_document(self, chat_id: int, path, caption: str | None = None) -> Delivery:
+        """Send a file from disk."""
+        from aiogram.types import FSInputFile
+
+        self._check_paced()
+        try:
+            message = await self.bot.send_document(chat_id, FSInputFile(path), caption=caption)
+        except (TelegramAPIError, AiogramError) as exc:
+            return self._failed("sendDocument", chat_id, exc)
+        return Delivery(ok=True, message_id=message.message_id)
+
+    async def send_photo_file(self, chat_id: int, path) -> Delivery:
+        """Send a picture from disk (e.g. a chart)."""
+        from aiogram.types import FSInputFile
+
+        self._check_paced()
+        try:
+            message = await self.bot.send_photo(chat_id, FSInputFile(path))
+        except (TelegramAPIError, AiogramError) as exc:
+            return self._failed("sendPhoto", chat_id, exc)
+        return Delivery(ok=True, message_id=message.message_id)
 
     async def edit_markup(
         self, chat_id: int, message_id: int, reply_markup: InlineKeyboardMarkup | None = None
@@ -408,8 +432,14 @@ class Sender:
         """Log a failed call and turn it into a Delivery."""
         description = _describe(exc)
         forbidden = isinstance(exc, TelegramForbiddenError)
+        retry_after = None
+        if isinstance(exc, TelegramRetryAfter):
+            retry_after = float(exc.retry_after)
+        elif isinstance(exc, (TelegramNetworkError, TelegramServerError)):
+            retry_after = 5.0
         if forbidden:
             log.info("%s to %s: chat unreachable (%s)", what, chat_id, description)
         else:
             log.warning("%s to %s failed: %s: %s", what, chat_id, type(exc).__name__, description)
-        return Delivery(ok=False, message_id=message_id, error=description, forbidden=forbidden)
+        return Delivery(ok=False, message_id=message_id, error=description, forbidden=forbidden,
+                        retry_after=retry_after)

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     callback_answer_timeout: Duration = timedelta(hours=4)
     callback_max_attempts: int = Field(default=3, ge=1, le=10)
     scheduler_tick: Duration = timedelta(seconds=30)
+    delivery_poll: Duration = timedelta(seconds=1)  # how often the outbox is read for other processes' notices
     close_no_callback_after: Duration = timedelta(days=7)
     close_unreachable_after: Duration = timedelta(days=15)
 

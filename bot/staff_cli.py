@@ -10,6 +10,16 @@ from bot.settings import Settings
 from models.db import create_engine, session_factory, upgrade
 from models.tables import Staff, Team
 from services import staff as staff_service
+from services.errors import DeskError
+
+
+def cli_error(error: DeskError) -> str:
+    """A refusal in English for the operator's terminal (the same catalogue as the bot's)."""
+    from bot.i18n import catalogues
+    from bot.texts import error_text
+
+    with catalogues().use_locale("en"):
+        return error_text(error)
 
 
 async def _open(settings: Settings):
@@ -54,8 +64,8 @@ async def invite(*, name: str, team: str | None, role: str, out: TextIO, err: Te
                 session, name=name, team_code=team, role=role, ttl=settings.invite_ttl
             )
             team_row = await session.get(Team, person.team_id) if person.team_id else None
-    except staff_service.StaffError as error:
-        err.write(f"error: {error}\n")
+    except DeskError as error:
+        err.write(f"error: {cli_error(error)}\n")
         return 2
     finally:
         await engine.dispose()
@@ -79,7 +89,7 @@ async def list_staff(*, include_removed: bool, out: TextIO, settings: Settings |
     finally:
         await engine.dispose()
     if not people:
-        out.write("no staff yet: python -m bot staff invite --name 张师傅 --team engineering\n")
+        out.write("no staff yet: python -m bot staff invite --name NAME --team engineering\n")
         return 0
     out.write(f"{'id':>4}  {'name':<12} {'team':<12} {'role':<10} {'telegram':<12} {'open':>4}  state\n")
     for person in people:
@@ -92,54 +102,33 @@ async def list_staff(*, include_removed: bool, out: TextIO, settings: Settings |
 
 
 async def remove(*, staff_id: int, out: TextIO, err: TextIO, settings: Settings | None = None) -> int:
+    """Deactivate; their open tickets are routed again in the same transaction and the new holders'
+    pings are queued (the running bot delivers them)."""
+    from models.tables import Complaint
+    from models.types import utcnow
+    from services import routing
+    from services.notices import NoticeKind
+
     settings = settings or Settings()
     engine, sessions = await _open(settings)
     try:
         async with sessions() as session:
             try:
-                person, tickets = await staff_service.remove_staff(session, staff_id)
-            except staff_service.StaffError as error:
-                err.write(f"error: {error}\n")
+                person, notices = await routing.remove_staff(session, staff_id, now=utcnow())
+            except DeskError as error:
+                err.write(f"error: {cli_error(error)}\n")
                 return 2
-        out.write(f"removed staff #{person.id} {person.name}; {len(tickets)} open ticket(s) to reassign\n")
-        if tickets:
-            await _reassign(settings, sessions, tickets, out)
+            moved = sorted({n.complaint_id for n in notices if n.complaint_id})
+            out.write(f"removed staff #{person.id} {person.name}; {len(moved)} open ticket(s) reassigned\n")
+            for complaint_id in moved:
+                complaint = await session.get(Complaint, complaint_id)
+                holder = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
+                out.write(f"  {complaint.number} → {holder.name if holder else 'waiting for the supervisor'}\n")
+            if any(n.kind is NoticeKind.ASSIGNED for n in notices):
+                out.write("the new holders' pings are queued: the running bot sends them\n")
     finally:
         await engine.dispose()
     return 0
-
-
-async def _reassign(settings: Settings, sessions, tickets: list[int], out: TextIO) -> None:
-    """Route again; ping the new holders when a bot token is configured."""
-    from bot import texts_staff as st
-    from models.tables import Complaint
-    from services import handling
-
-    if settings.bot_token is None:
-        for ticket_id in tickets:
-            async with sessions() as session:
-                complaint = await session.get(Complaint, ticket_id)
-                routing = await staff_service.route(session, complaint)
-                await handling.assign(session, complaint, routing, note="原处理人离职，重新派单")
-            who = routing.assignee.name if routing.assignee else "nobody (waiting for the supervisor)"
-            out.write(f"  {complaint.number} → {routing.team.code}: {who} (no BOT_TOKEN: not pinged)\n")
-        return
-    from bot.app import build_bot
-    from bot.notify import Notifier
-    from bot.sender import Sender, install_rate_limiter
-
-    bot = build_bot(settings)
-    notifier = Notifier(Sender(bot), sessions, settings)
-    install_rate_limiter(bot, on_forbidden=notifier.on_forbidden)
-    try:
-        for ticket_id in tickets:
-            await notifier.dispatch(ticket_id, header=st.PING_HEADER["transfer"])
-            async with sessions() as session:
-                complaint = await session.get(Complaint, ticket_id)
-                holder = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
-            out.write(f"  {complaint.number} → {holder.name if holder else 'waiting for the supervisor'} (pinged)\n")
-    finally:
-        await bot.session.close()
 
 
 async def list_teams(*, out: TextIO, settings: Settings | None = None) -> int:
@@ -151,7 +140,7 @@ async def list_teams(*, out: TextIO, settings: Settings | None = None) -> int:
     finally:
         await engine.dispose()
     for team in rows:
-        scope = "special desk (by flag)" if team.special else ("、".join(team.categories) or "-")
+        scope = "special desk (by flag)" if team.special else (", ".join(team.categories) or "-")
         out.write(f"{team.code:<12} {team.name:<8} {scope}\n")
     return 0
 
@@ -159,15 +148,15 @@ async def list_teams(*, out: TextIO, settings: Settings | None = None) -> int:
 async def set_team(*, code: str, name: str | None, categories: str | None, out: TextIO, err: TextIO,
                    settings: Settings | None = None) -> int:
     settings = settings or Settings()
-    wanted = [c.strip() for c in categories.replace("，", ",").split(",") if c.strip()] if categories else None
+    wanted = [c.strip() for c in categories.replace("\uff0c", ",").split(",") if c.strip()] if categories else None
     engine, sessions = await _open(settings)
     try:
         async with sessions() as session:
             team = await staff_service.set_team(session, code, name=name, categories=wanted)
-    except staff_service.StaffError as error:
-        err.write(f"error: {error}\n")
+    except DeskError as error:
+        err.write(f"error: {cli_error(error)}\n")
         return 2
     finally:
         await engine.dispose()
-    out.write(f"{team.code} {team.name}: {'、'.join(team.categories) or '-'}\n")
+    out.write(f"{team.code} {team.name}: {', '.join(team.categories) or '-'}\n")
     return 0

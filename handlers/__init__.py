@@ -1,4 +1,4 @@
-"""aiogram routers, in the order they must be included."""
+"""aiogram routers, in the order they must be included (a fresh set for each dispatcher)."""
 
 from aiogram import Router
 
@@ -8,7 +8,8 @@ from handlers import callback_answers, common, fallback, intake, reports, staff,
 def routers() -> list[Router]:
     """Staff (deep links, staff commands) first; commands that work in every state; the intake
     dialogue; the catch-all last."""
-    return [staff.router, reports.router, common.router, tickets.router, callback_answers.router, intake.router, fallback.router]
+    return [module.handlers.router() for module in (staff, reports, common, tickets, callback_answers, intake,
+                                                    fallback)]
 
 
 __all__ = ["routers"]

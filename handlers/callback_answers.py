@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import texts
-from bot.callbacks import CommentCb, RatingCb
-from bot.notify import Notifier
-from models.tables import Complaint, Resident
-from services import callbacks
+from bot.buttons import CommentCb, RatingCb
+from bot.i18n import _
+from bot.texts import rating_label
+from handlers.declare import Handlers
+from models.tables import Resident
+from models.types import Clock
+from services import satisfaction
 
-router = Router(name="callback_answers")
+handlers = Handlers("callback_answers")
 
 
 class CallbackComment(StatesGroup):
@@ -23,63 +25,66 @@ class CallbackComment(StatesGroup):
     text = State()
 
 
-@router.callback_query(RatingCb.filter())
+async def drop_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the prompt's buttons (or take them off); an already-edited prompt is fine."""
+    from aiogram.exceptions import TelegramBadRequest
+
+    try:
+        await query.message.edit_reply_markup(reply_markup=markup)
+    except TelegramBadRequest:
+        pass
+
+
+@handlers.callback_query(RatingCb.filter())
 async def rating(query: CallbackQuery, callback_data: RatingCb, session: AsyncSession, resident: Resident,
-                 notifier: Notifier, state: FSMContext) -> None:
+                 state: FSMContext, clock: Clock) -> None:
     """A rating button: close, flag for review, or reopen; then invite a comment."""
-    answer = await callbacks.answer(session, callback_data.attempt, resident, callback_data.rating)
+    answer = await satisfaction.answer(session, callback_data.attempt, resident, callback_data.rating, now=clock())
     if answer.outcome == "stale":
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     if answer.outcome == "late":
         await query.answer()
-        await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, None)
-        await query.message.answer(texts.CALLBACK_LATE)
+        await drop_buttons(query)
+        await query.message.answer(_("callback_late"))
         return
-    label = texts.BTN_NOT_SOLVED if answer.rating == callbacks.NOT_SOLVED else (
-        f"{answer.rating} {callbacks.RATING_LABELS[answer.rating]}")
-    await query.answer("谢谢！")
-    await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=texts.CALLBACK_ANSWERED.format(label=label),
-                                               callback_data=CommentCb(round=0).pack())]]))
-    await query.message.answer(texts.RATING_THANKS[answer.outcome].format(number=answer.complaint.number))
-    await notifier.rating_outcome(answer)
+    await query.answer(_("thanks_short"))
+    await drop_buttons(query, InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("callback_answered", label=rating_label(answer.rating)), callback_data=CommentCb(round=0).pack())]]))
+    await query.message.answer(_(f"rating_thanks.{answer.outcome}", number=answer.complaint.number))
     if await state.get_state() is not None:
         return  # in the middle of something else (e.g. a new complaint): do not take that over
     await state.set_state(CallbackComment.text)
     await state.update_data(comment_round=answer.round.id)
-    await query.message.answer(texts.COMMENT_INVITE, reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=texts.BTN_SKIP_COMMENT, callback_data=CommentCb(round=answer.round.id).pack())]]))
+    await query.message.answer(_("comment_invite"), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text=_("btn_skip_comment"), callback_data=CommentCb(round=answer.round.id).pack())]]))
 
 
-@router.callback_query(CommentCb.filter())
-async def skip_comment(query: CallbackQuery, callback_data: CommentCb, state: FSMContext, notifier: Notifier) -> None:
+@handlers.callback_query(CommentCb.filter())
+async def skip_comment(query: CallbackQuery, callback_data: CommentCb, state: FSMContext) -> None:
     """Skip the comment (or the inert "already rated" label)."""
     await query.answer()
     data = await state.get_data()
     if callback_data.round and data.get("comment_round") == callback_data.round:
         await state.clear()
-        await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, None)
-        await query.message.answer(texts.COMMENT_SKIPPED)
+        await drop_buttons(query)
+        await query.message.answer(_("comment_skipped"))
 
 
-@router.message(CallbackComment.text, F.text, ~F.text.startswith("/"))
+@handlers.message(CallbackComment.text, F.text, ~F.text.startswith("/"))
 async def comment(message: Message, state: FSMContext, session: AsyncSession, resident: Resident,
-                  notifier: Notifier) -> None:
-    """The comment after a rating."""
+                  clock: Clock) -> None:
+    """The comment after a rating (the reviewer reads it when the rating was not "satisfied")."""
     round_id = (await state.get_data()).get("comment_round", 0)
     await state.clear()
-    round_ = await callbacks.add_comment(session, round_id, resident, message.text)
-    if round_ is None:
-        await message.answer(texts.STALE_BUTTON)
+    if await satisfaction.add_comment(session, round_id, resident, message.text, now=clock()) is None:
+        await message.answer(_("stale_button"))
         return
-    await message.answer(texts.COMMENT_THANKS)
-    if round_.rating is not None and round_.rating <= 3:
-        await notifier.callback_comment(await session.get(Complaint, round_.complaint_id), round_.comment)
+    await message.answer(_("comment_thanks"))
 
 
-@router.message(CallbackComment.text, ~F.text.startswith("/"))
+@handlers.message(CallbackComment.text, ~F.text.startswith("/"))
 async def comment_not_text(message: Message, state: FSMContext) -> None:
     """Anything but text ends the comment step politely."""
     await state.clear()
-    await message.answer(texts.COMMENT_SKIPPED)
+    await message.answer(_("comment_skipped"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from html import escape
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import (
@@ -19,11 +19,13 @@ from aiogram.types import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import texts
-from bot.notify import Notifier
+from bot.buttons import IntakeCb, MenuCb
+from bot.i18n import _, __
 from bot.settings import Settings
-from bot.callbacks import IntakeCb, MenuCb
+from bot.texts import (allowance, category_label, contact_line, error_text, kind_label, reason_text,
+                       severity_label, shorten)
 from handlers.common import drop_intake, retire_buttons
+from handlers.declare import Handlers
 from handlers.states import Intake
 from models.tables import ComplaintCreate, Resident
 from models.types import Clock
@@ -32,21 +34,28 @@ from services.classify import Classifier
 from services.intake import IntakeError, normalize_phone, parse_typed_contact, validate_description, validate_location
 from services.filing import MatterRules, file_complaint
 from services.sla import SlaPolicy
+from services.vocabulary import vocabulary
 
-router = Router(name="intake")
-router.message.filter(F.chat.type == "private")
+handlers = Handlers("intake")
+handlers.message.filter(F.chat.type == "private")
 
 NOT_COMMAND = ~F.text.startswith("/")
+ANONYMOUS_WORDS = frozenset(vocabulary()["intake"]["anonymous"])
+
+
+async def typed_anonymous(message: Message) -> bool:
+    """"匿名" typed instead of pressing the button (words from the input vocabulary)."""
+    return (message.text or "").strip().lower() in ANONYMOUS_WORDS
 
 
 def contact_keyboard() -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         keyboard=[
-            [KeyboardButton(text=texts.BTN_SHARE_PHONE, request_contact=True)],
-            [KeyboardButton(text=texts.BTN_ANONYMOUS), KeyboardButton(text=texts.BTN_CANCEL)],
+            [KeyboardButton(text=_("btn_share_phone"), request_contact=True)],
+            [KeyboardButton(text=_("btn_anonymous")), KeyboardButton(text=_("btn_cancel"))],
         ],
         resize_keyboard=True,
-        input_field_placeholder="手机号，如 13812345678",
+        input_field_placeholder=_("contact_placeholder"),
     )
 
 
@@ -56,13 +65,13 @@ def summary_keyboard(draft: str) -> InlineKeyboardMarkup:
 
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [button(texts.BTN_SUBMIT, "submit")],
+            [button(_("btn_submit"), "submit")],
             [
-                button(texts.BTN_EDIT_DESCRIPTION, "desc"),
-                button(texts.BTN_EDIT_LOCATION, "loc"),
-                button(texts.BTN_EDIT_CONTACT, "contact"),
+                button(_("btn_edit_description"), "desc"),
+                button(_("btn_edit_location"), "loc"),
+                button(_("btn_edit_contact"), "contact"),
             ],
-            [button(texts.BTN_CANCEL, "cancel")],
+            [button(_("btn_cancel"), "cancel")],
         ]
     )
 
@@ -71,7 +80,7 @@ async def begin(message: Message, state: FSMContext) -> str:
     """Open a fresh draft (dropping an unfinished one) and return its id."""
     if await state.get_state() is not None:
         await drop_intake(message, state)
-        await message.answer(texts.RESTARTED)
+        await message.answer(_("restarted"))
     draft = secrets.token_hex(4)
     await state.set_data({"draft": draft, "photos": []})
     return draft
@@ -80,25 +89,25 @@ async def begin(message: Message, state: FSMContext) -> str:
 # --- starting ---------------------------------------------------------------------------------
 
 
-@router.message(Command("new"))
-@router.message(F.text == texts.BTN_NEW)
+@handlers.message(Command("new"))
+@handlers.message(F.text == __("btn_new"))
 async def new_command(message: Message, state: FSMContext) -> None:
     """Start an intake from the command."""
     await begin(message, state)
     await state.set_state(Intake.description)
-    await message.answer(texts.ASK_DESCRIPTION, reply_markup=ReplyKeyboardRemove())
+    await message.answer(_("ask_description"), reply_markup=ReplyKeyboardRemove())
 
 
-@router.callback_query(MenuCb.filter(F.action == "new"))
+@handlers.callback_query(MenuCb.filter(F.action == "new"))
 async def new_button(query: CallbackQuery, state: FSMContext) -> None:
     """Start an intake from the menu button."""
     await query.answer()
     await begin(query.message, state)
     await state.set_state(Intake.description)
-    await query.message.answer(texts.ASK_DESCRIPTION)
+    await query.message.answer(_("ask_description"))
 
 
-@router.message(StateFilter(None), F.text, NOT_COMMAND)
+@handlers.message(StateFilter(None), F.text, NOT_COMMAND)
 async def idle_text(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
     """A plain message while idle starts an intake with that text as the description."""
     await begin(message, state)
@@ -106,7 +115,7 @@ async def idle_text(message: Message, state: FSMContext, settings: Settings, ses
     await take_description(message, state, settings, session, resident, classifier)
 
 
-@router.message(StateFilter(None), F.photo)
+@handlers.message(StateFilter(None), F.photo)
 async def idle_photo(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
     """A photo while idle starts an intake with it as evidence."""
     await begin(message, state)
@@ -125,7 +134,7 @@ async def add_photo(message: Message, state: FSMContext, settings: Settings) -> 
     acknowledge = not message.media_group_id or message.media_group_id != data.get("media_group")
     if len(photos) >= limit:
         if acknowledge:
-            await message.answer(texts.PHOTOS_LIMIT.format(limit=limit))
+            await message.answer(_("photos_limit", limit=limit))
         await state.update_data(media_group=message.media_group_id)
         return len(photos), False
     photos.append(message.photo[-1].file_id)
@@ -133,17 +142,17 @@ async def add_photo(message: Message, state: FSMContext, settings: Settings) -> 
     return len(photos), acknowledge
 
 
-@router.message(Intake.description, F.photo)
+@handlers.message(Intake.description, F.photo)
 async def photo_in_description(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
     """Photos are evidence; a caption counts as the description."""
     count, acknowledge = await add_photo(message, state, settings)
     if message.caption and message.caption.strip():
         await take_description(message, state, settings, session, resident, classifier, text=message.caption)
     elif acknowledge:
-        await message.answer(texts.PHOTO_NEEDS_TEXT.format(count=count))
+        await message.answer(_("photo_needs_text", count=count))
 
 
-@router.message(Intake.description, F.text, NOT_COMMAND)
+@handlers.message(Intake.description, F.text, NOT_COMMAND)
 async def take_description(
     message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident,
     classifier: Classifier, text: str | None = None,
@@ -154,34 +163,34 @@ async def take_description(
             text if text is not None else message.text, max_length=settings.intake.description_max
         )
     except IntakeError as error:
-        await message.answer(str(error))
+        await message.answer(error_text(error))
         return
     await state.update_data(description=description)
     await next_step(message, state, settings, session, resident, classifier, after=Intake.description)
 
 
-@router.message(Intake.description, NOT_COMMAND)
+@handlers.message(Intake.description, NOT_COMMAND)
 async def description_wrong_type(message: Message) -> None:
     """Stickers, voice, files … are not a description."""
-    await message.answer(texts.ONLY_TEXT_AND_PHOTOS)
+    await message.answer(_("only_text_and_photos"))
 
 
 # --- location ---------------------------------------------------------------------------------
 
 
-@router.message(Intake.location, F.text, NOT_COMMAND)
+@handlers.message(Intake.location, F.text, NOT_COMMAND)
 async def take_location(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
     """Validate the location, then ask for contact."""
     try:
         location = validate_location(message.text, max_length=settings.intake.location_max)
     except IntakeError as error:
-        await message.answer(str(error))
+        await message.answer(error_text(error))
         return
     await state.update_data(location=location)
     await next_step(message, state, settings, session, resident, classifier, after=Intake.location)
 
 
-@router.callback_query(IntakeCb.filter(F.action == "lastloc"))
+@handlers.callback_query(IntakeCb.filter(F.action == "lastloc"))
 async def last_location_button(
     query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings,
     session: AsyncSession, resident: Resident, classifier: Classifier,
@@ -189,7 +198,7 @@ async def last_location_button(
     """Reuse the location of the resident's previous ticket."""
     data = await state.get_data()
     if await state.get_state() != Intake.location.state or data.get("draft") != callback_data.draft:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     location = await lifecycle.last_location(session, resident)
     await query.answer()
@@ -199,63 +208,63 @@ async def last_location_button(
     await next_step(query.message, state, settings, session, resident, classifier, after=Intake.location)
 
 
-@router.message(Intake.location, F.photo)
-@router.message(Intake.contact, F.photo)
+@handlers.message(Intake.location, F.photo)
+@handlers.message(Intake.contact, F.photo)
 async def late_photo(message: Message, state: FSMContext, settings: Settings) -> None:
     """Photos sent after the description (e.g. the rest of an album) are still kept."""
     count, acknowledge = await add_photo(message, state, settings)
     if acknowledge:
-        await message.answer(texts.PHOTO_ADDED.format(count=count))
+        await message.answer(_("photo_added", count=count))
 
 
-@router.message(Intake.location, NOT_COMMAND)
+@handlers.message(Intake.location, NOT_COMMAND)
 async def location_wrong_type(message: Message) -> None:
     """Only text describes a place."""
-    await message.answer(texts.LOCATION_TEXT_ONLY)
+    await message.answer(_("location_text_only"))
 
 
 # --- contact ----------------------------------------------------------------------------------
 
 
-@router.message(Intake.contact, F.contact)
+@handlers.message(Intake.contact, F.contact)
 async def take_shared_contact(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
     """The share-my-phone button: accept only the sender's own contact."""
     contact = message.contact
     if contact.user_id != message.from_user.id:
-        await message.answer(texts.CONTACT_NOT_OWN, reply_markup=contact_keyboard())
+        await message.answer(_("contact_not_own"), reply_markup=contact_keyboard())
         return
     phone = normalize_phone(contact.phone_number)
     if phone is None:
-        await message.answer(texts.CONTACT_FOREIGN, reply_markup=contact_keyboard())
+        await message.answer(_("contact_foreign"), reply_markup=contact_keyboard())
         return
     name = " ".join(filter(None, [contact.first_name, contact.last_name])) or None
     await save_contact(message, state, settings, session, resident, classifier, phone=phone, name=name)
 
 
-@router.message(Intake.contact, F.text == texts.BTN_ANONYMOUS)
-@router.message(Intake.contact, F.text.in_({"匿名", "匿名反映"}))
+@handlers.message(Intake.contact, F.text == __("btn_anonymous"))
+@handlers.message(Intake.contact, F.text, typed_anonymous)
 async def take_anonymous(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
     """Anonymous: no contact kept, so no callback later."""
     await state.update_data(anonymous=True, contact_phone=None, contact_name=None)
-    await message.answer(texts.CONTACT_ANONYMOUS, reply_markup=ReplyKeyboardRemove())
+    await message.answer(_("contact_anonymous"), reply_markup=ReplyKeyboardRemove())
     await next_step(message, state, settings, session, resident, classifier, after=Intake.contact)
 
 
-@router.message(Intake.contact, F.text, NOT_COMMAND)
+@handlers.message(Intake.contact, F.text, NOT_COMMAND)
 async def take_typed_contact(message: Message, state: FSMContext, settings: Settings, session: AsyncSession, resident: Resident, classifier: Classifier) -> None:
     """A typed phone, optionally with a name."""
     try:
         contact = parse_typed_contact(message.text, default_name=None)
     except IntakeError as error:
-        await message.answer(str(error), reply_markup=contact_keyboard())
+        await message.answer(error_text(error), reply_markup=contact_keyboard())
         return
     await save_contact(message, state, settings, session, resident, classifier, phone=contact.phone, name=contact.name)
 
 
-@router.message(Intake.contact, NOT_COMMAND)
+@handlers.message(Intake.contact, NOT_COMMAND)
 async def contact_wrong_type(message: Message) -> None:
     """Anything else at the contact step."""
-    await message.answer(texts.CONTACT_EXPECTED, reply_markup=contact_keyboard())
+    await message.answer(_("contact_expected"), reply_markup=contact_keyboard())
 
 
 async def save_contact(
@@ -263,8 +272,8 @@ async def save_contact(
     classifier: Classifier, *, phone: str, name: str | None,
 ) -> None:
     await state.update_data(anonymous=False, contact_phone=phone, contact_name=name)
-    shown = texts.contact_line(anonymous=False, name=name, phone=phone)
-    await message.answer(texts.CONTACT_SAVED.format(contact=shown), reply_markup=ReplyKeyboardRemove())
+    shown = contact_line(anonymous=False, name=name, phone=phone)
+    await message.answer(_("contact_saved", contact=shown), reply_markup=ReplyKeyboardRemove())
     await next_step(message, state, settings, session, resident, classifier, after=Intake.contact)
 
 
@@ -284,7 +293,7 @@ async def next_step(
         await send_location_prompt(message, state, session, resident)
     else:
         await state.set_state(Intake.contact)
-        await message.answer(texts.ASK_CONTACT, reply_markup=contact_keyboard())
+        await message.answer(_("ask_contact"), reply_markup=contact_keyboard())
 
 
 async def send_location_prompt(message: Message, state: FSMContext, session: AsyncSession, resident: Resident) -> None:
@@ -292,31 +301,32 @@ async def send_location_prompt(message: Message, state: FSMContext, session: Asy
     markup = None
     if last:
         draft = (await state.get_data())["draft"]
-        label = texts.BTN_LAST_LOCATION.format(location=last if len(last) <= 30 else last[:29] + "…")
+        label = _("btn_last_location", location=last if len(last) <= 30 else last[:29] + "…")
         markup = InlineKeyboardMarkup(
             inline_keyboard=[[InlineKeyboardButton(text=label, callback_data=IntakeCb(action="lastloc", draft=draft).pack())]]
         )
-    await message.answer(texts.ASK_LOCATION, reply_markup=markup)
+    await message.answer(_("ask_location"), reply_markup=markup)
 
 
 async def show_summary(message: Message, state: FSMContext, settings: Settings, classifier: Classifier) -> None:
     """Classify the draft and show it for confirmation."""
     data = await state.get_data()
     classification = classifier.classify(data["description"])
-    contact = texts.contact_line(
+    contact = contact_line(
         anonymous=bool(data.get("anonymous")), name=data.get("contact_name"), phone=data.get("contact_phone")
     )
     photos = len(data.get("photos", []))
-    text = texts.SUMMARY.format(
-        description=escape(data["description"]),
-        location=escape(data["location"]),
-        contact=contact,
-        photos=f"照片：{photos}张\n" if photos else "",
-        category=classification.category.value,
-        kind=classification.kind.value,
-        severity=classification.severity.label,
-        reason=escape(texts.shorten(classification.reason(), 300)),
-    )
+    reason = reason_text(category=classification.category.value, severity=classification.severity.value,
+                         flags=[f.value for f in classification.flags], keywords=classification.keywords)
+    text = _("summary",
+             description=escape(data["description"]),
+             location=escape(data["location"]),
+             contact=contact,
+             photos=_("summary_photos", count=photos) if photos else "",
+             category=category_label(classification.category.value),
+             kind=kind_label(classification.kind.value),
+             severity=severity_label(classification.severity.value),
+             reason=shorten(reason, 300))
     old_summary = data.get("summary_message_id")
     if old_summary:  # an edited draft: retire the previous summary's buttons first
         await retire_buttons(message, old_summary)
@@ -325,38 +335,38 @@ async def show_summary(message: Message, state: FSMContext, settings: Settings, 
     await state.update_data(editing=False, summary_message_id=sent.message_id)
 
 
-@router.callback_query(IntakeCb.filter(F.action.in_({"desc", "loc", "contact"})))
+@handlers.callback_query(IntakeCb.filter(F.action.in_({"desc", "loc", "contact"})))
 async def edit_button(query: CallbackQuery, callback_data: IntakeCb, state: FSMContext) -> None:
     """Go back to one step from the summary."""
     data = await state.get_data()
     if await state.get_state() != Intake.confirm.state or data.get("draft") != callback_data.draft:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     await query.answer()
     await state.update_data(editing=True)
     if callback_data.action == "desc":
         await state.set_state(Intake.description)
-        await query.message.answer(texts.ASK_DESCRIPTION)
+        await query.message.answer(_("ask_description"))
     elif callback_data.action == "loc":
         await state.set_state(Intake.location)
-        await query.message.answer(texts.ASK_LOCATION)
+        await query.message.answer(_("ask_location"))
     else:
         await state.set_state(Intake.contact)
-        await query.message.answer(texts.ASK_CONTACT, reply_markup=contact_keyboard())
+        await query.message.answer(_("ask_contact"), reply_markup=contact_keyboard())
 
 
-@router.callback_query(IntakeCb.filter(F.action == "submit"))
+@handlers.callback_query(IntakeCb.filter(F.action == "submit"))
 async def submit(
     query: CallbackQuery, callback_data: IntakeCb, state: FSMContext, settings: Settings,
     session: AsyncSession, resident: Resident, classifier: Classifier, sla: SlaPolicy,
-    notifier: Notifier, clock: Clock,
+    matter_rules: MatterRules, clock: Clock,
 ) -> None:
-    """Store the ticket, tell the resident its number and deadlines, then route and ping staff."""
+    """Store, route and ping in one use case, then tell the resident the number and deadlines."""
     data = await state.get_data()
     draft_key = f"{resident.telegram_id}:{callback_data.draft}"
     if await state.get_state() != Intake.confirm.state or data.get("draft") != callback_data.draft:
         existing = await lifecycle.get_by_draft_key(session, draft_key)
-        answer = texts.ALREADY_SUBMITTED.format(number=existing.number) if existing else texts.STALE_BUTTON
+        answer = _("already_submitted", number=existing.number) if existing else _("stale_button")
         await query.answer(answer, show_alert=True)
         return
     classification = classifier.classify(data["description"])
@@ -371,39 +381,31 @@ async def submit(
     try:
         filing = await file_complaint(
             session, resident=resident, data=complaint_data, classification=classification, classifier=classifier,
-            draft_key=draft_key, tz=settings.tz, sla=sla, rules=MatterRules.from_settings(settings),
+            draft_key=draft_key, tz=settings.tz, sla=sla, rules=matter_rules,
             now=clock(),
         )
     except lifecycle.DuplicateSubmission as duplicate:
-        await query.answer(texts.ALREADY_SUBMITTED.format(number=duplicate.complaint.number), show_alert=True)
+        await query.answer(_("already_submitted", number=duplicate.complaint.number), show_alert=True)
         return
     complaint = filing.complaint
-    if filing.merged:
-        await state.clear()
-        await query.answer("已合并")
-        await retire_buttons(query.message, query.message.message_id)
-        await query.message.answer(texts.MERGED.format(number=complaint.number))
-        await notifier.assignee_info(complaint, complaint_data.description)
-        return
     await state.clear()
-    await query.answer("已提交")
     await retire_buttons(query.message, query.message.message_id)
-    allowance = sla.for_severity(complaint.severity).describe_zh()
+    if filing.merged:
+        await query.answer(_("merged_short"))
+        await query.message.answer(_("merged", number=complaint.number))
+        return
+    await query.answer(_("submitted_short"))
     await query.message.answer(
-        texts.SUBMITTED.format(
-            number=complaint.number,
-            category=complaint.category,
-            severity=texts.severity_label(complaint.severity),
-            allowance=allowance,
-            anonymous=texts.SUBMITTED_ANONYMOUS if complaint.anonymous else "",
-        )
+        _("submitted",
+          number=complaint.number,
+          category=category_label(complaint.category),
+          severity=severity_label(complaint.severity),
+          allowance=allowance(sla.for_severity(complaint.severity)),
+          anonymous=_("submitted_anonymous") if complaint.anonymous else "")
     )
-    await notifier.dispatch(complaint.id)
-    if filing.major_ids:
-        await notifier.major_alert(filing.major_ids, filing.major_reason)
 
 
-@router.message(Intake.confirm, NOT_COMMAND)
+@handlers.message(Intake.confirm, NOT_COMMAND)
 async def confirm_expects_buttons(message: Message) -> None:
     """At the summary, only its buttons move things on."""
-    await message.answer(texts.USE_BUTTONS)
+    await message.answer(_("use_buttons"))

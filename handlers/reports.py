@@ -6,19 +6,20 @@ import tempfile
 from html import escape
 from pathlib import Path
 
-from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import FSInputFile, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import texts_staff as st
+from bot.i18n import _
 from bot.settings import Settings
+from handlers.declare import Handlers
 from handlers.staff import IsStaff
 from models.tables import Staff
+from models.types import Clock
 from services import report as report_service
 from services import stats
 
-router = Router(name="reports")
+handlers = Handlers("reports")
 
 VIEWERS = ("supervisor", "manager", "admin")
 
@@ -31,42 +32,44 @@ def scope_of(staff: Staff) -> int | None:
 async def viewer_month(message: Message, command: CommandObject, staff: Staff, *, default: str, name: str) -> str | None:
     """The month asked for, if this person may see figures; otherwise None after saying why."""
     if staff.role not in VIEWERS:
-        await message.answer(st.STATS_ONLY)
+        await message.answer(_("staff.stats_only"))
         return None
     value = (command.args or "").strip().split()
     month = value[0] if value else default
     try:
         stats.parse_month(month)
     except ValueError:
-        await message.answer(st.MONTH_USAGE.format(command=name))
+        await message.answer(_("staff.month_usage", command=name))
         return None
     return month
 
 
-@router.message(Command("stats"), IsStaff())
+@handlers.message(Command("stats"), IsStaff())
 async def stats_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-                        settings: Settings) -> None:
+                        settings: Settings, clock: Clock) -> None:
     """This month so far (or a given month) against the month before."""
-    month = await viewer_month(message, command, staff, default=stats.current_month(settings.tz), name="stats")
+    month = await viewer_month(message, command, staff, default=stats.current_month(settings.tz, clock()),
+                               name="stats")
     if month is None:
         return
-    current, previous = await stats.compare(session, month=month, tz=settings.tz, team_id=scope_of(staff))
+    current, previous = await stats.compare(session, month=month, tz=settings.tz, team_id=scope_of(staff),
+                                            now=clock())
     await message.answer(stats.render_stats_text(current, previous))
 
 
-@router.message(Command("report"), IsStaff())
+@handlers.message(Command("report"), IsStaff())
 async def report_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-                         settings: Settings) -> None:
+                         settings: Settings, clock: Clock) -> None:
     """The monthly analysis report (spreadsheet and charts) for a month, last month by default."""
-    default = stats.previous_month(stats.current_month(settings.tz))
+    default = stats.previous_month(stats.current_month(settings.tz, clock()))
     month = await viewer_month(message, command, staff, default=default, name="report")
     if month is None:
         return
-    await message.answer(st.REPORT_WORKING.format(month=escape(month)))
+    await message.answer(_("staff.report_working", month=escape(month)))
     with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder:
         files = await report_service.build_report(session, month=month, tz=settings.tz,
-                                                  out=Path(folder) / f"月度投诉分析报告-{month}.xlsx",
+                                                  out=Path(folder) / f"report-{month}.xlsx",
                                                   team_id=scope_of(staff))
-        await message.answer_document(FSInputFile(files.xlsx), caption=st.REPORT_CAPTION.format(month=month))
+        await message.answer_document(FSInputFile(files.xlsx), caption=_("staff.report_caption", month=month))
         for chart in files.charts:
             await message.answer_photo(FSInputFile(chart))

@@ -1,10 +1,15 @@
-"""Staff: onboarding by deep link, ping buttons, /mine, /ticket, /accept, /note, /resolve, /invite."""
+"""Staff: onboarding by deep link, ping buttons, /mine, /ticket, /accept, /note, /resolve, /invite.
+
+Handlers read the update, call one use case (services.handling) with the person and ``now``,
+and answer the person acting; everyone else hears through the notices the use case stored.
+"""
 
 from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import F
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -19,21 +24,27 @@ from aiogram.types import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import texts
-from bot import texts_staff as st
-from bot.notify import CATEGORIES, Notifier, phone_for, render_card, ticket_buttons
+from bot.buttons import StaffCb
+from bot.i18n import _
+from bot.render import CATEGORIES, phone_for, ticket_buttons, ticket_card
 from bot.settings import Settings
-from bot.callbacks import StaffCb
+from bot.texts import category_label, error_text, local_time, role_label, severity_label, snippet, status_label
+from handlers.declare import Handlers
 from models.tables import Complaint, Staff, Team
 from models.types import Clock
-from services import callbacks, handling
-from services.callbacks import CallbackPolicy
-from services.sla import SlaPolicy
+from services import handling
 from services import staff as staff_service
 from services.domain import Severity, Status
+from services.errors import DeskError
+from services.satisfaction import CallbackPolicy
+from services.sla import SlaPolicy
 
-router = Router(name="staff")
-router.message.filter(F.chat.type == "private")
+handlers = Handlers("staff")
+handlers.message.filter(F.chat.type == "private")
+
+STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "help")
+REPORT_COMMANDS = ("stats", "report")
+ADMIN_COMMANDS = ("invite",)
 
 
 class StaffFlow(StatesGroup):
@@ -56,9 +67,9 @@ class IsStaff(Filter):
 
 
 def staff_commands(person: Staff) -> list[BotCommand]:
-    pairs = (st.STAFF_COMMANDS + (st.REPORT_COMMANDS if person.role in ("supervisor", "manager", "admin") else [])
-             + (st.ADMIN_COMMANDS if person.role == "admin" else []))
-    return [BotCommand(command=c, description=d) for c, d in pairs]
+    names = (STAFF_COMMANDS + (REPORT_COMMANDS if person.role in ("supervisor", "manager", "admin") else ())
+             + (ADMIN_COMMANDS if person.role == "admin" else ()))
+    return [BotCommand(command=name, description=_(f"staff.commands.{name}")) for name in names]
 
 
 async def team_label(session: AsyncSession, person: Staff) -> str:
@@ -66,43 +77,54 @@ async def team_label(session: AsyncSession, person: Staff) -> str:
     return team.name if team else ""
 
 
+async def edit_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Show the buttons that fit the ticket now (an unchanged message is fine)."""
+    try:
+        await query.message.edit_reply_markup(reply_markup=markup)
+    except TelegramBadRequest:
+        pass
+
+
 # --- onboarding -------------------------------------------------------------------------------
 
 
-@router.message(CommandStart(deep_link=True))
-async def redeem(message: Message, command: CommandObject, session: AsyncSession, state: FSMContext) -> None:
+async def welcome(message: Message, session: AsyncSession, person: Staff) -> None:
+    await message.bot.set_my_commands(staff_commands(person), scope=BotCommandScopeChat(chat_id=message.chat.id))
+    await message.answer(_("staff.welcome", name=escape(person.name), team=escape(await team_label(session, person)),
+                           role=role_label(person.role)))
+
+
+@handlers.message(CommandStart(deep_link=True))
+async def redeem(message: Message, command: CommandObject, session: AsyncSession, state: FSMContext,
+                 clock: Clock) -> None:
     """Open an invite link: bind this Telegram account to the staff record."""
     try:
         person = await staff_service.redeem_invite(
-            session, command.args or "", telegram_id=message.from_user.id, chat_id=message.chat.id
-        )
-    except staff_service.InviteError as error:
-        await message.answer(str(error))
+            session, command.args or "", telegram_id=message.from_user.id, chat_id=message.chat.id, now=clock())
+    except DeskError as error:
+        await message.answer(error_text(error))
         return
     await state.clear()
-    await message.bot.set_my_commands(staff_commands(person), scope=BotCommandScopeChat(chat_id=message.chat.id))
-    await message.answer(st.WELCOME.format(
-        name=escape(person.name), team=escape(await team_label(session, person)), role=st.ROLE_LABELS[person.role]))
+    await welcome(message, session, person)
 
 
-@router.message(CommandStart(), IsStaff())
+@handlers.message(CommandStart(), IsStaff())
 async def staff_start(message: Message, session: AsyncSession, staff: Staff) -> None:
     """Staff pressing Start again get their own greeting and menu."""
-    await message.bot.set_my_commands(staff_commands(staff), scope=BotCommandScopeChat(chat_id=message.chat.id))
-    await message.answer(st.WELCOME.format(
-        name=escape(staff.name), team=escape(await team_label(session, staff)), role=st.ROLE_LABELS[staff.role]))
+    await welcome(message, session, staff)
 
 
-@router.message(Command("invite"), IsStaff())
-async def invite(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, settings: Settings) -> None:
+@handlers.message(Command("invite"), IsStaff())
+async def invite(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, settings: Settings,
+                 clock: Clock) -> None:
     """Admins create a one-time invite link from chat."""
     if staff.role != "admin":
-        await message.answer(st.ADMIN_ONLY)
+        await message.answer(_("staff.admin_only"))
         return
     parts = (command.args or "").split()
     teams = ", ".join(t.code for t in await staff_service.teams(session))
     if len(parts) < 2:
-        await message.answer(st.INVITE_USAGE.format(teams=teams))
+        await message.answer(_("staff.invite_usage", teams=teams))
         return
     name, rest = parts[0], parts[1:]
     if rest[0] in staff_service.ROLES:
@@ -111,42 +133,38 @@ async def invite(message: Message, command: CommandObject, session: AsyncSession
         team_code, role = rest[0], (rest[1] if len(rest) > 1 else "staff")
     try:
         person, code = await staff_service.create_invite(
-            session, name=name, team_code=team_code, role=role, ttl=settings.invite_ttl
-        )
-    except staff_service.StaffError as error:
-        await message.answer(f"{escape(str(error))}\n\n" + st.INVITE_USAGE.format(teams=teams))
+            session, name=name, team_code=team_code, role=role, ttl=settings.invite_ttl, now=clock())
+    except DeskError as error:
+        await message.answer(error_text(error) + "\n\n" + _("staff.invite_usage", teams=teams))
         return
     me = await message.bot.me()
-    await message.answer(st.INVITE_CREATED.format(
-        name=escape(person.name), team=escape(await team_label(session, person)),
-        role=st.ROLE_LABELS[person.role], days=settings.invite_ttl.days or 1,
-        link=f"https://t.me/{me.username}?start={code}"))
+    await message.answer(_("staff.invite_created", name=escape(person.name),
+                           team=escape(await team_label(session, person)), role=role_label(person.role),
+                           days=settings.invite_ttl.days or 1, link=f"https://t.me/{me.username}?start={code}"))
 
 
-@router.message(Command("help"), IsStaff())
+@handlers.message(Command("help"), IsStaff())
 async def staff_help(message: Message) -> None:
     """Staff get their own help."""
-    await message.answer(st.STAFF_HELP)
+    await message.answer(_("staff.staff_help"))
 
 
 # --- lists and cards --------------------------------------------------------------------------
 
 
-@router.message(Command("mine"), IsStaff())
+@handlers.message(Command("mine"), IsStaff())
 async def mine(message: Message, session: AsyncSession, staff: Staff, settings: Settings) -> None:
     """Open tickets of this staff member, nearest deadline first."""
     tickets = await handling.open_tickets_of(session, staff)
     if not tickets:
-        await message.answer(st.MINE_EMPTY)
+        await message.answer(_("staff.mine_empty"))
         return
     tickets.sort(key=lambda t: (t.resolve_by or t.created_at, t.id))
-    lines = [st.MINE_HEADER.format(count=len(tickets))]
+    lines = [_("staff.mine_header", count=len(tickets))]
     for index, ticket in enumerate(tickets[:30], 1):
-        lines.append(st.MINE_LINE.format(
-            index=index, number=ticket.number, status=Status(ticket.status).label,
-            severity=texts.severity_label(ticket.severity),
-            resolve_by=texts.local_time(ticket.resolve_by, settings.tz) if ticket.resolve_by else "—",
-            snippet=texts.snippet(ticket.description)))
+        lines.append(_("staff.mine_line", index=index, number=ticket.number, status=status_label(ticket.status),
+                       severity=severity_label(ticket.severity), resolve_by=local_time(ticket.resolve_by, settings.tz),
+                       snippet=snippet(ticket.description)))
     buttons = [InlineKeyboardButton(text=t.number, callback_data=StaffCb(action="view", ticket=t.id).pack())
                for t in tickets[:30]]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
@@ -164,24 +182,25 @@ async def load_visible(session: AsyncSession, number_or_id: str | int, staff: St
 
 async def show_card(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff, settings: Settings) -> None:
     full = complaint.assignee_id == staff.id and complaint.status == Status.ACCEPTED.value
-    text = await render_card(session, complaint, settings, header=f"🗂 <b>工单 {complaint.number}</b>", full_phone=full)
+    text = await ticket_card(session, complaint, settings, header=_("staff.card_header", number=complaint.number),
+                             full_phone=full)
     await message.answer(text, reply_markup=ticket_buttons(complaint))
 
 
-@router.message(Command("ticket"), IsStaff())
+@handlers.message(Command("ticket"), IsStaff())
 async def ticket(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, settings: Settings) -> None:
     """One ticket with its action buttons."""
-    found = await ticket_from_command(message, command, session, staff, st.TICKET_USAGE.format(command="ticket"))
+    found = await ticket_from_command(message, command, session, staff, _("staff.ticket_usage", command="ticket"))
     if found is not None:
         await show_card(message, session, found[0], staff, settings)
 
 
-@router.callback_query(StaffCb.filter(F.action == "view"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "view"), IsStaff())
 async def view_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, settings: Settings) -> None:
     """A ticket from /mine."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     await query.answer()
     await show_card(query.message, session, complaint, staff, settings)
@@ -190,41 +209,41 @@ async def view_button(query: CallbackQuery, callback_data: StaffCb, session: Asy
 # --- accept -----------------------------------------------------------------------------------
 
 
-async def do_accept(session: AsyncSession, complaint: Complaint, staff: Staff, notifier: Notifier, clock: Clock) -> str:
-    await handling.accept(session, complaint, staff, now=clock())
-    await notifier.resident_accepted(complaint, staff)
-    return st.ACCEPTED_STAFF.format(number=complaint.number, contact=phone_for(complaint))
+async def do_accept(session: AsyncSession, complaint: Complaint, staff: Staff, clock: Clock) -> str:
+    outcome = await handling.accept(session, complaint.id, staff, now=clock())
+    return _("staff.accepted_staff", number=outcome.complaint.number, contact=phone_for(outcome.complaint))
 
 
-@router.message(Command("accept"), IsStaff())
-async def accept_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, notifier: Notifier,
+@handlers.message(Command("accept"), IsStaff())
+async def accept_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
                          clock: Clock) -> None:
     """/accept TS…"""
-    found = await ticket_from_command(message, command, session, staff, st.TICKET_USAGE.format(command="accept"))
+    found = await ticket_from_command(message, command, session, staff, _("staff.ticket_usage", command="accept"))
     if found is None:
         return
-    complaint = found[0]
     try:
-        await message.answer(await do_accept(session, complaint, staff, notifier, clock), reply_markup=ticket_buttons(complaint))
-    except handling.HandlingError as error:
-        await message.answer(escape(str(error)))
+        reply = await do_accept(session, found[0], staff, clock)
+    except DeskError as error:
+        await message.answer(error_text(error))
+        return
+    await message.answer(reply, reply_markup=ticket_buttons(found[0]))
 
 
-@router.callback_query(StaffCb.filter(F.action == "acc"), IsStaff())
-async def accept_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, notifier: Notifier,
+@handlers.callback_query(StaffCb.filter(F.action == "acc"), IsStaff())
+async def accept_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
                         clock: Clock) -> None:
     """The accept button of a ping."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     try:
-        reply = await do_accept(session, complaint, staff, notifier, clock)
-    except handling.HandlingError as error:
-        await query.answer(str(error), show_alert=True)
+        reply = await do_accept(session, complaint, staff, clock)
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
         return
-    await query.answer("已接单")
-    await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, ticket_buttons(complaint))
+    await query.answer(_("staff.accepted_short"))
+    await edit_buttons(query, ticket_buttons(complaint))
     await query.message.answer(reply)
 
 
@@ -241,137 +260,136 @@ async def ticket_from_command(message: Message, command: CommandObject, session:
         return None
     complaint = await load_visible(session, number, staff)
     if complaint is None:
-        await message.answer(st.TICKET_NOT_FOUND.format(number=escape(number[:40])))
+        await message.answer(_("staff.ticket_not_found", number=escape(number[:40])))
         return None
     return complaint, text
 
 
-@router.message(Command("note"), IsStaff())
-async def note_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
+@handlers.message(Command("note"), IsStaff())
+async def note_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+                       clock: Clock) -> None:
     """/note TS… progress text — forwarded to the resident."""
-    found = await ticket_from_command(message, command, session, staff, st.NOTE_USAGE, needs_text=True)
+    found = await ticket_from_command(message, command, session, staff, _("staff.note_usage"), needs_text=True)
     if found is None:
         return
     complaint, text = found
     try:
-        note = await handling.add_note(session, complaint, staff, text)
-    except handling.HandlingError as error:
-        await message.answer(escape(str(error)))
+        await handling.add_note(session, complaint.id, staff, text, now=clock())
+    except DeskError as error:
+        await message.answer(error_text(error))
         return
-    await notifier.resident_note(complaint, note)
-    await message.answer(st.NOTE_SAVED.format(number=complaint.number))
+    await message.answer(_("staff.note_saved", number=complaint.number))
 
 
-async def do_resolve(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff,
-                     notifier: Notifier, result: str, policy: CallbackPolicy, clock: Clock, *,
-                     on_spot: bool = False) -> bool:
-    now = clock()
+async def do_resolve(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff, result: str,
+                     policy: CallbackPolicy, clock: Clock, *, on_spot: bool = False) -> bool:
+    number = complaint.number
     try:
-        result = await handling.resolve(session, complaint, staff, result, on_spot=on_spot, now=now)
-    except handling.HandlingError as error:
-        await message.answer(escape(str(error)))
+        await handling.resolve(session, complaint.id, staff, result, policy=policy, now=clock(), on_spot=on_spot)
+    except DeskError as error:
+        await message.answer(error_text(error))
         return False
-    await notifier.resident_resolved(complaint, result)
-    await callbacks.plan_round(session, complaint, policy, now=now)
-    await message.answer(st.RESOLVED_STAFF.format(number=complaint.number))
+    await message.answer(_("staff.resolved_staff", number=number))
     return True
 
 
-@router.message(Command("resolve"), IsStaff())
+@handlers.message(Command("resolve"), IsStaff())
 async def resolve_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-                          notifier: Notifier, callback_policy: CallbackPolicy, clock: Clock) -> None:
+                          callback_policy: CallbackPolicy, clock: Clock) -> None:
     """/resolve TS… result — the result goes to the resident."""
-    found = await ticket_from_command(message, command, session, staff, st.RESOLVE_USAGE, needs_text=True)
+    found = await ticket_from_command(message, command, session, staff, _("staff.resolve_usage"), needs_text=True)
     if found is not None:
-        await do_resolve(message, session, found[0], staff, notifier, found[1], callback_policy, clock)
+        await do_resolve(message, session, found[0], staff, found[1], callback_policy, clock)
 
 
-@router.callback_query(StaffCb.filter(F.action == "res"), IsStaff())
-async def resolve_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, state: FSMContext) -> None:
+@handlers.callback_query(StaffCb.filter(F.action == "res"), IsStaff())
+async def resolve_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                         state: FSMContext) -> None:
     """Ask for the result note."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None or complaint.assignee_id != staff.id or complaint.status != Status.ACCEPTED.value:
-        await query.answer(
-            texts.STALE_BUTTON if complaint is None else f"工单 {complaint.number} 需由处理人接单后办结。", show_alert=True)
+        await query.answer(_("stale_button") if complaint is None
+                           else _("staff.resolve_needs_holder", number=complaint.number), show_alert=True)
         return
     await query.answer()
     await state.set_state(StaffFlow.resolve_note)
     await state.update_data(resolve_ticket=complaint.id, on_spot=False)
-    await query.message.answer(st.RESOLVE_ASK.format(number=complaint.number), reply_markup=InlineKeyboardMarkup(
+    await query.message.answer(_("staff.resolve_ask", number=complaint.number), reply_markup=InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(
-            text=st.BTN_ON_SPOT, callback_data=StaffCb(action="spot", ticket=complaint.id).pack())]]))
+            text=_("staff.btn_on_spot"), callback_data=StaffCb(action="spot", ticket=complaint.id).pack())]]))
 
 
-@router.callback_query(StaffCb.filter(F.action == "spot"), IsStaff(), StaffFlow.resolve_note)
+@handlers.callback_query(StaffCb.filter(F.action == "spot"), IsStaff(), StaffFlow.resolve_note)
 async def on_spot_button(query: CallbackQuery, callback_data: StaffCb, state: FSMContext) -> None:
     """Resolved on the spot with the resident's satisfaction confirmed: no callback later."""
     if (await state.get_data()).get("resolve_ticket") != callback_data.ticket:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     await state.update_data(on_spot=True)
-    await query.answer("已记录")
-    await query.message.edit_text(st.ON_SPOT_MARKED)
+    await query.answer(_("staff.noted_short"))
+    await query.message.edit_text(_("staff.on_spot_marked"))
 
 
-@router.callback_query(StaffCb.filter(F.action == "wait"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "wait"), IsStaff())
 async def wait_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
-                      notifier: Notifier, sla: SlaPolicy, settings: Settings) -> None:
+                      sla: SlaPolicy, settings: Settings, clock: Clock) -> None:
     """Pause the clock while waiting for the resident, or resume it."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     try:
         if handling.is_paused(complaint):
-            await handling.resume(session, complaint, sla, actor="staff", actor_id=staff.telegram_id)
-            text = st.RESUMED.format(number=complaint.number, deadline=texts.local_time(complaint.resolve_by, settings.tz))
+            outcome = await handling.resume(session, complaint.id, staff, sla, now=clock())
+            text = _("staff.resumed", number=outcome.complaint.number,
+                     deadline=local_time(outcome.complaint.resolve_by, settings.tz))
         else:
-            await handling.pause(session, complaint, staff, sla)
-            text = st.PAUSED.format(number=complaint.number)
-    except handling.HandlingError as error:
-        await query.answer(str(error), show_alert=True)
+            outcome = await handling.pause(session, complaint.id, staff, sla, now=clock())
+            text = _("staff.paused", number=outcome.complaint.number)
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
         return
     await query.answer(text, show_alert=True)
-    await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, ticket_buttons(complaint))
+    await edit_buttons(query, ticket_buttons(outcome.complaint))
 
 
-@router.callback_query(StaffCb.filter(F.action == "sens"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "sens"), IsStaff())
 async def sensitive_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
-                           notifier: Notifier) -> None:
+                           clock: Clock) -> None:
     """Toggle 不便回访 on a ticket."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     try:
-        await handling.set_sensitive(session, complaint, staff, not complaint.sensitive)
-    except handling.HandlingError as error:
-        await query.answer(str(error), show_alert=True)
+        outcome = await handling.set_sensitive(session, complaint.id, staff, not complaint.sensitive, now=clock())
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
         return
-    text = st.SENSITIVE_ON if complaint.sensitive else st.SENSITIVE_OFF
-    await query.answer(text.format(number=complaint.number), show_alert=True)
-    await notifier.sender.edit_markup(query.message.chat.id, query.message.message_id, ticket_buttons(complaint))
+    key = "staff.sensitive_on" if outcome.complaint.sensitive else "staff.sensitive_off"
+    await query.answer(_(key, number=outcome.complaint.number), show_alert=True)
+    await edit_buttons(query, ticket_buttons(outcome.complaint))
 
 
-@router.message(StaffFlow.resolve_note, F.text, ~F.text.startswith("/"), IsStaff())
+@handlers.message(StaffFlow.resolve_note, F.text, ~F.text.startswith("/"), IsStaff())
 async def resolve_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff,
-                       notifier: Notifier, callback_policy: CallbackPolicy, clock: Clock) -> None:
+                       callback_policy: CallbackPolicy, clock: Clock) -> None:
     """The result note typed after pressing resolve."""
     data = await state.get_data()
     complaint = await load_visible(session, data.get("resolve_ticket", 0), staff)
     if complaint is None:
         await state.clear()
-        await message.answer(texts.STALE_BUTTON)
+        await message.answer(_("stale_button"))
         return
-    if await do_resolve(message, session, complaint, staff, notifier, message.text, callback_policy, clock,
+    if await do_resolve(message, session, complaint, staff, message.text, callback_policy, clock,
                         on_spot=bool(data.get("on_spot"))):
         await state.clear()
 
 
-@router.message(StaffFlow.resolve_note, ~F.text.startswith("/"))
+@handlers.message(StaffFlow.resolve_note, ~F.text.startswith("/"))
 async def resolve_note_not_text(message: Message) -> None:
     """Only text can be a result note."""
-    await message.answer("请用文字输入处理结果，或发送 /cancel 放弃。")
+    await message.answer(_("staff.resolve_text_only"))
 
 
 # --- transfer and category --------------------------------------------------------------------
@@ -382,161 +400,166 @@ async def directable(query: CallbackQuery, session: AsyncSession, ticket_id: int
     """A ticket this person may transfer or correct; otherwise answer why and return None."""
     complaint = await load_visible(session, ticket_id, staff)
     if complaint is None or not handling.can_direct(complaint, staff):
-        await query.answer(texts.STALE_BUTTON if complaint is None else refusal.format(number=complaint.number),
+        await query.answer(_("stale_button") if complaint is None else _(refusal, number=complaint.number),
                            show_alert=True)
         return None
     return complaint
 
 
-@router.callback_query(StaffCb.filter(F.action == "tr"), IsStaff())
+def back_row(complaint: Complaint) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(text=_("staff.btn_back"), callback_data=StaffCb(action="x", ticket=complaint.id).pack())]
+
+
+def holder_text(plan) -> str:
+    return f" · {escape(plan.assignee.name)}" if plan.assignee else _("staff.awaiting_supervisor")
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "tr"), IsStaff())
 async def transfer_pick_team(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Choose the team to transfer to."""
-    complaint = await directable(query, session, callback_data.ticket, staff, "您不能转派工单 {number}。")
+    complaint = await directable(query, session, callback_data.ticket, staff, "error.may_not_transfer")
     if complaint is None:
         return
     await query.answer()
     rows = [[InlineKeyboardButton(text=team.name, callback_data=StaffCb(action="trt", ticket=complaint.id, arg=team.code).pack())]
             for team in await staff_service.teams(session)]
-    rows.append([InlineKeyboardButton(text=st.BTN_BACK, callback_data=StaffCb(action="x", ticket=complaint.id).pack())])
-    await query.message.answer(st.TRANSFER_PICK_TEAM.format(number=complaint.number),
+    rows.append(back_row(complaint))
+    await query.message.answer(_("staff.transfer_pick_team", number=complaint.number),
                                reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-@router.callback_query(StaffCb.filter(F.action == "trt"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "trt"), IsStaff())
 async def transfer_pick_person(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Choose a person in the team, or automatic assignment."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     try:
         team = await staff_service.team_by_code(session, callback_data.arg)
-    except staff_service.StaffError:
+    except DeskError:
         team = None
     if complaint is None or team is None or not handling.can_direct(complaint, staff):
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     await query.answer()
     loads = await staff_service.open_load(session, team)
-    rows = [[InlineKeyboardButton(text=st.BTN_AUTO, callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}.0").pack())]]
+    rows = [[InlineKeyboardButton(text=_("staff.btn_auto"), callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}.0").pack())]]
     for person in await staff_service.team_members(session, team):
         if person.telegram_id is None:
             continue
         rows.append([InlineKeyboardButton(
-            text=f"{person.name}（{loads.get(person.id, 0)}）",
+            text=_("staff.person_load", name=person.name, load=loads.get(person.id, 0)),
             callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}.{person.id}").pack())])
-    rows.append([InlineKeyboardButton(text=st.BTN_BACK, callback_data=StaffCb(action="x", ticket=complaint.id).pack())])
-    await query.message.edit_text(st.TRANSFER_PICK_PERSON.format(number=complaint.number, team=escape(team.name)),
+    rows.append(back_row(complaint))
+    await query.message.edit_text(_("staff.transfer_pick_person", number=complaint.number, team=escape(team.name)),
                                   reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-@router.callback_query(StaffCb.filter(F.action == "trp"), IsStaff())
-async def transfer_do(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
-    """Carry out the transfer and ping the new holder."""
+@handlers.callback_query(StaffCb.filter(F.action == "trp"), IsStaff())
+async def transfer_do(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                      clock: Clock) -> None:
+    """Carry out the transfer; the new holder is pinged and the previous one told."""
     complaint = await load_visible(session, callback_data.ticket, staff)
-    team_code, _, person_id = callback_data.arg.rpartition(".")
+    team_code, _sep, person_id = callback_data.arg.rpartition(".")
     try:
         team = await staff_service.team_by_code(session, team_code)
         target = await session.get(Staff, int(person_id)) if person_id not in ("", "0") else None
-    except (staff_service.StaffError, ValueError):
+    except (DeskError, ValueError, OverflowError):
         team = None
     if complaint is None or team is None or (person_id not in ("", "0") and target is None):
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
-    previous = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
+    number = complaint.number
     try:
-        routing = await handling.transfer(session, complaint, staff, team=team, to=target)
-    except handling.HandlingError as error:
-        await query.answer(str(error), show_alert=True)
+        outcome = await handling.transfer(session, complaint.id, staff, team=team, to=target, now=clock())
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
         return
-    await query.answer("已转派")
-    who = f" · {routing.assignee.name}" if routing.assignee else "（待主管分派）"
-    await query.message.edit_text(st.TRANSFERRED.format(number=complaint.number, team=escape(team.name), who=escape(who)))
-    if previous is not None and previous.id != staff.id and (routing.assignee is None or previous.id != routing.assignee.id):
-        await notifier.to_staff(previous, st.TRANSFERRED_AWAY.format(
-            number=complaint.number, by=escape(staff.name), team=escape(team.name), who=escape(who)))
-    await notifier.dispatch(complaint.id, header=st.PING_HEADER["transfer"], routing=routing)
+    await query.answer(_("staff.transferred_short"))
+    await query.message.edit_text(_("staff.transferred", number=number, team=escape(team.name),
+                                    who=holder_text(outcome.routing)))
 
 
-@router.callback_query(StaffCb.filter(F.action == "cat"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "cat"), IsStaff())
 async def category_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Offer the eight categories."""
-    complaint = await directable(query, session, callback_data.ticket, staff, "您不能修改工单 {number} 的分类。")
+    complaint = await directable(query, session, callback_data.ticket, staff, "error.may_not_category")
     if complaint is None:
         return
     await query.answer()
-    buttons = [InlineKeyboardButton(text=("✓ " if c == complaint.category else "") + c,
+    buttons = [InlineKeyboardButton(text=("✓ " if c == complaint.category else "") + category_label(c),
                                     callback_data=StaffCb(action="setc", ticket=complaint.id, arg=str(i)).pack())
                for i, c in enumerate(CATEGORIES)]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([InlineKeyboardButton(text=st.BTN_BACK, callback_data=StaffCb(action="x", ticket=complaint.id).pack())])
-    await query.message.answer(st.CATEGORY_PICK.format(number=complaint.number, category=complaint.category),
+    rows.append(back_row(complaint))
+    await query.message.answer(_("staff.category_pick", number=complaint.number,
+                                 category=category_label(complaint.category)),
                                reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-@router.callback_query(StaffCb.filter(F.action == "setc"), IsStaff())
-async def category_set(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff, notifier: Notifier) -> None:
-    """Store the correction; move the ticket when the category belongs to another team."""
+@handlers.callback_query(StaffCb.filter(F.action == "setc"), IsStaff())
+async def category_set(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                       clock: Clock) -> None:
+    """Store the correction; the ticket moves when the category belongs to another team."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None or not callback_data.arg.isdigit() or int(callback_data.arg) >= len(CATEGORIES):
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     category = CATEGORIES[int(callback_data.arg)]
+    number = complaint.number
     try:
-        changed = await handling.correct_category(session, complaint, staff, category)
-    except handling.HandlingError as error:
-        await query.answer(str(error), show_alert=True)
+        outcome = await handling.correct_category(session, complaint.id, staff, category, now=clock())
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
         return
-    if not changed:
-        await query.answer(st.CATEGORY_SAME)
+    if not outcome.changed:
+        await query.answer(_("staff.category_same"))
         return
-    await query.answer("已修改")
-    new_team = await staff_service.team_for_category(session, category)
-    if new_team.id != complaint.team_id and Status(complaint.status) in (Status.NEW, Status.ASSIGNED, Status.REOPENED):
-        routing = await handling.transfer(session, complaint, staff, team=new_team)
-        who = f" · {routing.assignee.name}" if routing.assignee else "（待主管分派）"
-        await query.message.edit_text(st.CATEGORY_MOVED.format(
-            number=complaint.number, category=category, team=escape(new_team.name), who=escape(who)))
-        await notifier.dispatch(complaint.id, header=st.PING_HEADER["transfer"], routing=routing)
+    await query.answer(_("staff.changed_short"))
+    if outcome.routing is not None:
+        await query.message.edit_text(_("staff.category_moved", number=number, category=category_label(category),
+                                        team=escape(outcome.routing.team.name), who=holder_text(outcome.routing)))
         return
-    await query.message.edit_text(st.CATEGORY_CHANGED.format(number=complaint.number, category=category))
+    await query.message.edit_text(_("staff.category_changed", number=number, category=category_label(category)))
 
 
-@router.callback_query(StaffCb.filter(F.action == "sev"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "sev"), IsStaff())
 async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Offer the three severities."""
-    complaint = await directable(query, session, callback_data.ticket, staff, "您不能修改工单 {number} 的级别。")
+    complaint = await directable(query, session, callback_data.ticket, staff, "error.may_not_severity")
     if complaint is None:
         return
     await query.answer()
-    rows = [[InlineKeyboardButton(text=("✓ " if s.value == complaint.severity else "") + s.label,
+    rows = [[InlineKeyboardButton(text=("✓ " if s.value == complaint.severity else "") + severity_label(s.value),
                                   callback_data=StaffCb(action="sets", ticket=complaint.id, arg=s.value).pack())]
             for s in Severity]
-    rows.append([InlineKeyboardButton(text=st.BTN_BACK, callback_data=StaffCb(action="x", ticket=complaint.id).pack())])
-    await query.message.answer(st.SEVERITY_PICK.format(number=complaint.number, severity=Severity(complaint.severity).label),
+    rows.append(back_row(complaint))
+    await query.message.answer(_("staff.severity_pick", number=complaint.number,
+                                 severity=severity_label(complaint.severity)),
                                reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-@router.callback_query(StaffCb.filter(F.action == "sets"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "sets"), IsStaff())
 async def severity_set(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
-                       sla: SlaPolicy, settings: Settings) -> None:
+                       sla: SlaPolicy, settings: Settings, clock: Clock) -> None:
     """Change the severity; the deadlines follow."""
     complaint = await load_visible(session, callback_data.ticket, staff)
     if complaint is None or callback_data.arg not in {s.value for s in Severity}:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        await query.answer(_("stale_button"), show_alert=True)
         return
     try:
-        changed = await handling.set_severity(session, complaint, staff, callback_data.arg, sla)
-    except handling.HandlingError as error:
-        await query.answer(str(error), show_alert=True)
+        outcome = await handling.set_severity(session, complaint.id, staff, callback_data.arg, sla, now=clock())
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
         return
-    await query.answer("已修改" if changed else "级别没有变化")
-    if changed:
-        await query.message.edit_text(st.SEVERITY_CHANGED.format(
-            number=complaint.number, severity=Severity(complaint.severity).label,
-            respond_by=texts.local_time(complaint.respond_by, settings.tz),
-            resolve_by=texts.local_time(complaint.resolve_by, settings.tz)))
+    await query.answer(_("staff.changed_short") if outcome.changed else _("staff.severity_same"))
+    if outcome.changed:
+        c = outcome.complaint
+        await query.message.edit_text(_("staff.severity_changed", number=c.number, severity=severity_label(c.severity),
+                                        respond_by=local_time(c.respond_by, settings.tz),
+                                        resolve_by=local_time(c.resolve_by, settings.tz)))
 
 
-@router.callback_query(StaffCb.filter(F.action == "x"), IsStaff())
+@handlers.callback_query(StaffCb.filter(F.action == "x"), IsStaff())
 async def close_chooser(query: CallbackQuery) -> None:
     """Close a chooser message."""
     await query.answer()
-    await query.message.edit_text(st.CANCELLED_ACTION)
+    await query.message.edit_text(_("staff.cancelled_action"))

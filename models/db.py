@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -18,6 +19,26 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 WRITE_OPTION = "huifang_write"  # execution option: this transaction will write (BEGIN IMMEDIATE on SQLite)
 STRICT_ENV = "HUIFANG_SQLITE_STRICT"  # "1": a write after a read in a deferred transaction raises
 _WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+STATUS_DOOR = "huifang_status_door"  # execution option carried by services.lifecycle.transition's UPDATE
+_STATUS_UPDATE = re.compile(r"^\s*UPDATE\s+\"?complaint\"?\s+SET\s+(?P<set>.*?)(\s+WHERE\b|$)",
+                            re.IGNORECASE | re.DOTALL)
+_STATUS_COLUMN = re.compile(r"(^|[\s,])\"?status\"?\s*=", re.IGNORECASE)
+
+
+class StatusOutsideTheDoor(RuntimeError):
+    """complaint.status changed by something other than services.lifecycle.transition."""
+
+
+def _guard_status(engine: AsyncEngine) -> None:
+    """Every change of complaint.status goes through the one transition function (which writes the
+    audit event with it); any other UPDATE of that column is refused, in tests and in production."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _status_only_through_the_door(conn, _cursor, statement, _parameters, context, _executemany) -> None:
+        match = _STATUS_UPDATE.match(statement)
+        if match and _STATUS_COLUMN.search(match.group("set")):
+            if not (context is not None and context.execution_options.get(STATUS_DOOR)):
+                raise StatusOutsideTheDoor("complaint.status may only change through services.lifecycle.transition")
 
 
 class ReadThenWrite(RuntimeError):
@@ -31,11 +52,14 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(url, **kwargs)
+        engine = create_async_engine(url, **kwargs)
+        _guard_status(engine)
+        return engine
 
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    _guard_status(engine)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -106,3 +130,15 @@ def upgrade_sync(database_url: str, revision: str = "head") -> None:
 async def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply migrations from async code without blocking the event loop."""
     await asyncio.to_thread(upgrade_sync, database_url, revision)
+
+
+@contextlib.asynccontextmanager
+async def writing(session: AsyncSession):
+    """One write transaction: begun with :func:`fresh_transaction`, rolled back if the body raises
+    (a refusal releases the write lock at once). The body commits when it is done."""
+    await fresh_transaction(session)
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise

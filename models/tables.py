@@ -20,9 +20,10 @@ class ResidentBase(SQLModel):
 
 
 class Resident(ResidentBase, table=True):
-    """A person who talks to the bot as a resident (业主/住户)."""
+    """A person who talks to the bot (residents, and staff in their private chat too)."""
 
     id: int | None = Field(default=None, primary_key=True)
+    locale: str | None = Field(default=None, max_length=8)  # chosen with /lang; else from language_code
     unreachable: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -185,6 +186,33 @@ class ReportRun(SQLModel, table=True):
     recipients: int = Field(default=0)
 
 
+class OutboxNotice(SQLModel, table=True):
+    """A notice waiting to be (or already) delivered: written in the transaction that caused it.
+
+    The delivery worker claims pending rows with one conditional UPDATE, sends them and marks
+    them sent, so a crash at any point loses nothing; at worst one message goes out twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    audience: str = Field(max_length=16)  # resident | staff
+    recipient_id: int = Field()
+    complaint_id: int | None = Field(default=None, index=True)
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=16)  # pending | claimed | sent | failed
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    due_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    tries: int = Field(default=0)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    message_id: int | None = Field(default=None)
+    error: str | None = Field(default=None, max_length=200)
+
+
 class ComplaintEvent(SQLModel, table=True):
     """Append-only audit log: who did what to a ticket, when, from which status to which."""
 
@@ -198,7 +226,8 @@ class ComplaintEvent(SQLModel, table=True):
     action: str = Field(max_length=32)
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
-    note: str | None = Field(default=None, sa_type=Text)
+    note: str | None = Field(default=None, sa_type=Text)  # what a person typed (result, note, comment)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
 
 
 @event.listens_for(ComplaintEvent, "before_update")

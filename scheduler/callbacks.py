@@ -1,16 +1,14 @@
-"""The periodic job: expire unanswered prompts, claim and send due ones, apply the closing rules.
+"""The periodic jobs' clock: each tick runs use cases that store notices; delivery sends them.
 
 APScheduler only drives the clock (every SCHEDULER_TICK); what is due lives in the database, so
-several processes can tick at once and a restart picks up where the last one stopped.
+several processes can tick at once and a restart picks up where the last one stopped. A tick
+never sends anything itself, so one slow or flood-limited chat cannot hold it up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,56 +16,32 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.notify import Notifier
 from models.types import utcnow
-from services import callbacks
-from services.callbacks import CallbackPolicy
+from services import satisfaction
+from services.satisfaction import CallbackPolicy
 
 log = logging.getLogger(__name__)
-
-
-def worker_name() -> str:
-    """Who claims: host, process and a random part (two apps in one process differ too)."""
-    return f"{socket.gethostname()[:20]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class CallbackWorker:
     """One tick of callback work; safe to run in several processes against one database."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier, policy: CallbackPolicy,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], policy: CallbackPolicy,
                  *, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
-        self.notifier = notifier
         self.policy = policy
         self.clock = clock  # tests drive a day of slots in seconds with their own clock
-        self.name = worker_name()
 
     async def tick(self) -> dict[str, int]:
-        """Run every step once; returns counts (for logs and tests)."""
+        """Expire unanswered prompts, queue due ones, apply the closing rules; returns counts."""
         now = self.clock()
-        counts = {"expired": 0, "sent": 0, "failed": 0, "closed": 0}
         async with self.sessions() as session:
-            await callbacks.release_stale_claims(session, self.policy, now)
-            counts["expired"] = len(await callbacks.expire_unanswered(session, policy=self.policy, now=now))
-            claimed = await callbacks.claim_due(session, worker=self.name, now=now)
-        for attempt_id in claimed:
-            async with self.sessions() as session:
-                job = await callbacks.prepare(session, attempt_id, worker=self.name, policy=self.policy, now=self.clock())
-                if job is None:
-                    continue
-                delivery = await self.notifier.callback_prompt(job)
-                if delivery.ok:
-                    await callbacks.mark_sent(session, attempt_id, chat_id=job.resident.chat_id,
-                                              message_id=delivery.message_id, policy=self.policy, now=self.clock())
-                    counts["sent"] += 1
-                else:
-                    await callbacks.mark_failed(session, attempt_id, delivery.error or "not delivered",
-                                                policy=self.policy, now=self.clock())
-                    counts["failed"] += 1
-        async with self.sessions() as session:
-            counts["closed"] = len(await callbacks.close_due(session, policy=self.policy, now=now))
+            expired = await satisfaction.expire_unanswered(session, policy=self.policy, now=now)
+            queued = await satisfaction.queue_due_prompts(session, policy=self.policy, now=now)
+            closed = await satisfaction.close_due(session, policy=self.policy, now=now)
+        counts = {"expired": len(expired), "queued": len(queued), "closed": len(closed)}
         if any(counts.values()):
-            log.info("callback tick %s: %s", self.name, counts)
+            log.info("callback tick: %s", counts)
         return counts
 
 
@@ -78,7 +52,7 @@ class Scheduler:
         self.workers = workers
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_job(self._safe_tick, "interval", seconds=tick_seconds, id="tick",
-                               max_instances=1, coalesce=True, next_run_time=utcnow())
+                               max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=utcnow())
         self._current: asyncio.Task | None = None
 
     async def _safe_tick(self) -> None:

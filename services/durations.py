@@ -31,15 +31,3 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     for number, unit in parts:
         total += timedelta(**{_UNITS[unit.lower()]: float(number)})
     return total
-
-
-def format_duration_zh(delta: timedelta) -> str:
-    """Render a duration in Chinese for residents, e.g. ``30分钟``, ``4小时``, ``3天``."""
-    seconds = int(delta.total_seconds())
-    if seconds % 86400 == 0 and seconds >= 86400:
-        return f"{seconds // 86400}天"
-    if seconds % 3600 == 0 and seconds >= 3600:
-        return f"{seconds // 3600}小时"
-    if seconds % 60 == 0 and seconds >= 60:
-        return f"{seconds // 60}分钟"
-    return f"{seconds}秒"

@@ -1,5 +1,7 @@
-"""Filing a complaint: merge a repeat from the same resident, number and store a new one, and
-upgrade to major when it threatens, is collective, or several residents report the same matter."""
+"""Filing a complaint (one use case): merge a repeat from the same resident into their open ticket,
+or number and store a new one, route it to a person and raise it to major when it threatens, is
+collective, or several residents report the same matter — all in one transaction, so a crash
+never leaves a ticket without its assignment ping."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import fresh_transaction
-from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident
-from models.types import utcnow
-from services import lifecycle, matters
+from models.db import writing
+from models.tables import Complaint, ComplaintCreate, Resident
+from services import lifecycle, matters, outbox, routing
 from services.classify import Classification, Classifier, content_words
+from services.lifecycle import Actor, record
+from services.notices import Notice, NoticeKind, to_staff
 from services.sla import SlaPolicy
 
 
@@ -35,41 +38,45 @@ class Filing:
     complaint: Complaint
     merged: bool = False
     major_ids: list[int] = field(default_factory=list)
-    major_reason: str | None = None
+    notices: list[Notice] = field(default_factory=list)
 
 
 async def file_complaint(session: AsyncSession, *, resident: Resident, data: ComplaintCreate,
                          classification: Classification, classifier: Classifier, draft_key: str, tz: ZoneInfo,
-                         sla: SlaPolicy | None, rules: MatterRules, now: datetime | None = None) -> Filing:
-    now = now or utcnow()
+                         sla: SlaPolicy | None, rules: MatterRules, now: datetime) -> Filing:
     words = content_words(classifier, data.description)
     check = await matters.check(
         session, resident_id=resident.id, category=classification.category.value, location=data.location,
         words=words, now=now, window=rules.window, threshold=rules.similarity,
         tokens_of=lambda text: content_words(classifier, text))
-    if check.merge_into is not None:
-        existing = check.merge_into
-        await fresh_transaction(session)
-        session.add(ComplaintEvent(complaint_id=existing.id, at=now, actor="resident", actor_id=resident.telegram_id,
-                                   action="merged", note=data.description[:1000]))
-        await session.commit()
-        return Filing(complaint=existing, merged=True)
+    actor = Actor.of_resident(resident)
+    async with writing(session):
+        if check.merge_into is not None:
+            existing = await session.get(Complaint, check.merge_into.id, populate_existing=True)
+            record(session, existing.id, "merged", actor=actor, now=now, note=data.description[:1000])
+            notices = ([to_staff(NoticeKind.RESIDENT_INFO, existing.assignee_id, existing.id,
+                                 note=data.description[:1000])] if existing.assignee_id else [])
+            outbox.put(session, notices, now)
+            await session.commit()
+            return Filing(complaint=existing, merged=True, notices=notices)
 
-    complaint = await lifecycle.submit_complaint(
-        session, resident=resident, data=data, classification=classification, draft_key=draft_key, tz=tz, sla=sla,
-        now=now)
-    filing = Filing(complaint=complaint)
-    flag_reasons = [matters.MAJOR_FLAG_REASONS[f] for f in complaint.flags if f in matters.MAJOR_FLAG_REASONS]
-    if flag_reasons:
-        filing.major_reason = "、".join(flag_reasons)
-        filing.major_ids = await matters.mark_major(session, [complaint], filing.major_reason, now)
-    residents = {c.resident_id for c in check.same_matter} | {resident.id}
-    if len(residents) >= rules.residents:
-        group = [*check.same_matter, complaint]
-        root = min(c.related_to_id or c.id for c in group)
-        reason = f"{len(residents)}位住户{rules.window.days}天内反映同一问题"
-        filing.major_reason = reason if not filing.major_reason else f"{filing.major_reason}；{reason}"
-        filing.major_ids += await matters.mark_major(session, group, reason, now, related_to=root)
-    if filing.major_ids:
-        await session.refresh(complaint)
+        complaint = await lifecycle.create_complaint(
+            session, resident=resident, data=data, classification=classification, draft_key=draft_key, tz=tz,
+            sla=sla, now=now)
+        filing = Filing(complaint=complaint)
+        reasons = [flag for flag in complaint.flags if flag in matters.MAJOR_FLAGS]
+        if reasons:
+            filing.major_ids = await matters.mark_major(session, [complaint], {"flags": reasons}, now)
+        residents = {c.resident_id for c in check.same_matter} | {resident.id}
+        if len(residents) >= rules.residents:
+            group = [*check.same_matter, complaint]
+            root = min(c.related_to_id or c.id for c in group)
+            reason = {"residents": len(residents), "days": rules.window.days}
+            filing.major_ids += await matters.mark_major(session, group, reason, now, related_to=root)
+        # Routing sees the ticket as it is now (major or not), so the supervisor hears of majors.
+        filing.notices = await routing.route(session, complaint, actor=Actor.system(), now=now)
+        if filing.major_ids:
+            filing.notices += await matters.major_notices(session, filing.major_ids)
+        outbox.put(session, filing.notices, now)
+        await session.commit()
     return filing

@@ -6,13 +6,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from services.errors import DeskError
+
 MOBILE = re.compile(r"1[3-9]\d{9}")
 # Landline: optional area code 0xx(x) then 7-8 digits, optional extension.
 LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}(?:-\d{1,6})?")
 
 
-class IntakeError(ValueError):
-    """Input that cannot be accepted; the message is shown to the resident as is."""
+class IntakeError(DeskError):
+    """Input that cannot be accepted (a code and parameters; the bot says why in the resident's language)."""
 
 
 def normalize_text(text: str | None) -> str:
@@ -29,24 +31,21 @@ def validate_description(text: str | None, *, max_length: int) -> str:
     """A description must have 1..max_length visible characters."""
     value = (text or "").strip()
     if is_blank(value):
-        raise IntakeError("描述不能为空，请用文字说明遇到的问题。")
+        raise IntakeError("description_empty")
     if len(value) > max_length:
-        raise IntakeError(
-            f"描述太长了（{len(value)}字），请精简到{max_length}字以内，"
-            "可以分条说明，或提交后再补充。"
-        )
+        raise IntakeError("description_too_long", length=len(value), limit=max_length)
     return value
 
 
 def validate_location(text: str | None, *, max_length: int) -> str:
-    """A location is free text like 3栋2单元501 or 小区东门, 2..max_length characters."""
+    """A location is free text (building/unit/room or a place in the compound), 2..max_length characters."""
     value = " ".join((text or "").split())
     if is_blank(value):
-        raise IntakeError("位置不能为空，请告诉我们楼栋/单元/房号或小区内的具体地点。")
+        raise IntakeError("location_empty")
     if len(value) < 2:
-        raise IntakeError("位置太简略了，请写明楼栋/单元/房号，或小区内的具体地点（如：东门岗亭）。")
+        raise IntakeError("location_too_short")
     if len(value) > max_length:
-        raise IntakeError(f"位置太长了，请控制在{max_length}字以内。")
+        raise IntakeError("location_too_long", limit=max_length)
     return value
 
 
@@ -71,20 +70,17 @@ def normalize_phone(raw: str) -> str | None:
 
 
 def parse_typed_contact(text: str | None, *, default_name: str | None = None) -> Contact:
-    """Parse "13800138000" or "张先生 13800138000" (either order) into a Contact."""
+    """Parse a phone alone or with a name (either order, e.g. "Mr Zhang 13800138000") into a Contact."""
     value = normalize_text(text)
     if not value:
-        raise IntakeError("请分享手机号、直接输入电话号码，或选择匿名反映。")
+        raise IntakeError("contact_empty")
     match = re.search(r"\+?[\d][\d\- ]{5,}\d", value)
     phone = normalize_phone(match.group(0)) if match else None
     if phone is None:
-        raise IntakeError(
-            "电话号码格式不对。请输入11位手机号（如 13812345678）或座机（如 0755-12345678），"
-            "也可以点击下方按钮分享手机号，或选择匿名反映。"
-        )
-    name = (value[: match.start()] + " " + value[match.end():]).strip(" ，,:：")
+        raise IntakeError("phone_invalid")
+    name = (value[: match.start()] + " " + value[match.end():]).strip(" ,:\uff0c\uff1a")  # ASCII and full-width , :
     if len(name) > 32:
-        raise IntakeError("称呼太长了，请只写姓名或称呼加电话，如：张先生 13812345678。")
+        raise IntakeError("contact_name_too_long")
     return Contact(phone=phone, name=name or default_name)
 
 

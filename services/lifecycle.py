@@ -1,22 +1,31 @@
-"""Residents and complaints: submission, lookup and status transitions with an audit event each."""
+"""Tickets' lifecycle: the one door for status changes, the audit log, residents and lookups.
+
+Every change of ``complaint.status`` goes through :func:`transition`: it checks the allowed
+transitions, updates the row only if it is still in the expected status (so a change handled
+twice changes nothing the second time) and writes the audit event in the same transaction.
+The database refuses any other UPDATE of the column (``models.db``). Every audit event is built
+by :func:`record`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import fresh_transaction
-from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident
-from models.types import utcnow
+from models.db import STATUS_DOOR, fresh_transaction
+from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident, Staff
 from services.classify import Classification
 from services.domain import Status
+from services.errors import DeskError
 from services.numbering import next_ticket_number
 from services.sla import SlaPolicy, deadlines
 
@@ -35,16 +44,76 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 OPEN_STATUSES = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED})
 
 
-class TransitionError(ValueError):
-    """A status change the workflow does not allow; nothing was changed."""
-
-
 class DuplicateSubmission(Exception):
     """The same draft was submitted twice (double tap); carries the existing ticket."""
 
     def __init__(self, complaint: Complaint) -> None:
         super().__init__(complaint.number)
         self.complaint = complaint
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a resident, a member of staff or the system (the clock)."""
+
+    kind: str  # resident | staff | system
+    telegram_id: int | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+    @classmethod
+    def of_staff(cls, person: Staff) -> Actor:
+        return cls("staff", person.telegram_id)
+
+    @classmethod
+    def of_resident(cls, resident: Resident) -> Actor:
+        return cls("resident", resident.telegram_id)
+
+
+def record(session: AsyncSession, complaint_id: int, action: str, *, actor: Actor, now: datetime,
+           note: str | None = None, from_status: str | None = None, to_status: str | None = None,
+           **data: Any) -> ComplaintEvent:
+    """Add one audit event (who, when, what, from → to; ``note`` is text a person typed, ``data``
+    the structured facts the front ends render in each language)."""
+    event = ComplaintEvent(complaint_id=complaint_id, at=now, actor=actor.kind, actor_id=actor.telegram_id,
+                           action=action, from_status=from_status, to_status=to_status, note=note, data=data)
+    session.add(event)
+    return event
+
+
+def may_become(complaint: Complaint, to: Status) -> bool:
+    return to in TRANSITIONS[Status(complaint.status)]
+
+
+async def transition(session: AsyncSession, complaint: Complaint, to: Status, *, actor: Actor, now: datetime,
+                     action: str = "status", note: str | None = None, **data: Any) -> ComplaintEvent:
+    """Move a ticket to another status inside the caller's write transaction, with its audit event.
+
+    Raises ``DeskError("status_not_allowed")`` for a move the workflow forbids and
+    ``DeskError("ticket_changed")`` when the row is no longer in the status the caller saw.
+    """
+    current = Status(complaint.status)
+    if to not in TRANSITIONS[current]:
+        raise DeskError("status_not_allowed", number=complaint.number, status=current.value)
+    values: dict[str, Any] = {"status": to.value, "updated_at": now}
+    if to is Status.RESOLVED:
+        values["resolved_at"] = now
+    if to is Status.CLOSED:
+        values["closed_at"] = now
+    result = await session.exec(
+        update(Complaint).where(Complaint.id == complaint.id, Complaint.status == current.value).values(**values)
+        .execution_options(**{STATUS_DOOR: True, "synchronize_session": False}))
+    if not result.rowcount:
+        raise DeskError("ticket_changed", number=complaint.number)
+    for name, value in values.items():
+        set_committed_value(complaint, name, value)
+    return record(session, complaint.id, action, actor=actor, now=now, note=note,
+                  from_status=current.value, to_status=to.value, **data)
+
+
+# --- residents ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -59,7 +128,7 @@ class ResidentProfile:
 
 
 async def get_or_create_resident(session: AsyncSession, profile: ResidentProfile) -> Resident:
-    """Find the resident by Telegram id, refreshing their name, or create them."""
+    """Find the person by Telegram id, refreshing their name and language, or create them."""
     resident = (
         await session.exec(select(Resident).where(Resident.telegram_id == profile.telegram_id))
     ).first()
@@ -79,19 +148,28 @@ async def get_or_create_resident(session: AsyncSession, profile: ResidentProfile
             await session.rollback()
             return await get_or_create_resident(session, profile)
         return resident
-    changed = (resident.name, resident.username, resident.chat_id) != (
-        profile.name[:128], profile.username, profile.chat_id,
-    )
-    if changed or resident.unreachable:
+    seen = (profile.name[:128], profile.username, profile.chat_id, profile.language_code)
+    if seen != (resident.name, resident.username, resident.chat_id, resident.language_code) or resident.unreachable:
         await fresh_transaction(session)
         resident.name, resident.username = profile.name[:128], profile.username
-        resident.chat_id, resident.unreachable = profile.chat_id, False
+        resident.chat_id, resident.language_code, resident.unreachable = profile.chat_id, profile.language_code, False
         session.add(resident)
         await session.commit()
     return resident
 
 
-async def submit_complaint(
+async def set_locale(session: AsyncSession, resident: Resident, locale: str | None) -> None:
+    """Remember the language a person chose (None: follow Telegram's language again)."""
+    await fresh_transaction(session)
+    resident.locale = locale
+    session.add(resident)
+    await session.commit()
+
+
+# --- new tickets ----------------------------------------------------------------------------
+
+
+async def create_complaint(
     session: AsyncSession,
     *,
     resident: Resident,
@@ -99,12 +177,11 @@ async def submit_complaint(
     classification: Classification,
     draft_key: str,
     tz: ZoneInfo,
+    now: datetime,
     sla: SlaPolicy | None = None,
-    now: datetime | None = None,
 ) -> Complaint:
-    """Number, classify and store a complaint with its creation event, in one transaction."""
-    now = now or utcnow()
-    await fresh_transaction(session)  # the counter upsert must open the write transaction
+    """Number and store a classified complaint with its creation event, in the caller's write
+    transaction; a second submission of the same draft raises DuplicateSubmission."""
     number = await next_ticket_number(session, now=now, tz=tz)
     complaint = Complaint(
         **data.model_dump(),
@@ -138,51 +215,20 @@ async def submit_complaint(
     if data.contact_phone and resident.phone != data.contact_phone:
         resident.phone = data.contact_phone
         session.add(resident)
-    session.add(
-        ComplaintEvent(
-            complaint_id=complaint.id,
-            at=now,
-            actor="resident",
-            actor_id=resident.telegram_id,
-            action="created",
-            to_status=Status.NEW.value,
-            note=classification.reason(),
-        )
-    )
+    record(session, complaint.id, "created", actor=Actor.of_resident(resident), now=now,
+           to_status=Status.NEW.value)
+    return complaint
+
+
+async def submit_complaint(session: AsyncSession, *, now: datetime, **kwargs) -> Complaint:
+    """create_complaint in a transaction of its own (tests and tools that only need the row)."""
+    await fresh_transaction(session)
+    complaint = await create_complaint(session, now=now, **kwargs)
     await session.commit()
     return complaint
 
 
-async def transition(
-    session: AsyncSession,
-    complaint: Complaint,
-    to: Status,
-    *,
-    actor: str,
-    actor_id: int | None = None,
-    note: str | None = None,
-    now: datetime | None = None,
-) -> ComplaintEvent:
-    """Move a ticket to another status and log it; refuse what the workflow forbids."""
-    current = Status(complaint.status)
-    if to not in TRANSITIONS[current]:
-        raise TransitionError(f"{complaint.number}: {current.label} → {to.label} 不允许")
-    now = now or utcnow()
-    await fresh_transaction(session)
-    complaint.status = to.value
-    complaint.updated_at = now
-    if to is Status.RESOLVED:
-        complaint.resolved_at = now
-    if to is Status.CLOSED:
-        complaint.closed_at = now
-    event = ComplaintEvent(
-        complaint_id=complaint.id, at=now, actor=actor, actor_id=actor_id, action="status",
-        from_status=current.value, to_status=to.value, note=note,
-    )
-    session.add(complaint)
-    session.add(event)
-    await session.commit()
-    return event
+# --- lookups --------------------------------------------------------------------------------
 
 
 async def list_for_resident(

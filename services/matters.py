@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,20 +12,35 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import fresh_transaction
-from models.tables import Complaint, ComplaintEvent
+from models.tables import Complaint
+from services import routing
 from services.domain import Flag
+from services.lifecycle import Actor, record
+from services.notices import Notice, NoticeKind, to_staff
+from services.vocabulary import vocabulary
 
 OPEN = ("new", "assigned", "accepted", "reopened")
-_AREA = re.compile(r"^\s*([0-9０-９一二三四五六七八九十百]+\s*(?:栋|号楼|幢|座|号))")
-MAJOR_FLAG_REASONS = {Flag.LAWSUIT.value: "扬言起诉", Flag.MEDIA.value: "扬言媒体曝光", Flag.GROUP.value: "集体投诉"}
+MAJOR_FLAGS = (Flag.LAWSUIT.value, Flag.MEDIA.value, Flag.GROUP.value)  # flags that make a ticket major
+
+
+def _area_pattern() -> re.Pattern[str]:
+    words = vocabulary()["address"]
+    numerals = re.escape("".join(words["numerals"]))
+    suffixes = "|".join(re.escape(s) for s in sorted(words["building_suffixes"], key=len, reverse=True))
+    return re.compile(rf"^\s*([0-9{numerals}]+\s*(?:{suffixes}))")
+
+
+_AREA = _area_pattern()
 
 
 def area_of(location: str) -> str:
     """The building ("3栋") or, for places without one, the first four characters."""
     match = _AREA.match(location or "")
     if match:
-        return re.sub(r"\s+", "", match.group(1)).replace("号楼", "栋").replace("幢", "栋")
+        area = re.sub(r"\s+", "", match.group(1))
+        for variant, canonical in vocabulary()["address"]["same_building"].items():
+            area = area.replace(variant, canonical)
+        return area
     return re.sub(r"\s+", "", location or "")[:4]
 
 
@@ -68,24 +84,46 @@ async def check(session: AsyncSession, *, resident_id: int, category: str, locat
     return MatterCheck(merge_into=merge_into, same_matter=same)
 
 
-async def mark_major(session: AsyncSession, complaints: Sequence[Complaint], reason: str, now: datetime,
+def encode_reason(reason: dict) -> str:
+    """A major reason as stored on the ticket: ``{"flags": [...]}``, ``{"residents": 3, "days": 30}``
+    or ``{"age_days": 7}`` (rendered in each language by the front ends)."""
+    return json.dumps(reason, ensure_ascii=False, separators=(",", ":"))[:64]
+
+
+def decode_reason(stored: str | None) -> dict:
+    try:
+        value = json.loads(stored or "{}")
+    except ValueError:  # a reason written before reasons were structured
+        return {"text": stored}
+    return value if isinstance(value, dict) else {}
+
+
+async def mark_major(session: AsyncSession, complaints: Sequence[Complaint], reason: dict, now: datetime,
                      *, related_to: int | None = None) -> list[int]:
-    """Upgrade to major (once per ticket); returns the ids that were newly upgraded."""
+    """Upgrade to major (once per ticket) inside the caller's write transaction; returns the ids
+    that were newly upgraded."""
     upgraded = []
-    await fresh_transaction(session)
     for complaint in complaints:
-        values = {"major": True, "major_reason": reason[:64], "updated_at": now}
+        values = {"major": True, "major_reason": encode_reason(reason), "updated_at": now}
         if related_to is not None:
             values["related_to_id"] = related_to
         result = await session.exec(update(Complaint).where(Complaint.id == complaint.id,
                                                             col(Complaint.major).is_(False)).values(**values))
         if result.rowcount:
-            session.add(ComplaintEvent(complaint_id=complaint.id, at=now, actor="system", action="major", note=reason))
+            record(session, complaint.id, "major", actor=Actor.system(), now=now, **reason)
             upgraded.append(complaint.id)
         elif related_to is not None:
             await session.exec(update(Complaint).where(Complaint.id == complaint.id).values(related_to_id=related_to))
-    await session.commit()
+    for complaint in complaints:
+        if complaint.id in upgraded:
+            await session.refresh(complaint)
     return upgraded
+
+
+async def major_notices(session: AsyncSession, complaint_ids: list[int]) -> list[Notice]:
+    """重大投诉: every manager (else admin) gets the linked tickets listed together."""
+    return [to_staff(NoticeKind.MAJOR_ALERT, person.id, complaint_ids[0], ids=list(complaint_ids))
+            for person in await routing.managers(session)]
 
 
 async def related(session: AsyncSession, complaint: Complaint) -> list[Complaint]:

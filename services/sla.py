@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.domain import Severity
-from services.durations import format_duration_zh
 from services.worktime import Allowance as Budget
 from services.worktime import WorkCalendar, due, elapsed
 
@@ -25,17 +24,6 @@ class SeverityRule:
 
     response: Budget
     resolve: Budget
-
-    def describe_zh(self) -> str:
-        """One line for the resident: 我们将在…内响应，…内处理完毕。"""
-        return f"我们将在{_describe(self.response)}内响应，{_describe(self.resolve)}内处理完毕。"
-
-
-def _describe(budget: Budget) -> str:
-    if budget.working_days is not None:
-        return f"{budget.working_days}个工作日"
-    text = format_duration_zh(budget.amount or timedelta())
-    return text if budget.wall_clock else f"{text}（工作时间）"
 
 
 @dataclass(frozen=True)

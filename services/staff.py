@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
@@ -17,6 +19,7 @@ from models.db import fresh_transaction
 from models.tables import Complaint, Invite, Staff, Team
 from models.types import utcnow
 from services.domain import Category, Flag, Severity
+from services.errors import DeskError
 
 ROLES = ("staff", "supervisor", "manager", "admin")
 INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -30,22 +33,15 @@ class TeamSpec:
     special: bool = False
 
 
-# Sensible defaults, seeded once; admins edit the table afterwards.
-DEFAULT_TEAMS: tuple[TeamSpec, ...] = (
-    TeamSpec("engineering", "工程部", (Category.ENGINEERING.value,)),
-    TeamSpec("cleaning", "环境部", (Category.ENVIRONMENT.value,)),
-    TeamSpec("security", "安全部", (Category.SECURITY.value,)),
-    TeamSpec(
-        "service",
-        "客服部",
-        (
-            Category.GENERAL.value, Category.STAFF.value, Category.NEIGHBOURS.value,
-            Category.DEVELOPER.value, Category.OTHER.value,
-        ),
-    ),
-    TeamSpec("hr", "人力资源部", (), special=True),
-    TeamSpec("audit", "审计监察部", (), special=True),
-)
+def _default_teams() -> tuple[TeamSpec, ...]:
+    """Sensible defaults (services/seed/teams.toml), seeded once; admins edit the table afterwards."""
+    with (Path(__file__).resolve().parent / "seed" / "teams.toml").open("rb") as handle:
+        rows = tomllib.load(handle)["team"]
+    return tuple(TeamSpec(row["code"], row["name"], tuple(row["categories"]), row.get("special", False))
+                 for row in rows)
+
+
+DEFAULT_TEAMS: tuple[TeamSpec, ...] = _default_teams()
 # Checked in this order: a bribery report goes to audit even when an employee files it.
 FLAG_DESKS = {Flag.CUSTOMER_REPORT.value: "audit", Flag.STAFF_REPORT.value: "hr"}
 FALLBACK_TEAM = "service"
@@ -53,8 +49,8 @@ FALLBACK_TEAM = "service"
 MAJOR_FLAGS = frozenset({"major", Flag.LAWSUIT.value, Flag.MEDIA.value, Flag.GROUP.value})
 
 
-class StaffError(ValueError):
-    """A staff operation that cannot be done; the message is shown as is."""
+class StaffError(DeskError):
+    """A staff operation that cannot be done (a code and parameters)."""
 
 
 class InviteError(StaffError):
@@ -81,7 +77,7 @@ async def team_by_code(session: AsyncSession, code: str) -> Team:
     team = (await session.exec(select(Team).where(Team.code == code))).first()
     if team is None:
         known = ", ".join(t.code for t in await teams(session))
-        raise StaffError(f"未知的班组：{code}（可选：{known}）")
+        raise StaffError("unknown_team", code=code, known=known)
     return team
 
 
@@ -104,12 +100,12 @@ async def create_invite(
     """Create a staff record and a single-use code for it; the code itself is not stored."""
     name = " ".join(name.split())
     if not name or len(name) > 64:
-        raise StaffError("姓名不能为空，且不超过64字。")
+        raise StaffError("name_invalid")
     if role not in ROLES:
-        raise StaffError(f"未知的角色：{role}（可选：{', '.join(ROLES)}）")
+        raise StaffError("unknown_role", role=role, roles=", ".join(ROLES))
     team = await team_by_code(session, team_code) if team_code else None
     if team is None and role in ("staff", "supervisor"):
-        raise StaffError("处理人员和主管必须指定班组。")
+        raise StaffError("team_required")
     now = now or utcnow()
     code = secrets.token_urlsafe(18)
     await fresh_transaction(session)
@@ -126,7 +122,7 @@ async def redeem_invite(
 ) -> Staff:
     """Bind the Telegram account to the invited staff record; the code works once."""
     if not INVITE_CODE.fullmatch(code or ""):
-        raise InviteError("邀请链接无效。")
+        raise InviteError("invite_invalid")
     now = now or utcnow()
     await fresh_transaction(session)
     claimed = await session.exec(
@@ -140,18 +136,18 @@ async def redeem_invite(
         await session.rollback()
         invite = (await session.exec(select(Invite).where(Invite.code_hash == hash_code(code)))).first()
         if invite is None:
-            raise InviteError("邀请链接无效。")
+            raise InviteError("invite_invalid")
         if invite.used_at is not None:
-            raise InviteError("这个邀请链接已经用过了，请向管理员重新申请。")
-        raise InviteError("这个邀请链接已过期，请向管理员重新申请。")
+            raise InviteError("invite_used")
+        raise InviteError("invite_expired")
     other = (await session.exec(select(Staff).where(Staff.telegram_id == telegram_id))).first()
     if other is not None and other.id != staff_id:
         await session.rollback()
-        raise InviteError(f"您的账号已绑定为工作人员「{other.name}」，不能重复绑定。")
+        raise InviteError("already_bound", name=other.name)
     staff = await session.get(Staff, staff_id)
     if staff is None or not staff.active:
         await session.rollback()
-        raise InviteError("该工作人员已被移除。")
+        raise InviteError("staff_removed")
     staff.telegram_id, staff.chat_id, staff.bound_at, staff.unreachable = telegram_id, chat_id, now, False
     session.add(staff)
     await session.commit()
@@ -254,10 +250,6 @@ async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int
     return Routing(team=team, assignee=assignee, supervisor=supervisor, notify_supervisor=notify)
 
 
-def mask_name(staff: Staff | None) -> str:
-    return staff.name if staff else "—"
-
-
 async def open_load(session: AsyncSession, team: Team) -> dict[int, int]:
     """Open tickets per member of a team (for choosing by hand)."""
     statement = (
@@ -268,34 +260,18 @@ async def open_load(session: AsyncSession, team: Team) -> dict[int, int]:
     return {assignee: count for assignee, count in (await session.exec(statement)).all() if assignee is not None}
 
 
-async def remove_staff(session: AsyncSession, staff_id: int, *, now: datetime | None = None) -> tuple[Staff, list[int]]:
-    """Deactivate a staff member; their open tickets go back to routing. Returns the ticket ids."""
-    person = await session.get(Staff, staff_id)
-    if person is None or not person.active:
-        raise StaffError(f"没有在职的工作人员 #{staff_id}。")
-    now = now or utcnow()
-    await fresh_transaction(session)
-    person.active, person.removed_at = False, now
-    session.add(person)
-    await session.commit()
-    statement = select(Complaint.id).where(
-        Complaint.assignee_id == person.id, col(Complaint.status).in_(OPEN_FOR_LOAD)
-    ).order_by(col(Complaint.id))
-    return person, list((await session.exec(statement)).all())
-
-
 async def set_team(session: AsyncSession, code: str, *, name: str | None = None,
                    categories: list[str] | None = None) -> Team:
     """Create or edit a team; categories move here from whichever team had them."""
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,31}", code):
-        raise StaffError("班组代码只能用小写字母、数字和下划线，如 engineering。")
+        raise StaffError("team_code_invalid")
     known = {c.value for c in Category}
     unknown = [c for c in categories or [] if c not in known]
     if unknown:
-        raise StaffError(f"未知的分类：{'、'.join(unknown)}（可选：{'、'.join(known)}）")
+        raise StaffError("unknown_categories", unknown=", ".join(unknown), known=", ".join(known))
     team = (await session.exec(select(Team).where(Team.code == code))).first()
     if team is None and not name:
-        raise StaffError("新建班组需要 --name。")
+        raise StaffError("team_name_required")
     others = (await session.exec(select(Team).where(Team.code != code))).all()
     await fresh_transaction(session)
     if team is None:

@@ -227,8 +227,8 @@ class TestRetries:
 
         result = await asyncio.wait_for(Sender(bot).send_text(4002, "x"), TIMEOUT)
 
-        assert result == Delivery(ok=False, message_id=None, error=result.error, forbidden=False)
-        assert "Too Many Requests" in (result.error or "")
+        assert result == Delivery(ok=False, message_id=None, error=result.error, forbidden=False, retry_after=1.0)
+        assert "Too Many Requests" in (result.error or "")  # the caller may try again after retry_after
         assert await bot_texts(client, 4002) == []
         assert len(await client.calls("sendMessage")) == 2
 

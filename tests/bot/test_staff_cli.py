@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,10 +16,12 @@ from bot.settings import Settings
 from models.db import create_engine, session_factory
 from models.tables import CategoryCorrection, Complaint, ComplaintCreate, Staff
 from sandbox import SandboxServer
-from services import handling, lifecycle
+from services import lifecycle, routing
 from services import staff as staff_service
 from services.classify import Classification
 from services.domain import Category, Kind, Severity
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # a Thursday morning in Shanghai
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +63,7 @@ class TestInvite:
         out, err = io.StringIO(), io.StringIO()
         assert await staff_cli.invite(name="x", team="nowhere", role="staff", out=out, err=err,
                                       settings=settings_for(sqlite_url, bot_username="b")) == 2
-        assert "未知的班组" in err.getvalue()
+        assert "Unknown team: nowhere" in err.getvalue()  # the operator's terminal speaks English
         err = io.StringIO()
         assert await staff_cli.invite(name="x", team="engineering", role="staff", out=out, err=err,
                                       settings=settings_for(sqlite_url)) == 2
@@ -76,18 +79,18 @@ class TestListAndRemove:
             await staff_service.seed_teams(session)
             ids = []
             for n, name in enumerate(("甲", "乙")):
-                person, code = await staff_service.create_invite(session, name=name, team_code="engineering")
-                await staff_service.redeem_invite(session, code, telegram_id=100 + n, chat_id=100 + n)
+                person, code = await staff_service.create_invite(session, name=name, team_code="engineering", now=NOW)
+                await staff_service.redeem_invite(session, code, telegram_id=100 + n, chat_id=100 + n, now=NOW)
                 ids.append(person.id)
             resident = await lifecycle.get_or_create_resident(
                 session, lifecycle.ResidentProfile(telegram_id=7, chat_id=7, name="r"))
             complaint = await lifecycle.submit_complaint(
-                session, resident=resident, draft_key="d", tz=ZoneInfo("Asia/Shanghai"),
+                session, resident=resident, draft_key="d", tz=ZoneInfo("Asia/Shanghai"), now=NOW,
                 data=ComplaintCreate(description="电梯坏了", location="1栋"),
                 classification=Classification(category=Category.ENGINEERING, kind=Kind.COMPLAINT,
                                               severity=Severity.GENERAL, confidence=1, keywords=()))
-            await handling.assign(session, complaint, await staff_service.route(session, complaint))
-            holder = complaint.assignee_id
+            await routing.dispatch(session, complaint.id, now=NOW)
+            holder = (await session.get(Complaint, complaint.id)).assignee_id
 
         out = io.StringIO()
         assert await staff_cli.list_staff(include_removed=False, out=out, settings=settings) == 0
@@ -96,7 +99,7 @@ class TestListAndRemove:
 
         out, err = io.StringIO(), io.StringIO()
         assert await staff_cli.remove(staff_id=holder, out=out, err=err, settings=settings) == 0
-        assert complaint.number in out.getvalue() and "not pinged" in out.getvalue()
+        assert complaint.number in out.getvalue() and "pings are queued" in out.getvalue()
         async with sessions() as session:
             moved = await session.get(Complaint, complaint.id)
             removed = await session.get(Staff, holder)
@@ -118,7 +121,7 @@ class TestLearn:
                 session, lifecycle.ResidentProfile(telegram_id=7, chat_id=7, name="r"))
             for n in range(3):
                 complaint = await lifecycle.submit_complaint(
-                    session, resident=resident, draft_key=f"d{n}", tz=ZoneInfo("Asia/Shanghai"),
+                    session, resident=resident, draft_key=f"d{n}", tz=ZoneInfo("Asia/Shanghai"), now=NOW,
                     data=ComplaintCreate(description=text, location="1栋"),
                     classification=Classification(category=Category(before), kind=Kind.COMPLAINT,
                                                   severity=Severity.GENERAL, confidence=1, keywords=()))
@@ -160,4 +163,4 @@ class TestTeams:
                                         settings=settings_for(sqlite_url)) == 2
         assert await staff_cli.set_team(code="ok", name="好", categories="不存在", out=io.StringIO(), err=err,
                                         settings=settings_for(sqlite_url)) == 2
-        assert "班组代码" in err.getvalue() and "未知的分类" in err.getvalue()
+        assert "Team codes may only contain" in err.getvalue() and "Unknown categories: 不存在" in err.getvalue()

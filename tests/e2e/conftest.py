@@ -9,6 +9,7 @@ import pytest
 from bot.app import HuifangApp
 from bot.settings import RateSettings, Settings
 from sandbox import SandboxClient, SandboxServer
+from tests.clock import E2E_START, FlowingClock
 
 TOKEN = "123456:TEST-sandbox-token"
 
@@ -52,7 +53,9 @@ def bot_settings(sandbox, sqlite_url) -> Settings:
 
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings, classifier, **kwargs):
-    """A started bot that is stopped again however the test ends."""
+    """A started bot that is stopped again however the test ends. Its clock starts on a pinned
+    Thursday morning (tests.clock.E2E_START) unless the test brings its own."""
+    kwargs.setdefault("clock", FlowingClock(E2E_START))
     app = HuifangApp(settings, classifier=classifier, **kwargs)
     await app.start()
     try:

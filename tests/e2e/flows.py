@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot import texts
+from bot.i18n import catalogues
 from services import staff as staff_service
 
 TICKET = re.compile(r"TS\d{8}-\d{4}")
@@ -14,7 +14,8 @@ async def onboard(app, client, user_id: int, name: str, team: str | None, role: 
     """Create an invite like an admin would and open it as that Telegram user."""
     async with app.sessions() as session:
         await staff_service.seed_teams(session)
-        person, code = await staff_service.create_invite(session, name=name, team_code=team, role=role)
+        person, code = await staff_service.create_invite(session, name=name, team_code=team, role=role,
+                                                         now=app.clock())
     user = client.user(user_id, first_name=name)
     await user.send(f"/start {code}")
     welcome = await user.expect("欢迎")
@@ -29,7 +30,7 @@ async def intake(user, description: str, location: str = "3栋1单元", *, anony
     await user.expect("在哪里")
     await user.send(location)
     await user.expect("联系方式")
-    await user.tap(texts.BTN_ANONYMOUS if anonymous else texts.BTN_SHARE_PHONE)
+    await user.tap(text("btn_anonymous") if anonymous else text("btn_share_phone"))
     summary = await user.expect("请确认")
     await user.press("确认提交", summary)
     receipt = await user.expect("工单号")
@@ -39,3 +40,8 @@ async def intake(user, description: str, location: str = "3栋1单元", *, anony
 async def file_complaint(user, description: str, location: str = "3栋1单元", *, anonymous: bool = False) -> str:
     """A resident's whole intake; returns the ticket number."""
     return (await intake(user, description, location, anonymous=anonymous))[1]
+
+
+def text(key: str, locale: str = "zh_Hans", **params) -> str:
+    """A message of the bot's catalogue, as a resident of that locale sees it."""
+    return catalogues().text(key, locale=locale, **params)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot import texts
 from models.tables import Complaint, FsmRecord
+from tests.e2e.flows import text
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,7 @@ class TestContactStep:
     async def test_foreign_number_in_own_contact(self, client, bot_app):
         user = client.user(5002, first_name="Tom", phone="+14155550100")
         await at_step(user, "contact")
-        await user.tap(texts.BTN_SHARE_PHONE)
+        await user.tap(text("btn_share_phone"))
         assert "中国大陆" in (await user.next_message()).text
 
     async def test_sticker_at_contact(self, resident):
@@ -154,7 +154,7 @@ class TestCommandsAndLookups:
         await other.expect("在哪里")
         await other.send("中心花园")
         await other.expect("联系方式")
-        await other.tap(texts.BTN_SHARE_PHONE)
+        await other.tap(text("btn_share_phone"))
         await other.expect("请确认")
         await other.press("确认提交")
         receipt = await other.expect("工单号")
@@ -226,7 +226,7 @@ class TestCancel:
 
     async def test_cancel_button_on_contact_keyboard_and_summary(self, resident, bot_app):
         await at_step(resident, "contact")
-        await resident.tap(texts.BTN_CANCEL)
+        await resident.tap(text("btn_cancel"))
         assert "已取消" in (await resident.next_message()).text
         await at_step(resident, "confirm")
         summary = await resident.last_message()

@@ -13,7 +13,7 @@ from bot.app import HuifangApp
 from bot.settings import RateSettings
 from models.tables import Complaint, ComplaintCreate, Staff
 from sandbox import SandboxClient, SandboxServer
-from services import lifecycle
+from services import lifecycle, routing
 from tests.e2e.conftest import make_settings
 from tests.e2e.flows import onboard
 
@@ -29,6 +29,12 @@ async def limited_sandbox():
     await server.start()
     yield server
     await server.stop()
+
+
+async def dispatch(app: HuifangApp, ticket_id: int) -> None:
+    """Route one ticket in its own session, as one update's handler would."""
+    async with app.sessions() as session:
+        await routing.dispatch(session, ticket_id, now=app.clock())
 
 
 async def test_burst_of_200_complaints(limited_sandbox, sqlite_url, classifier):
@@ -48,13 +54,14 @@ async def test_burst_of_200_complaints(limited_sandbox, sqlite_url, classifier):
                     )
                     complaint = await lifecycle.submit_complaint(
                         session, resident=resident, classification=classification, draft_key=f"burst-{i}",
-                        tz=ZoneInfo("Asia/Shanghai"),
+                        tz=ZoneInfo("Asia/Shanghai"), now=app.clock(),
                         data=ComplaintCreate(description=f"{description}（{i}）", location=f"{i % 9 + 1}栋",
                                              contact_phone="13812345678", contact_name=f"住户{i}"),
                     )
                     ids.append(complaint.id)
 
-            await asyncio.gather(*(app.notifier.dispatch(ticket_id) for ticket_id in ids))
+            await asyncio.gather(*(dispatch(app, ticket_id) for ticket_id in ids))
+            await app.delivery.flush(timeout=120)
 
             async with app.sessions() as session:
                 complaints = (await session.exec(select(Complaint))).all()
@@ -96,10 +103,10 @@ async def test_two_processes_route_evenly_on_postgres(sandbox, client, classifie
                     session, lifecycle.ResidentProfile(telegram_id=31000 + i, chat_id=31000 + i, name=f"r{i}"))
                 complaint = await lifecycle.submit_complaint(
                     session, resident=resident, classification=classification, draft_key=f"pg-{i}",
-                    tz=ZoneInfo("Asia/Shanghai"), data=ComplaintCreate(description="电梯坏了", location=f"{i}栋"))
+                    tz=ZoneInfo("Asia/Shanghai"), data=ComplaintCreate(description="电梯坏了", location=f"{i}栋"),
+                    now=first.clock())
                 ids.append(complaint.id)
-        await asyncio.gather(*(app.notifier.dispatch(ticket_id)
-                               for ticket_id, app in zip(ids, [first, second] * 10)))
+        await asyncio.gather(*(dispatch(app, ticket_id) for ticket_id, app in zip(ids, [first, second] * 10)))
         async with first.sessions() as session:
             complaints = (await session.exec(select(Complaint))).all()
         assert sorted(Counter(c.assignee_id for c in complaints).values()) == [5, 5, 5, 5]

@@ -340,6 +340,7 @@ class TestSlotsWithAClock:
             while clock.now < datetime.combine(day + timedelta(days=4), time(0), settings.tz):
                 clock.advance(timedelta(minutes=15))
                 await app.worker.tick()
+                await app.delivery.flush()  # prompts go out within the tick (a real tick is seconds apart)
             for at, resident, number in tickets:
                 attempts = await attempts_of(app, number)
                 timeline = "; ".join(f"{a.attempt_no}: {a.sent_at.astimezone(settings.tz):%a %H:%M} "

@@ -8,11 +8,10 @@ import re
 import pytest
 from sqlmodel import select
 
-from bot import texts
 from bot.app import HuifangApp
 from models.tables import Complaint
 from tests.e2e.conftest import make_settings
-from tests.e2e.flows import intake
+from tests.e2e.flows import intake, text
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +59,7 @@ class TestRestart:
 
         second = HuifangApp(settings, classifier=classifier)
         await second.start()
-        await user.tap(texts.BTN_SHARE_PHONE)
+        await user.tap(text("btn_share_phone"))
         summary = await user.expect("请确认")
         assert "地下车库的照明灯坏了一大片" in summary.text and "地下车库A区" in summary.text
         await user.press("确认提交", summary)

@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import select
 
 from models.tables import Complaint, ComplaintEvent
+from services import matters
 from tests.e2e.conftest import make_settings, running_app
 from tests.e2e.flows import file_complaint, onboard
 from tests.e2e.test_callbacks import complaint_row, wait_for
@@ -82,7 +83,8 @@ class TestMajorAndMerge:
         rows = [await complaint_row(quick_app, n) for n in numbers]
         assert all(c.major for c in rows)
         assert {c.related_to_id or c.id for c in rows} == {rows[0].id}
-        assert "3位住户" in rows[2].major_reason
+        assert matters.decode_reason(rows[2].major_reason) == {"residents": 3, "days": 30}
+        assert "3位住户30天内反映同一问题" in alert.text
 
     async def test_two_residents_are_not_major(self, quick_app, desk, client):
         for i in range(2):

@@ -8,9 +8,8 @@ import re
 import pytest
 from sqlmodel import select
 
-from bot import texts
 from models.tables import Complaint, ComplaintEvent, FsmRecord
-from tests.e2e.flows import file_complaint
+from tests.e2e.flows import file_complaint, text
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +31,7 @@ class TestStart:
         registered = calls[-1]["params"]["commands"]
         registered = json.loads(registered) if isinstance(registered, str) else registered
         commands = [c["command"] for c in registered]
-        assert commands == ["start", "new", "my", "status", "add", "cancel", "help"]
+        assert commands == ["start", "new", "my", "status", "add", "lang", "cancel", "help"]
 
     async def test_help_lists_commands(self, resident):
         await resident.send("/help")
@@ -58,7 +57,7 @@ class TestHappyPath:
         contact_prompt = await resident.next_message()
         assert "联系方式" in contact_prompt.text
         assert await resident.keyboard() == [["📱 分享我的手机号"], ["🙈 匿名反映", "❌ 取消"]]
-        await resident.tap(texts.BTN_SHARE_PHONE)
+        await resident.tap(text("btn_share_phone"))
         saved = await resident.next_message()
         assert "13812345678" in saved.text and saved.removes_keyboard
         summary = await resident.next_message()
@@ -80,7 +79,7 @@ class TestHappyPath:
         async with bot_app.sessions() as session:
             assert (await session.exec(select(FsmRecord))).all() == []  # nothing half-saved
             events = (await session.exec(select(ComplaintEvent))).all()
-        assert [e.action for e in events] == ["created"]
+        assert [e.action for e in events] == ["created", "queue"]  # no staff yet: waits for someone to assign it
 
     async def test_idle_text_starts_an_intake_with_it(self, resident, bot_app):
         await resident.send("楼道里的垃圾三天没人清理，味道很大")
@@ -107,7 +106,7 @@ class TestHappyPath:
         assert "共3张" in (await resident.next_message()).text
         await resident.send("地下车库B区")
         await resident.expect("联系方式")
-        await resident.tap(texts.BTN_SHARE_PHONE)
+        await resident.tap(text("btn_share_phone"))
         summary = await resident.expect("请确认")
         assert "照片：3张" in summary.text
         await resident.press("确认提交", summary)
@@ -120,7 +119,7 @@ class TestHappyPath:
         await resident.expect("在哪里")
         await resident.send("北门")
         await resident.expect("联系方式")
-        await resident.tap(texts.BTN_SHARE_PHONE)
+        await resident.tap(text("btn_share_phone"))
         first = await resident.expect("请确认")
         await resident.press("改位置", first)
         await resident.expect("在哪里")
@@ -140,7 +139,7 @@ class TestHappyPath:
         assert prompt.button_texts() == ["📍 8栋3单元"]
         await resident.press("8栋3单元", prompt)
         await resident.expect("联系方式")
-        await resident.tap(texts.BTN_SHARE_PHONE)
+        await resident.tap(text("btn_share_phone"))
         await resident.expect("请确认")
         await resident.press("确认提交")
         await resident.expect("工单号")
@@ -153,7 +152,7 @@ class TestAnonymous:
         await resident.expect("在哪里")
         await resident.send("6栋楼下")
         await resident.expect("联系方式")
-        await resident.tap(texts.BTN_ANONYMOUS)
+        await resident.tap(text("btn_anonymous"))
         assert "匿名" in (await resident.next_message()).text
         summary = await resident.expect("请确认")
         assert "匿名（无法回访）" in summary.text

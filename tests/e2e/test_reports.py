@@ -47,7 +47,7 @@ class TestInChat:
         assert "月份格式" in (await office["manager"].next_message()).text
 
     async def test_report_arrives_as_a_document_with_charts(self, office, bot_app):
-        month = stats.current_month(bot_app.settings.tz)
+        month = stats.current_month(bot_app.settings.tz, bot_app.clock())
         await office["manager"].send(f"/report {month}")
         await office["manager"].expect("正在生成")
         document = await office["manager"].next_message(timeout=60)
@@ -65,28 +65,31 @@ class TestInChat:
 class TestMonthlySend:
     async def test_sent_once_per_month_even_across_restarts(self, office, bot_app):
         tz = bot_app.settings.tz
+        month = stats.current_month(tz, bot_app.clock())
         first_of_next = datetime.combine(
-            datetime.strptime(stats.next_month(stats.current_month(tz)) + "-01", "%Y-%m-%d").date(), time(9, 30), tz)
-        job = MonthlyReport(bot_app.sessions, bot_app.notifier, day=1, at=time(9, 0), clock=lambda: first_of_next)
-        assert await job.tick() == stats.current_month(tz)
+            datetime.strptime(stats.next_month(month) + "-01", "%Y-%m-%d").date(), time(9, 30), tz)
+
+        def job(clock) -> MonthlyReport:
+            return MonthlyReport(bot_app.sessions, day=1, at=time(9, 0), tz=tz, clock=clock)
+
+        assert await job(lambda: first_of_next).tick() == month
         document = await office["manager"].expect("月度投诉分析报告", timeout=60)
         assert document.kind in ("text", "document")
-        assert await job.tick() is None
-        restarted = MonthlyReport(bot_app.sessions, bot_app.notifier, day=1, at=time(9, 0), clock=lambda: first_of_next)
+        assert await job(lambda: first_of_next).tick() is None
+        restarted = job(lambda: first_of_next)
         assert await restarted.tick() is None
         async with bot_app.sessions() as session:
             [run] = (await session.exec(select(ReportRun))).all()
         assert run.sent_at is not None and run.recipients == 1
         before = datetime.combine(first_of_next.date(), time(8, 0), tz)
-        early = MonthlyReport(bot_app.sessions, bot_app.notifier, day=1, at=time(9, 0), clock=lambda: before)
-        assert early.due_month(before) is None
+        assert job(lambda: before).due_month(before) is None
 
 
 class TestReportCommand:
     async def test_cli_writes_the_workbook(self, office, bot_app, tmp_path):
         from openpyxl import load_workbook
 
-        month = stats.current_month(bot_app.settings.tz)
+        month = stats.current_month(bot_app.settings.tz, bot_app.clock())
         out = tmp_path / "report.xlsx"
         env = {**os.environ, "DATABASE_URL": bot_app.settings.database_url}
         process = await asyncio.create_subprocess_exec(

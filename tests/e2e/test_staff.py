@@ -74,7 +74,8 @@ class TestOnboarding:
 
         async with bot_app.sessions() as session:
             await staff_service.seed_teams(session)
-            _, code = await staff_service.create_invite(session, name="过期", team_code="cleaning", ttl=timedelta(seconds=-1))
+            _, code = await staff_service.create_invite(session, name="过期", team_code="cleaning", ttl=timedelta(seconds=-1),
+                                                        now=bot_app.clock())
         user = client.user(9102, first_name="x")
         await user.send(f"/start {code}")
         assert "已过期" in (await user.next_message()).text

@@ -10,10 +10,13 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import select
 
-from models.db import create_engine
+from sqlalchemy import update
+
+from models.db import StatusOutsideTheDoor, create_engine, writing
 from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident
 from services import lifecycle
 from services.domain import Status
+from services.errors import DeskError
 from services.numbering import format_number, next_ticket_number
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -26,7 +29,10 @@ async def make_resident(sessions, telegram_id: int = 1001, name: str = "张三")
         )
 
 
-async def submit(sessions, resident, classifier, *, text="3栋电梯坏了", draft="d1", now=None, anonymous=False):
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+async def submit(sessions, resident, classifier, *, text="3栋电梯坏了", draft="d1", now=NOW, anonymous=False):
     async with sessions() as session:
         return await lifecycle.submit_complaint(
             session,
@@ -151,13 +157,18 @@ class TestResidentScope:
 
 
 class TestTransitions:
+    """Every status change goes through lifecycle.transition, which writes the audit event with it."""
+
     async def test_valid_path_logs_every_change(self, sessions, classifier):
         resident = await make_resident(sessions)
         complaint = await submit(sessions, resident, classifier)
+        actor = lifecycle.Actor("staff", 9)
         async with sessions() as session:
             complaint = await session.get(Complaint, complaint.id)
             for status in (Status.ASSIGNED, Status.ACCEPTED, Status.RESOLVED, Status.CLOSED):
-                await lifecycle.transition(session, complaint, status, actor="staff", actor_id=9, note=status.value)
+                async with writing(session):
+                    await lifecycle.transition(session, complaint, status, actor=actor, now=NOW, note=status.value)
+                    await session.commit()
             events = await lifecycle.events_of(session, complaint)
         assert [(e.from_status, e.to_status) for e in events[1:]] == [
             ("new", "assigned"), ("assigned", "accepted"), ("accepted", "resolved"), ("resolved", "closed"),
@@ -166,14 +177,54 @@ class TestTransitions:
 
     async def test_invalid_transition_changes_nothing(self, sessions, classifier):
         resident = await make_resident(sessions)
+        ticket_id = (await submit(sessions, resident, classifier)).id
+        async with sessions() as session:
+            complaint = await session.get(Complaint, ticket_id)
+            with pytest.raises(DeskError, match="status_not_allowed"):
+                async with writing(session):
+                    await lifecycle.transition(session, complaint, Status.CLOSED, actor=lifecycle.Actor.system(),
+                                               now=NOW)
+        async with sessions() as session:
+            row = await session.get(Complaint, ticket_id)
+            assert row.status == "new"
+            assert len(await lifecycle.events_of(session, row)) == 1
+
+    async def test_a_change_seen_twice_happens_once(self, sessions, classifier):
+        """Two handlers (or a retried update) acting on the same old view: the second finds the row
+        moved on and changes nothing."""
+        resident = await make_resident(sessions)
+        complaint = await submit(sessions, resident, classifier)
+        async with sessions() as first, sessions() as second:
+            mine = await first.get(Complaint, complaint.id)
+            theirs = await second.get(Complaint, complaint.id)
+            async with writing(first):
+                await lifecycle.transition(first, mine, Status.ASSIGNED, actor=lifecycle.Actor.system(), now=NOW)
+                await first.commit()
+            with pytest.raises(DeskError, match="ticket_changed"):
+                async with writing(second):
+                    await lifecycle.transition(second, theirs, Status.INVALID, actor=lifecycle.Actor.system(),
+                                               now=NOW)
+        async with sessions() as session:
+            assert (await session.get(Complaint, complaint.id)).status == "assigned"
+            assert [e.to_status for e in await lifecycle.events_of(session, complaint)] == ["new", "assigned"]
+
+    @pytest.mark.parametrize("how", ["attribute", "update"])
+    async def test_status_cannot_change_outside_the_door(self, sessions, classifier, how):
+        """Assigning complaint.status or UPDATE-ing the column anywhere else is refused by the database layer."""
+        resident = await make_resident(sessions)
         complaint = await submit(sessions, resident, classifier)
         async with sessions() as session:
-            complaint = await session.get(Complaint, complaint.id)
-            with pytest.raises(lifecycle.TransitionError):
-                await lifecycle.transition(session, complaint, Status.CLOSED, actor="staff")
+            row = await session.get(Complaint, complaint.id)
+            with pytest.raises(StatusOutsideTheDoor):
+                async with writing(session):
+                    if how == "attribute":
+                        row.status = Status.CLOSED.value
+                        session.add(row)
+                        await session.flush()
+                    else:
+                        await session.exec(update(Complaint).where(Complaint.id == row.id).values(status="closed"))
         async with sessions() as session:
             assert (await session.get(Complaint, complaint.id)).status == "new"
-            assert len(await lifecycle.events_of(session, complaint)) == 1
 
     async def test_event_log_is_append_only(self, sessions, classifier):
         resident = await make_resident(sessions)

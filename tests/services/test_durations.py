@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.durations import format_duration_zh, parse_duration
+from services.durations import parse_duration
 
 
 class TestParse:
@@ -28,12 +28,3 @@ class TestParse:
     def test_invalid(self, text):
         with pytest.raises(ValueError, match="duration"):
             parse_duration(text)
-
-
-class TestFormat:
-    @pytest.mark.parametrize(
-        "delta,text",
-        [(timedelta(minutes=30), "30分钟"), (timedelta(hours=4), "4小时"), (timedelta(hours=72), "3天"), (timedelta(seconds=5), "5秒")],
-    )
-    def test_chinese(self, delta, text):
-        assert format_duration_zh(delta) == text

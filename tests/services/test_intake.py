@@ -18,20 +18,22 @@ class TestDescription:
 
     @pytest.mark.parametrize("text", ["", "   ", "\n\t", None, "\u3000", "\u200b\u200b", "\u200d \ufeff"])
     def test_empty_is_refused(self, text):
-        with pytest.raises(IntakeError, match="不能为空"):
+        with pytest.raises(IntakeError, match="description_empty"):
             validate_description(text, max_length=2000)
 
     def test_limit_is_inclusive(self):
         assert len(validate_description("漏" * 2000, max_length=2000)) == 2000
-        with pytest.raises(IntakeError, match="2001字"):
+        with pytest.raises(IntakeError, match="description_too_long") as refused:
             validate_description("漏" * 2001, max_length=2000)
+        assert refused.value.params == {"length": 2001, "limit": 2000}
 
 
 class TestLocation:
     def test_collapses_whitespace(self):
         assert validate_location(" 3栋   2单元\n501 ", max_length=200) == "3栋 2单元 501"
 
-    @pytest.mark.parametrize("text,match", [("", "不能为空"), ("东", "太简略"), ("楼" * 201, "200字")])
+    @pytest.mark.parametrize("text,match", [("", "location_empty"), ("东", "location_too_short"),
+                                            ("楼" * 201, "location_too_long")])
     def test_refusals(self, text, match):
         with pytest.raises(IntakeError, match=match):
             validate_location(text, max_length=200)
@@ -65,7 +67,7 @@ class TestPhone:
         assert parse_typed_contact("13812345678", default_name="王").name == "王"
 
     def test_typed_contact_invalid_explains_format(self):
-        with pytest.raises(IntakeError, match="11位手机号"):
+        with pytest.raises(IntakeError, match="phone_invalid"):
             parse_typed_contact("电话 12345")
 
     def test_masking(self):

@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from models.tables import Complaint, ComplaintCreate
-from services import handling, lifecycle
+from models.tables import Complaint, ComplaintCreate, Staff
+from services import lifecycle, routing
 from services import staff as staff_service
 from services.classify import Classification
 from services.domain import Category, Flag, Kind, Severity
+from services.notices import NoticeKind
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -44,7 +45,7 @@ class TestTeams:
             assert [t.code for t in first] == [t.code for t in second]
             assert (await staff_service.team_for_category(session, "工程管理")).code == "engineering"
             assert (await staff_service.team_for_category(session, "其他")).code == "service"
-            with pytest.raises(staff_service.StaffError, match="未知的班组"):
+            with pytest.raises(staff_service.StaffError, match="unknown_team"):
                 await staff_service.team_by_code(session, "nowhere")
 
 
@@ -56,22 +57,22 @@ class TestInvites:
             assert len(code) >= 24 and code not in str(person)
             bound_person = await staff_service.redeem_invite(session, code, telegram_id=1, chat_id=1, now=NOW)
             assert bound_person.telegram_id == 1
-            with pytest.raises(staff_service.InviteError, match="已经用过"):
+            with pytest.raises(staff_service.InviteError, match="invite_used"):
                 await staff_service.redeem_invite(session, code, telegram_id=2, chat_id=2, now=NOW)
             _, late = await staff_service.create_invite(session, name="李", team_code="cleaning", now=NOW)
-            with pytest.raises(staff_service.InviteError, match="已过期"):
+            with pytest.raises(staff_service.InviteError, match="invite_expired"):
                 await staff_service.redeem_invite(session, late, telegram_id=3, chat_id=3, now=NOW + timedelta(days=4))
-            with pytest.raises(staff_service.InviteError, match="无效"):
+            with pytest.raises(staff_service.InviteError, match="invite_invalid"):
                 await staff_service.redeem_invite(session, "x" * 24, telegram_id=3, chat_id=3, now=NOW)
 
     async def test_bad_requests(self, sessions):
         async with sessions() as session:
             await staff_service.seed_teams(session)
-            with pytest.raises(staff_service.StaffError, match="角色"):
+            with pytest.raises(staff_service.StaffError, match="unknown_role"):
                 await staff_service.create_invite(session, name="a", team_code="engineering", role="boss")
-            with pytest.raises(staff_service.StaffError, match="必须指定班组"):
+            with pytest.raises(staff_service.StaffError, match="team_required"):
                 await staff_service.create_invite(session, name="a", team_code=None, role="staff")
-            with pytest.raises(staff_service.StaffError, match="姓名"):
+            with pytest.raises(staff_service.StaffError, match="name_invalid"):
                 await staff_service.create_invite(session, name="  ", team_code="engineering")
 
 
@@ -84,9 +85,8 @@ class TestRouting:
             order = []
             for n in range(4):
                 complaint = await new_complaint(session, n)
-                routing = await staff_service.route(session, complaint)
-                await handling.assign(session, complaint, routing, now=NOW + timedelta(minutes=n))
-                order.append(routing.assignee.name)
+                [ping] = await routing.dispatch(session, complaint.id, now=NOW + timedelta(minutes=n))
+                order.append((await session.get(Staff, ping.recipient_id)).name)
             # both start with 0: A (never assigned, lower id) then B; then A again (idle longer), then B
             assert order == ["A", "B", "A", "B"]
             resolved = await new_complaint(session, 9)
@@ -117,14 +117,18 @@ class TestRouting:
             routing = await staff_service.route(session, await new_complaint(session, 1, category=Category.ENVIRONMENT))
             assert routing.assignee.id == sup.id and not routing.notify_supervisor
 
-    async def test_remove_returns_open_tickets(self, sessions):
+    async def test_removal_reassigns_open_tickets_in_one_go(self, sessions):
         async with sessions() as session:
             await staff_service.seed_teams(session)
             a = await bound(session, "A", "engineering", telegram_id=41)
+            b = await bound(session, "B", "engineering", telegram_id=42)
             complaint = await new_complaint(session, 1)
-            await handling.assign(session, complaint, await staff_service.route(session, complaint))
-            person, tickets = await staff_service.remove_staff(session, a.id)
-            assert tickets == [complaint.id] and not person.active
-            with pytest.raises(staff_service.StaffError):
-                await staff_service.remove_staff(session, a.id)
-            assert (await staff_service.route(session, complaint)).assignee is None
+            [ping] = await routing.dispatch(session, complaint.id, now=NOW)
+            assert ping.recipient_id == a.id
+            person, notices = await routing.remove_staff(session, a.id, now=NOW)
+            assert not person.active
+            assert [(n.kind, n.recipient_id, n.complaint_id) for n in notices] == [
+                (NoticeKind.ASSIGNED, b.id, complaint.id)]
+            assert (await session.get(Complaint, complaint.id, populate_existing=True)).assignee_id == b.id
+            with pytest.raises(staff_service.StaffError, match="no_staff"):
+                await routing.remove_staff(session, a.id, now=NOW)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# Ids in buttons are never trusted: a forged, out-of-range number does not even parse (so the
+# person is told the button is no longer valid instead of the database failing on it).
+RowId = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class MenuCb(CallbackData, prefix="m"):
@@ -28,24 +35,30 @@ class StaffCb(CallbackData, prefix="st"):
     """Staff actions on a ticket; ``ticket`` is the id, ``arg`` a team code, staff id or category index."""
 
     action: str  # acc | tr | trt | trp | cat | setc | res | view | x
-    ticket: int
+    ticket: RowId
     arg: str = ""
 
 
 class InfoCb(CallbackData, prefix="ai"):
     """A resident adds information to their open ticket."""
 
-    ticket: int
+    ticket: RowId
 
 
 class RatingCb(CallbackData, prefix="cb"):
     """A rating button of a satisfaction prompt: ``rating`` 1..5, 0 = not solved."""
 
-    attempt: int
-    rating: int
+    attempt: RowId
+    rating: Annotated[int, Field(ge=0, le=5)]
 
 
 class CommentCb(CallbackData, prefix="cc"):
     """Skip the optional comment after a rating."""
 
-    round: int
+    round: RowId
+
+
+class LangCb(CallbackData, prefix="lg"):
+    """/lang: a locale, or "auto" (follow Telegram's language)."""
+
+    locale: str

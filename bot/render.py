@@ -1,0 +1,279 @@
+"""Presentation: notices and tickets rendered as Telegram messages in the recipient's language.
+
+Use cases return notices (``services.notices``); the delivery worker asks :class:`Renderer` for
+the messages of one stored notice. Handlers use the same card and keyboards for the person
+acting. Everything here reads the current locale (``bot.i18n``); the caller picks it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.buttons import RatingCb, StaffCb
+from bot.i18n import DEFAULT_LOCALE, LOCALES, _, locale_for
+from bot.settings import Settings
+from bot.texts import (category_label, contact_line, duration, joined, kind_label, local_time, rating_label,
+                       severity_label, shorten, snippet, status_label)
+from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, OutboxNotice, Resident, Staff, Team
+from services import matters
+from services.domain import Category, Status
+from services.notices import Audience, NoticeKind
+from services.satisfaction import NOT_SOLVED, RATINGS
+
+log = logging.getLogger(__name__)
+CATEGORIES = [c.value for c in Category]
+
+
+@dataclass
+class Rendered:
+    """What to send for one notice: texts (each with optional buttons), then photos, then files."""
+
+    chat_id: int
+    locale: str
+    texts: list[tuple[str, InlineKeyboardMarkup | None]] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)
+    photo_caption: str | None = None
+    documents: list[tuple[Path, str | None]] = field(default_factory=list)
+    charts: list[Path] = field(default_factory=list)
+
+
+def person_locale(resident: Resident | None) -> str:
+    """The language a person reads: the one chosen with /lang, else Telegram's."""
+    if resident is None:
+        return DEFAULT_LOCALE
+    return resident.locale if resident.locale in LOCALES else locale_for(resident.language_code)
+
+
+async def locale_of_staff(session: AsyncSession, person: Staff) -> str:
+    """A member of staff reads in the language of their own Telegram account."""
+    if person.telegram_id is None:
+        return DEFAULT_LOCALE
+    resident = (await session.exec(select(Resident).where(Resident.telegram_id == person.telegram_id))).first()
+    return person_locale(resident)
+
+
+# --- tickets for staff -------------------------------------------------------------------------
+
+
+def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
+    """Buttons that fit the ticket's status."""
+    def button(key: str, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=_(key), callback_data=StaffCb(action=action, ticket=complaint.id).pack())
+
+    status = Status(complaint.status)
+    if status in (Status.NEW, Status.ASSIGNED, Status.REOPENED):
+        rows = [[button("staff.btn_accept", "acc")],
+                [button("staff.btn_transfer", "tr"), button("staff.btn_category", "cat"),
+                 button("staff.btn_severity", "sev")]]
+    elif status is Status.ACCEPTED:
+        paused = bool(complaint.pauses) and complaint.pauses[-1][1] is None
+        rows = [[button("staff.btn_resolve", "res")],
+                [button("staff.btn_transfer", "tr"), button("staff.btn_category", "cat"),
+                 button("staff.btn_severity", "sev")],
+                [button("staff.btn_sensitive_off" if complaint.sensitive else "staff.btn_sensitive", "sens"),
+                 button("staff.btn_resume" if paused else "staff.btn_pause", "wait")]]
+    else:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def contact_text(complaint: Complaint, *, full: bool) -> str:
+    return contact_line(anonymous=complaint.anonymous, name=complaint.contact_name, phone=complaint.contact_phone,
+                        masked=not full)
+
+
+def phone_for(complaint: Complaint) -> str:
+    """The full contact, for the assignee after accepting."""
+    return contact_text(complaint, full=True) if not complaint.anonymous else _("contact.anonymous_none")
+
+
+def keywords_reason(complaint: Complaint) -> str:
+    """The category keywords that decided the ticket, for staff."""
+    target = f"category:{complaint.category}"
+    terms: list[str] = []
+    for hit in complaint.keywords:
+        if hit.get("target") == target and hit["term"] not in terms:
+            terms.append(hit["term"])
+    return _("staff.keywords", terms=escape(joined(terms[:6]))) if terms else _("staff.keywords_none")
+
+
+async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Settings, *, header: str,
+                      full_phone: bool) -> str:
+    """The ticket as staff see it (``header`` already rendered)."""
+    assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
+    team = await session.get(Team, complaint.team_id) if complaint.team_id else None
+    who = _("staff.card_holder", team=escape(team.name),
+            assignee=escape(" · " + assignee.name) if assignee else "") if team else ""
+    photos = len(complaint.photos)
+    return _("staff.card",
+             header=header, number=complaint.number, category=category_label(complaint.category),
+             kind=kind_label(complaint.kind), severity=severity_label(complaint.severity),
+             reason=keywords_reason(complaint), status=status_label(complaint.status), assignee=who,
+             respond_by=local_time(complaint.respond_by, settings.tz),
+             resolve_by=local_time(complaint.resolve_by, settings.tz),
+             location=escape(complaint.location), description=escape(shorten(complaint.description, 1500)),
+             contact=contact_text(complaint, full=full_phone),
+             photos=_("staff.card_photos", count=photos) if photos else "")
+
+
+def rating_keyboard(attempt_id: int) -> InlineKeyboardMarkup:
+    """1…5 (each text starts with its digit) and "not solved"."""
+    def button(rating: int) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=rating_label(rating),
+                                    callback_data=RatingCb(attempt=attempt_id, rating=rating).pack())
+
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [button(5), button(4)], [button(3), button(2), button(1)], [button(NOT_SOLVED)]])
+
+
+def major_reason_text(stored: str | dict | None) -> str:
+    reason = stored if isinstance(stored, dict) else matters.decode_reason(stored)
+    parts = [_(f"major.flag.{flag}") for flag in reason.get("flags", [])]
+    if "residents" in reason:
+        parts.append(_("major.matter", residents=reason["residents"], days=reason.get("days", 30)))
+    if "age_days" in reason:
+        parts.append(_("major.age", days=reason["age_days"]) if reason["age_days"] else _("major.age_overdue"))
+    if "text" in reason:
+        parts.append(escape(str(reason["text"])))
+    return joined(parts) if parts else _("major.default")
+
+
+# --- notices -----------------------------------------------------------------------------------
+
+
+class Renderer:
+    """One stored notice → the messages to send, in the recipient's language."""
+
+    def __init__(self, settings: Settings, catalogues) -> None:
+        self.settings = settings
+        self.catalogues = catalogues
+
+    async def recipient(self, session: AsyncSession, row: OutboxNotice) -> tuple[int | None, str, object]:
+        """(chat id, locale, the Resident or Staff row) of a notice's recipient."""
+        if row.audience == Audience.RESIDENT.value:
+            resident = await session.get(Resident, row.recipient_id)
+            return (resident.chat_id if resident else None), person_locale(resident), resident
+        person = await session.get(Staff, row.recipient_id)
+        if person is None or not person.active:
+            return None, DEFAULT_LOCALE, person
+        return person.chat_id, await locale_of_staff(session, person), person
+
+    async def render(self, session: AsyncSession, row: OutboxNotice) -> Rendered | None:
+        """None when there is nobody (left) to send it to."""
+        chat_id, locale, _person = await self.recipient(session, row)
+        if chat_id is None:
+            return None
+        complaint = await session.get(Complaint, row.complaint_id) if row.complaint_id else None
+        out = Rendered(chat_id=chat_id, locale=locale)
+        with self.catalogues.use_locale(locale):
+            await self._fill(session, NoticeKind(row.kind), row.params, complaint, out)
+        return out
+
+    async def _fill(self, session: AsyncSession, kind: NoticeKind, params: dict, c: Complaint | None,
+                    out: Rendered) -> None:
+        tz = self.settings.tz
+        text = out.texts.append
+        if kind in (NoticeKind.ASSIGNED, NoticeKind.SUPERVISOR_WATCH, NoticeKind.QUEUE):
+            if kind is NoticeKind.ASSIGNED:
+                header, buttons = _(f"staff.ping_header.{params.get('header', 'assign')}"), ticket_buttons(c)
+            elif kind is NoticeKind.SUPERVISOR_WATCH:
+                header, buttons = _("staff.ping_header.supervisor", why=_(f"staff.why.{params.get('why')}")), None
+            else:
+                header, buttons = _("staff.ping_header.queue"), ticket_buttons(c)
+            text((await ticket_card(session, c, self.settings, header=header, full_phone=False), buttons))
+            if kind is NoticeKind.ASSIGNED and c.photos:
+                out.photos = list(c.photos)
+                out.photo_caption = _("staff.photos_caption", number=c.number)
+        elif kind is NoticeKind.TRANSFERRED_AWAY:
+            who = (f" · {params['assignee']}" if params.get("assignee") else _("staff.awaiting_supervisor"))
+            text((_("staff.transferred_away", number=c.number, by=escape(params["by"]), team=escape(params["team"]),
+                    who=escape(who)), None))
+        elif kind is NoticeKind.RESIDENT_INFO:
+            text((_("staff.resident_info_staff", number=c.number, note=escape(params["note"])), None))
+        elif kind is NoticeKind.STAFF_UNREACHABLE:
+            text((_("staff.unreachable_supervisor", name=escape(params["name"])), None))
+        elif kind in (NoticeKind.RATING_REVIEW, NoticeKind.REOPENED_SUPERVISOR, NoticeKind.REOPENED_ASSIGNEE):
+            rating = rating_label(params["rating"])
+            round_ = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == c.id)
+                                         .order_by(col(CallbackRound.id).desc()).limit(1))).first()
+            comment = (_("staff.comment_line", comment=escape(round_.comment))
+                       if round_ is not None and round_.comment else "")
+            if kind is NoticeKind.RATING_REVIEW:
+                text((_("staff.review_supervisor", number=c.number, rating=rating, comment=comment), None))
+            elif kind is NoticeKind.REOPENED_SUPERVISOR:
+                assignee = await session.get(Staff, c.assignee_id) if c.assignee_id else None
+                text((_("staff.reopened_supervisor", number=c.number, rating=rating, comment=comment,
+                        assignee=escape(assignee.name) if assignee else "—"), None))
+            else:
+                text((_("staff.reopened_assignee", number=c.number, rating=rating), ticket_buttons(c)))
+        elif kind is NoticeKind.CALLBACK_COMMENT:
+            text((_("staff.comment_supervisor", number=c.number, comment=escape(params["comment"])), None))
+        elif kind is NoticeKind.MAJOR_ALERT:
+            ids = params.get("ids") or [c.id]
+            first = await session.get(Complaint, ids[0])
+            group = [first, *await matters.related(session, first)]
+            lines = "\n".join(_("staff.major_line", number=g.number, category=category_label(g.category),
+                                location=escape(g.location), status=status_label(g.status),
+                                snippet=snippet(g.description, 30)) for g in group)
+            text((_("staff.major_alert", reason=major_reason_text(first.major_reason), lines=lines), None))
+        elif kind in (NoticeKind.RESPONSE_OVERDUE, NoticeKind.RESOLVE_OVERDUE):
+            assignee = await session.get(Staff, c.assignee_id) if c.assignee_id else None
+            key = "staff.response_overdue" if kind is NoticeKind.RESPONSE_OVERDUE else "staff.resolve_overdue"
+            deadline = c.respond_by if kind is NoticeKind.RESPONSE_OVERDUE else c.resolve_by
+            text((_(key, number=c.number, severity=severity_label(c.severity), deadline=local_time(deadline, tz),
+                    assignee=escape(assignee.name) if assignee else _("staff.unassigned")), None))
+        elif kind is NoticeKind.RESPONSE_OVERDUE_MANAGER:
+            team = await session.get(Team, c.team_id) if c.team_id else None
+            text((_("staff.response_overdue_manager", number=c.number, severity=severity_label(c.severity),
+                    deadline=local_time(c.respond_by, tz), team=escape(team.name) if team else "—"), None))
+        elif kind is NoticeKind.RESOLVE_REMINDER:
+            text((_("staff.resolve_reminder", number=c.number, deadline=local_time(c.resolve_by, tz)), None))
+        elif kind is NoticeKind.PROGRESS_NUDGE:
+            text((_("staff.progress_nudge", number=c.number, period=duration(params.get("period", 0))), None))
+        elif kind is NoticeKind.PROGRESS:
+            text((_("staff.progress_resident", number=c.number), None))
+        elif kind is NoticeKind.ACCEPTED:
+            person = await session.get(Staff, params.get("staff")) if params.get("staff") else None
+            team = await session.get(Team, c.team_id) if c.team_id else None
+            text((_("staff.accepted_resident", number=c.number,
+                    team=escape(team.name) if team else _("staff.property_office"),
+                    name=escape(person.name) if person else "—"), None))
+        elif kind is NoticeKind.NOTE:
+            text((_("staff.note_resident", number=c.number, note=escape(params["note"])), None))
+        elif kind is NoticeKind.RESOLVED:
+            text((_("staff.resolved_resident", number=c.number, result=escape(params["result"])), None))
+        elif kind is NoticeKind.CALLBACK_PROMPT:
+            attempt = await session.get(CallbackAttempt, params["attempt"])
+            result = (await session.exec(select(ComplaintEvent.note).where(
+                ComplaintEvent.complaint_id == c.id, ComplaintEvent.action == "resolve")
+                .order_by(col(ComplaintEvent.id).desc()).limit(1))).first()
+            text((_("callback_prompt", number=c.number, snippet=snippet(c.description, 40),
+                    result=escape(shorten(result or _("callback_result_default"), 500))),
+                  rating_keyboard(attempt.id)))
+        elif kind is NoticeKind.MONTHLY_REPORT:
+            await self._monthly_report(session, params["month"], out)
+        else:  # pragma: no cover - every kind above; a new kind must be added here
+            raise ValueError(f"no rendering for notice kind {kind}")
+
+    async def _monthly_report(self, session: AsyncSession, month: str, out: Rendered) -> None:
+        import tempfile
+
+        from services import report as report_service
+
+        folder = Path(tempfile.mkdtemp(prefix="huifang-monthly-"))
+        files = await report_service.build_report(session, month=month, tz=self.settings.tz,
+                                                  out=folder / f"report-{month}.xlsx")
+        out.texts.append((_("staff.report_monthly", month=month), None))
+        out.documents.append((files.xlsx, _("staff.report_caption", month=month)))
+        out.charts = list(files.charts)
+
+
+__all__ = ["Renderer", "Rendered", "ticket_buttons", "ticket_card", "phone_for", "rating_keyboard", "CATEGORIES",
+           "RATINGS", "person_locale", "locale_of_staff", "major_reason_text", "contact_text"]

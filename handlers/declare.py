@@ -1,0 +1,52 @@
+"""Handlers declared once per module, routers built per dispatcher.
+
+aiogram attaches a Router to exactly one parent, so module-level routers could serve only one
+dispatcher per process (tests and the demo run several). A module declares its handlers on a
+:class:`Handlers` with the same decorators a Router has; :meth:`Handlers.router` builds a fresh
+Router from them through aiogram's public API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiogram import Router
+
+
+class _Observer:
+    """``handlers.message(...)`` / ``handlers.callback_query(...)`` and ``.filter(...)``."""
+
+    def __init__(self, owner: Handlers, name: str) -> None:
+        self.owner = owner
+        self.name = name
+        self.filters: list[Any] = []
+
+    def __call__(self, *filters: Any, **kwargs: Any) -> Callable:
+        def register(callback: Callable) -> Callable:
+            self.owner.registrations.append((self.name, callback, filters, kwargs))
+            return callback
+
+        return register
+
+    def filter(self, *filters: Any) -> None:
+        self.filters.extend(filters)
+
+
+class Handlers:
+    """The handlers of one module, in declaration order (which is also matching order)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.registrations: list[tuple[str, Callable, tuple, dict]] = []
+        self.message = _Observer(self, "message")
+        self.callback_query = _Observer(self, "callback_query")
+
+    def router(self) -> Router:
+        router = Router(name=self.name)
+        for observer in (self.message, self.callback_query):
+            if observer.filters:
+                getattr(router, observer.name).filter(*observer.filters)
+        for name, callback, filters, kwargs in self.registrations:
+            getattr(router, name).register(callback, *filters, **kwargs)
+        return router

@@ -1,0 +1,67 @@
+"""Notices: what a use case must tell someone, as typed records (recipient, kind, ticket, parameters).
+
+Use cases never write sentences. They return notices and store them in the outbox
+(``services.outbox``) in the same transaction as the change that caused them; the front end
+renders each one from the recipient's locale catalogue and a delivery worker sends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Audience(StrEnum):
+    """Who a notice is for: a resident or a member of staff (by their row id)."""
+
+    RESIDENT = "resident"
+    STAFF = "staff"
+
+
+class NoticeKind(StrEnum):
+    """Every kind of message the desk sends on its own (not replies to the person acting)."""
+
+    # to staff
+    ASSIGNED = "assigned"  # a ticket card with buttons; params: header (assign | transfer | reassign)
+    SUPERVISOR_WATCH = "supervisor_watch"  # urgent or major: a copy for the supervisor; params: why
+    QUEUE = "queue"  # nobody in the team can take it: the supervisor (or managers) must assign
+    TRANSFERRED_AWAY = "transferred_away"  # params: by, team, assignee
+    RESIDENT_INFO = "resident_info"  # the resident added information; params: note
+    STAFF_UNREACHABLE = "staff_unreachable"  # params: name
+    RATING_REVIEW = "rating_review"  # params: rating, comment
+    REOPENED_SUPERVISOR = "reopened_supervisor"  # params: rating, comment, assignee
+    REOPENED_ASSIGNEE = "reopened_assignee"  # params: rating
+    CALLBACK_COMMENT = "callback_comment"  # params: comment
+    MAJOR_ALERT = "major_alert"  # params: ids, reasons
+    RESPONSE_OVERDUE = "response_overdue"
+    RESPONSE_OVERDUE_MANAGER = "response_overdue_manager"
+    RESOLVE_REMINDER = "resolve_reminder"
+    RESOLVE_OVERDUE = "resolve_overdue"
+    PROGRESS_NUDGE = "progress_nudge"  # params: period (seconds)
+    MONTHLY_REPORT = "monthly_report"  # params: month
+    # to residents
+    ACCEPTED = "accepted"  # params: staff
+    NOTE = "note"  # params: note
+    RESOLVED = "resolved"  # params: result
+    PROGRESS = "progress"
+    CALLBACK_PROMPT = "callback_prompt"  # params: attempt
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to one person about (usually) one ticket."""
+
+    kind: NoticeKind
+    audience: Audience
+    recipient_id: int
+    complaint_id: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def to_staff(kind: NoticeKind, staff_id: int, complaint_id: int | None = None, **params: Any) -> Notice:
+    return Notice(kind, Audience.STAFF, staff_id, complaint_id, params)
+
+
+def to_resident(kind: NoticeKind, resident_id: int, complaint_id: int | None = None, **params: Any) -> Notice:
+    return Notice(kind, Audience.RESIDENT, resident_id, complaint_id, params)
