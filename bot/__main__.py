@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 app = typer.Typer(
-    help="Huifang (回访): complaint desk and satisfaction-callback bot.",
+    help="Huifang: complaint desk and satisfaction-callback bot.",
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -95,7 +95,7 @@ def _safe_url(url: str) -> str:
 
 @staff_app.command("invite")
 def staff_invite(
-    name: Annotated[str, typer.Option("--name", help="display name, e.g. 张师傅")],
+    name: Annotated[str, typer.Option("--name", help="display name, as staff and residents will see it")],
     team: Annotated[Optional[str], typer.Option("--team", help="team code: engineering, cleaning, security, service, hr, audit")] = None,
     role: Annotated[str, typer.Option("--role", help="staff | supervisor | manager | admin")] = "staff",
 ) -> None:
@@ -134,8 +134,8 @@ def team_list() -> None:
 @team_app.command("set")
 def team_set(
     code: Annotated[str, typer.Argument(help="team code, new or existing")],
-    name: Annotated[Optional[str], typer.Option("--name", help="display name, e.g. 工程部")] = None,
-    categories: Annotated[Optional[str], typer.Option("--categories", help="comma-separated, e.g. 工程管理,综合管理")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="display name of the team")] = None,
+    categories: Annotated[Optional[str], typer.Option("--categories", help="comma-separated category names, as `team list` shows them")] = None,
 ) -> None:
     """Create a team or change its name and categories (a category belongs to one team)."""
     from bot import staff_cli
@@ -181,7 +181,7 @@ def classify(
 
     chosen = [x is not None for x in (text, file, eval_path)] + [learn]
     if sum(chosen) != 1:
-        typer.echo('give exactly one of: TEXT, --file PATH, --eval PATH, --learn  (e.g. classify "电梯坏了")', err=True)
+        typer.echo("give exactly one of: TEXT, --file PATH, --eval PATH, --learn  (e.g. classify \"TEXT\")", err=True)
         raise typer.Exit(code=2)
     if learn:
         from bot.learn import learn_from_corrections

@@ -139,7 +139,8 @@ class HuifangApp:
         )
         policy = CallbackPolicy.from_settings(settings)
         self.delivery = DeliveryWorker(self.sessions, self.sender, Renderer(settings, catalogues()), policy=policy,
-                                       clock=clock, poll=settings.delivery_poll.total_seconds())
+                                       clock=clock, poll=settings.delivery_poll.total_seconds(),
+                                       lease=settings.delivery_lease)
         self.dispatcher = build_dispatcher(settings, self.sessions, classifier=classifier, clock=clock)
         self.worker = CallbackWorker(self.sessions, policy, clock=clock)
         self.sla_watcher = SlaWatcher(self.sessions, SlaPolicy.from_settings(settings),

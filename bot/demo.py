@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +17,7 @@ from bot.settings import Settings
 from sandbox import SandboxClient, SandboxServer
 
 DEMO_TOKEN = "123456:DEMO-sandbox-token"
+SCRIPT = tomllib.loads((Path(__file__).with_name("demo.toml")).read_text(encoding="utf-8"))
 
 
 async def run_demo(*, out: TextIO, interactive: bool = False) -> int:
@@ -43,8 +45,8 @@ async def run_demo(*, out: TextIO, interactive: bool = False) -> int:
             async with SandboxClient(base_url) as client:
                 number = await play_resident(client)
                 out.write("=== Huifang demo: a resident reports a complaint (sandbox transcript) ===\n\n")
-                resident = client.user(10001, first_name="王芳")
-                out.write(await resident.transcript_text(user_label="住户 王芳", bot_label="回访机器人"))
+                resident = client.user(10001, first_name=SCRIPT["resident"])
+                out.write(await resident.transcript_text(user_label=SCRIPT["user_label"], bot_label=SCRIPT["bot_label"]))
                 out.write(f"\n\n=== ticket {number} ===\n")
             return 0
         finally:
@@ -53,20 +55,24 @@ async def run_demo(*, out: TextIO, interactive: bool = False) -> int:
 
 
 async def play_resident(client: SandboxClient) -> str:
-    """The script: start, describe with a photo, say where, share the phone, confirm, look up."""
-    resident = client.user(10001, first_name="王芳", phone="13812345678")
+    """The script: start, describe, say where, share the phone, confirm, look the ticket up."""
+    def text(key: str) -> str:
+        return catalogues().text(key, locale="zh_Hans")
+
+    resident = client.user(10001, first_name=SCRIPT["resident"], phone=SCRIPT["phone"])
     await resident.send("/start")
     await resident.next_message()
-    await resident.press("投诉报事")
-    await resident.expect("请描述")
-    await resident.send("3栋1单元的电梯又坏了，停在8楼不动，已经两天没人修，老人上下楼很不方便。")
-    await resident.expect("在哪里")
-    await resident.send("3栋1单元 电梯厅")
-    await resident.expect("联系方式")
-    await resident.tap(catalogues().text("btn_share_phone", locale="zh_Hans"))
-    summary = await resident.expect("请确认")
-    await resident.press("确认提交", summary)
-    receipt = await resident.expect("工单号")
+    await resident.press(text("btn_new"))
+    await resident.next_message()  # describe the problem
+    await resident.send(SCRIPT["description"])
+    await resident.next_message()  # where?
+    await resident.send(SCRIPT["location"])
+    await resident.next_message()  # contact?
+    await resident.tap(text("btn_share_phone"))
+    await resident.next_message()  # the contact, repeated
+    summary = await resident.next_message()
+    await resident.press(text("btn_submit"), summary)
+    receipt = await resident.next_message()
     number = re.search(r"TS\d{8}-\d{4,}", receipt.text).group(0)
     await resident.send(f"/status {number}")
     await resident.expect(number)

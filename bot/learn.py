@@ -25,7 +25,7 @@ async def learn_from_corrections(*, overlay: Path | None, out: TextIO, settings:
     finally:
         await engine.dispose()
     if not rows:
-        out.write("no category corrections stored yet: staff make them with the 🏷 改分类 button\n")
+        out.write("no category corrections stored yet: staff make them with the 🏷 category button\n")
         return 0
     target = overlay or Path(os.environ.get(OVERLAY_ENV) or DEFAULT_OVERLAY)
     lexicon = load_lexicon(settings.lexicon_path, overlay=target if target.exists() else False)

@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.buttons import RatingCb, StaffCb
 from bot.i18n import DEFAULT_LOCALE, LOCALES, _, locale_for
 from bot.settings import Settings
-from bot.texts import (category_label, contact_line, duration, joined, kind_label, local_time, rating_label,
-                       severity_label, shorten, snippet, status_label)
+from bot.texts import (category_label, contact_line, duration, in_script, joined, kind_label, local_time, rating_label,
+                       severity_label, shorten, snippet, status_label, team_label)
 from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, OutboxNotice, Resident, Staff, Team
 from services import matters
 from services.domain import Category, Status
@@ -101,7 +101,7 @@ def keywords_reason(complaint: Complaint) -> str:
     for hit in complaint.keywords:
         if hit.get("target") == target and hit["term"] not in terms:
             terms.append(hit["term"])
-    return _("staff.keywords", terms=escape(joined(terms[:6]))) if terms else _("staff.keywords_none")
+    return _("staff.keywords", terms=escape(in_script(joined(terms[:6])))) if terms else _("staff.keywords_none")
 
 
 async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Settings, *, header: str,
@@ -109,7 +109,7 @@ async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Set
     """The ticket as staff see it (``header`` already rendered)."""
     assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
     team = await session.get(Team, complaint.team_id) if complaint.team_id else None
-    who = _("staff.card_holder", team=escape(team.name),
+    who = _("staff.card_holder", team=team_label(team),
             assignee=escape(" · " + assignee.name) if assignee else "") if team else ""
     photos = len(complaint.photos)
     return _("staff.card",
@@ -193,7 +193,8 @@ class Renderer:
                 out.photo_caption = _("staff.photos_caption", number=c.number)
         elif kind is NoticeKind.TRANSFERRED_AWAY:
             who = (f" · {params['assignee']}" if params.get("assignee") else _("staff.awaiting_supervisor"))
-            text((_("staff.transferred_away", number=c.number, by=escape(params["by"]), team=escape(params["team"]),
+            team = await session.get(Team, c.team_id) if c.team_id else None
+            text((_("staff.transferred_away", number=c.number, by=escape(params["by"]), team=team_label(team),
                     who=escape(who)), None))
         elif kind is NoticeKind.RESIDENT_INFO:
             text((_("staff.resident_info_staff", number=c.number, note=escape(params["note"])), None))
@@ -232,7 +233,7 @@ class Renderer:
         elif kind is NoticeKind.RESPONSE_OVERDUE_MANAGER:
             team = await session.get(Team, c.team_id) if c.team_id else None
             text((_("staff.response_overdue_manager", number=c.number, severity=severity_label(c.severity),
-                    deadline=local_time(c.respond_by, tz), team=escape(team.name) if team else "—"), None))
+                    deadline=local_time(c.respond_by, tz), team=team_label(team)), None))
         elif kind is NoticeKind.RESOLVE_REMINDER:
             text((_("staff.resolve_reminder", number=c.number, deadline=local_time(c.resolve_by, tz)), None))
         elif kind is NoticeKind.PROGRESS_NUDGE:
@@ -243,7 +244,7 @@ class Renderer:
             person = await session.get(Staff, params.get("staff")) if params.get("staff") else None
             team = await session.get(Team, c.team_id) if c.team_id else None
             text((_("staff.accepted_resident", number=c.number,
-                    team=escape(team.name) if team else _("staff.property_office"),
+                    team=team_label(team) if team else _("staff.property_office"),
                     name=escape(person.name) if person else "—"), None))
         elif kind is NoticeKind.NOTE:
             text((_("staff.note_resident", number=c.number, note=escape(params["note"])), None))

@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     callback_max_attempts: int = Field(default=3, ge=1, le=10)
     scheduler_tick: Duration = timedelta(seconds=30)
     delivery_poll: Duration = timedelta(seconds=1)  # how often the outbox is read for other processes' notices
+    delivery_lease: Duration = timedelta(seconds=60)  # a notice claimed longer ago (its process died) is sent again
     close_no_callback_after: Duration = timedelta(days=7)
     close_unreachable_after: Duration = timedelta(days=15)
 

@@ -5,10 +5,11 @@ typed by people is escaped by the caller or here."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from html import escape
 from zoneinfo import ZoneInfo
 
-from bot.i18n import _
+from bot.i18n import _, catalogues
 from services.domain import Category, Kind, Severity, Status
 from services.intake import mask_phone
 
@@ -117,7 +118,7 @@ def reason_text(*, category: str, severity: str, flags, keywords, max_terms: int
         return _("reason.none", category=category_label(Category.OTHER.value))
     found = terms(f"category:{category}", max_terms)
     if found:
-        parts = [_("reason.category", category=category_label(category), terms=escape(joined(found)))]
+        parts = [_("reason.category", category=category_label(category), terms=escape(in_script(joined(found))))]
     elif category == Category.OTHER.value:
         parts = [_("reason.other", category=category_label(category))]
     else:
@@ -125,9 +126,33 @@ def reason_text(*, category: str, severity: str, flags, keywords, max_terms: int
     if severity in (Severity.URGENT.value, Severity.IMPORTANT.value):
         found = terms(f"severity:{severity}", 3)
         if found:
-            parts.append(_("reason.severity", severity=severity_label(severity), terms=escape(joined(found))))
+            parts.append(_("reason.severity", severity=severity_label(severity),
+                           terms=escape(in_script(joined(found)))))
     for flag in sorted(str(f) for f in flags):
         found = terms(f"flag:{flag}", 3)
         label = _(f"flag.{flag}")
-        parts.append(_("reason.flag", flag=label, terms=escape(joined(found))) if found else label)
+        parts.append(_("reason.flag", flag=label, terms=escape(in_script(joined(found)))) if found else label)
     return _("reason.separator").join(parts)
+
+
+@cache
+def _to_traditional():
+    from opencc import OpenCC
+
+    return OpenCC("s2tw")
+
+
+def in_script(text: str) -> str:
+    """Lexicon words (kept in Simplified characters) as the reader writes them: Traditional for zh_Hant."""
+    return _to_traditional().convert(text) if catalogues().current_locale == "zh_Hant" else text
+
+
+def team_label(team) -> str:
+    """A team's name for people: a seeded team still under its default name reads in their language
+    (``team.<code>``); a team an admin named reads as named."""
+    from services.staff import DEFAULT_TEAMS
+
+    if team is None:
+        return "—"
+    default = next((spec.name for spec in DEFAULT_TEAMS if spec.code == team.code), None)
+    return _(f"team.{team.code}") if team.name == default else escape(team.name)

@@ -28,7 +28,8 @@ from bot.buttons import StaffCb
 from bot.i18n import _
 from bot.render import CATEGORIES, phone_for, ticket_buttons, ticket_card
 from bot.settings import Settings
-from bot.texts import category_label, error_text, local_time, role_label, severity_label, snippet, status_label
+from bot.texts import (category_label, error_text, local_time, role_label, severity_label, snippet, status_label,
+                       team_label)
 from handlers.declare import Handlers
 from models.tables import Complaint, Staff, Team
 from models.types import Clock
@@ -72,9 +73,9 @@ def staff_commands(person: Staff) -> list[BotCommand]:
     return [BotCommand(command=name, description=_(f"staff.commands.{name}")) for name in names]
 
 
-async def team_label(session: AsyncSession, person: Staff) -> str:
+async def team_of(session: AsyncSession, person: Staff) -> str:
     team = await session.get(Team, person.team_id) if person.team_id else None
-    return team.name if team else ""
+    return team_label(team) if team else ""
 
 
 async def edit_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
@@ -90,7 +91,7 @@ async def edit_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None
 
 async def welcome(message: Message, session: AsyncSession, person: Staff) -> None:
     await message.bot.set_my_commands(staff_commands(person), scope=BotCommandScopeChat(chat_id=message.chat.id))
-    await message.answer(_("staff.welcome", name=escape(person.name), team=escape(await team_label(session, person)),
+    await message.answer(_("staff.welcome", name=escape(person.name), team=await team_of(session, person),
                            role=role_label(person.role)))
 
 
@@ -139,7 +140,7 @@ async def invite(message: Message, command: CommandObject, session: AsyncSession
         return
     me = await message.bot.me()
     await message.answer(_("staff.invite_created", name=escape(person.name),
-                           team=escape(await team_label(session, person)), role=role_label(person.role),
+                           team=await team_of(session, person), role=role_label(person.role),
                            days=settings.invite_ttl.days or 1, link=f"https://t.me/{me.username}?start={code}"))
 
 
@@ -421,7 +422,7 @@ async def transfer_pick_team(query: CallbackQuery, callback_data: StaffCb, sessi
     if complaint is None:
         return
     await query.answer()
-    rows = [[InlineKeyboardButton(text=team.name, callback_data=StaffCb(action="trt", ticket=complaint.id, arg=team.code).pack())]
+    rows = [[InlineKeyboardButton(text=team_label(team), callback_data=StaffCb(action="trt", ticket=complaint.id, arg=team.code).pack())]
             for team in await staff_service.teams(session)]
     rows.append(back_row(complaint))
     await query.message.answer(_("staff.transfer_pick_team", number=complaint.number),
@@ -449,7 +450,7 @@ async def transfer_pick_person(query: CallbackQuery, callback_data: StaffCb, ses
             text=_("staff.person_load", name=person.name, load=loads.get(person.id, 0)),
             callback_data=StaffCb(action="trp", ticket=complaint.id, arg=f"{team.code}.{person.id}").pack())])
     rows.append(back_row(complaint))
-    await query.message.edit_text(_("staff.transfer_pick_person", number=complaint.number, team=escape(team.name)),
+    await query.message.edit_text(_("staff.transfer_pick_person", number=complaint.number, team=team_label(team)),
                                   reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
@@ -474,7 +475,7 @@ async def transfer_do(query: CallbackQuery, callback_data: StaffCb, session: Asy
         await query.answer(error_text(error), show_alert=True)
         return
     await query.answer(_("staff.transferred_short"))
-    await query.message.edit_text(_("staff.transferred", number=number, team=escape(team.name),
+    await query.message.edit_text(_("staff.transferred", number=number, team=team_label(team),
                                     who=holder_text(outcome.routing)))
 
 
@@ -516,7 +517,7 @@ async def category_set(query: CallbackQuery, callback_data: StaffCb, session: As
     await query.answer(_("staff.changed_short"))
     if outcome.routing is not None:
         await query.message.edit_text(_("staff.category_moved", number=number, category=category_label(category),
-                                        team=escape(outcome.routing.team.name), who=holder_text(outcome.routing)))
+                                        team=team_label(outcome.routing.team), who=holder_text(outcome.routing)))
         return
     await query.message.edit_text(_("staff.category_changed", number=number, category=category_label(category)))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from types import SimpleNamespace
 
 from aiogram import F
 from aiogram.filters import Command, CommandObject
@@ -15,7 +16,7 @@ from bot.buttons import InfoCb, MenuCb, TicketCb
 from bot.i18n import _, __
 from bot.settings import Settings
 from bot.texts import (category_label, contact_line, error_text, kind_label, local_time, rating_label,
-                       severity_label, shorten, snippet, status_label)
+                       severity_label, shorten, snippet, status_label, team_label)
 from handlers.common import continue_hint
 from handlers.declare import Handlers
 from models.tables import Complaint, ComplaintEvent, Resident
@@ -66,7 +67,8 @@ def history_line(event: ComplaintEvent, settings: Settings) -> str:
     """One event of the ticket's history, in the resident's language."""
     data = event.data or {}
     if event.action == "assign" and data.get("team"):
-        label = _("history.assign_to", team=escape(data["team"]), assignee=escape(data.get("assignee") or ""))
+        team = SimpleNamespace(code=data.get("team_code"), name=data["team"])
+        label = _("history.assign_to", team=team_label(team), assignee=escape(data.get("assignee") or ""))
     elif event.action == "status":
         label = status_label(event.to_status) if event.to_status else event.action
     elif event.action == "callback_answered" and "rating" in data:

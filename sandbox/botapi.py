@@ -151,7 +151,7 @@ class BotApi:
         }
 
     # ------------------------------------------------------------------ dispatch
-    async def call(self, method: str, params: Params) -> Any:
+    async def call(self, method: str, params: Params, gone: Callable[[], bool] = lambda: False) -> Any:
         """Run one Bot API call with faults, rate limits, logging and stats."""
         world = self.world
         name = method.lower()
@@ -173,6 +173,16 @@ class BotApi:
                 if fault.matches(name, params.values.get("chat_id")):
                     fault.count -= 1
                     raise fault.error()
+            chat = str(params.values.get("chat_id"))
+            if name != "getupdates" and chat in world.held_chats:
+                world.held_calls += 1
+                self.changes_notifier.notify()
+                try:
+                    await self.changes_notifier.wait_until(lambda: chat not in world.held_chats, timeout=3600)
+                finally:
+                    world.held_calls -= 1
+                if gone():  # the caller died while waiting (e.g. the bot was killed): nothing happens
+                    raise ApiError(499, "Client Closed Request")
             result = await handler(params)
         except ApiError as exc:
             entry.update(ok=False, error_code=exc.code, description=exc.description)

@@ -226,6 +226,10 @@ class SandboxClient:
         """User unblocks the bot."""
         await self.request("POST", f"/control/users/{user_id}/unblock")
 
+    async def hold_chat(self, chat_id: int, held: bool = True) -> int:
+        """Make Bot API calls to a chat wait (``held=False`` lets them through); returns how many wait now."""
+        return (await self.request("POST", "/control/hold", json={"chat_id": chat_id, "held": held}))["held_calls"]
+
     async def inject_fault(
         self,
         method: str = "*",

@@ -83,6 +83,7 @@ class ControlApi:
             web.get("/control/faults", self.list_faults),
             web.delete("/control/faults", self.clear_faults),
             web.post("/control/rate_limits", self.set_rate_limits),
+            web.post("/control/hold", self.hold),
             web.get("/control/stats", self.stats),
             web.get("/control/calls", self.calls),
             web.get("/control/updates", self.pending_updates),
@@ -134,6 +135,7 @@ class ControlApi:
                 "updates_enqueued": w.updates_enqueued,
                 "pending_updates": len(w.updates),
                 "rate_limits": self.server.api.rate_limits,
+                "held_calls": w.held_calls,
             }
         )
 
@@ -502,6 +504,18 @@ class ControlApi:
     async def clear_faults(self, request: web.Request) -> web.Response:
         self.world.faults.clear()
         return _json({"ok": True})
+
+    async def hold(self, request: web.Request) -> web.Response:
+        """``{"chat_id": id, "held": bool}``: calls to that chat wait until released (a stalled network);
+        the answer says how many calls are waiting on held chats now."""
+        body = await self._body(request)
+        chat = str(_int(body.get("chat_id"), "chat_id"))
+        if body.get("held", True):
+            self.world.held_chats.add(chat)
+        else:
+            self.world.held_chats.discard(chat)
+        self._changed()
+        return _json({"ok": True, "held_calls": self.world.held_calls})
 
     async def set_rate_limits(self, request: web.Request) -> web.Response:
         """``{"enabled": bool}`` switches Telegram-like flood limits."""

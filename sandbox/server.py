@@ -175,7 +175,8 @@ class SandboxServer:
         try:
             self._check_token(request.match_info["token"])
             params = await self._read_params(request)
-            result = await self.api.call(method, params)
+            result = await self.api.call(method, params, gone=lambda: request.transport is None
+                                         or request.transport.is_closing())
         except ApiError as exc:
             return web.json_response(exc.payload(), status=exc.code, dumps=_dumps)
         return web.json_response({"ok": True, "result": result}, dumps=_dumps)

@@ -333,6 +333,8 @@ class World:
         self.next_update_id = 1
         self.allowed_updates: list[str] | None = None
         self.faults: list[Fault] = []
+        self.held_chats: set[str] = set()  # calls to these chats wait (a network that stalls)
+        self.held_calls = 0  # how many calls are waiting on a held chat now
         self.calls: list[dict[str, Any]] = []
         self.call_counts: dict[str, int] = {}
         self.error_counts: dict[str, int] = {}

@@ -1,32 +1,28 @@
 """Domain vocabulary shared by every service: categories, kinds, severities, statuses.
 
-Values stored in the database are the short ASCII codes; what people read comes from `label`.
+Values stored in the database are codes; what people read comes from the locale catalogues
+(``bot.texts``: ``status.<code>``, ``severity.<code>``, ``category.<name>`` …).
 """
 
 from __future__ import annotations
 
+import tomllib
 from enum import StrEnum
+from functools import cache
+from pathlib import Path
 
 
-class Category(StrEnum):
-    """Complaint category (投诉分类) from the SPEC; the value is the Chinese name itself."""
-
-    SECURITY = "安全管理"
-    ENGINEERING = "工程管理"
-    ENVIRONMENT = "环境管理"
-    GENERAL = "综合管理"
-    STAFF = "服务人员"
-    NEIGHBOURS = "邻里纠纷"
-    DEVELOPER = "地产相关"
-    OTHER = "其他"
+@cache
+def _codes(table: str) -> dict[str, str]:
+    with (Path(__file__).resolve().parent / "lexicon" / "domain.toml").open("rb") as handle:
+        return tomllib.load(handle)[table]
 
 
-class Kind(StrEnum):
-    """What the resident wants: a complaint, an inquiry (no callback) or a suggestion."""
-
-    COMPLAINT = "投诉"
-    INQUIRY = "咨询"
-    SUGGESTION = "建议"
+# Complaint category (投诉分类) from the SPEC; the stored value is the Chinese name itself
+# (services/lexicon/domain.toml), shared with the lexicon and the labelled data.
+Category = StrEnum("Category", _codes("category"))
+# What the resident wants: a complaint, an inquiry (no callback) or a suggestion.
+Kind = StrEnum("Kind", _codes("kind"))
 
 
 class Severity(StrEnum):
@@ -38,18 +34,8 @@ class Severity(StrEnum):
 
     @property
     def label(self) -> str:
-        return _SEVERITY_LABELS[self]
-
-    @property
-    def numeral(self) -> str:
-        return _SEVERITY_LABELS[self].split()[0]
-
-
-_SEVERITY_LABELS = {
-    Severity.URGENT: "Ⅰ 紧急",
-    Severity.IMPORTANT: "Ⅱ 重要",
-    Severity.GENERAL: "Ⅲ 一般",
-}
+        """The name in the classifier's output (lexicon data); people read the catalogues' labels."""
+        return _codes("severity_label")[self.value]
 
 
 class Flag(StrEnum):
@@ -73,19 +59,3 @@ class Status(StrEnum):
     REOPENED = "reopened"
     CANCELLED = "cancelled"
     INVALID = "invalid"
-
-    @property
-    def label(self) -> str:
-        return _STATUS_LABELS[self]
-
-
-_STATUS_LABELS = {
-    Status.NEW: "已受理",
-    Status.ASSIGNED: "已派单",
-    Status.ACCEPTED: "处理中",
-    Status.RESOLVED: "已处理待回访",
-    Status.CLOSED: "已关闭",
-    Status.REOPENED: "重新处理",
-    Status.CANCELLED: "已撤销",
-    Status.INVALID: "无效",
-}

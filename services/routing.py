@@ -55,7 +55,7 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
     notices: list[Notice] = []
     if routing.assignee is not None:
         await transition(session, complaint, Status.ASSIGNED, actor=actor, now=now, action="assign",
-                         team=routing.team.name, assignee=routing.assignee.name, by=by)
+                         team=routing.team.name, team_code=routing.team.code, assignee=routing.assignee.name, by=by)
         routing.assignee.last_assigned_at = now
         session.add(routing.assignee)
         notices.append(to_staff(NoticeKind.ASSIGNED, routing.assignee.id, complaint.id, header=header))
@@ -63,7 +63,8 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
             why = "urgent" if complaint.severity == Severity.URGENT.value else "major"
             notices.append(to_staff(NoticeKind.SUPERVISOR_WATCH, routing.supervisor.id, complaint.id, why=why))
     else:
-        record(session, complaint.id, "queue", actor=actor, now=now, team=routing.team.name)
+        record(session, complaint.id, "queue", actor=actor, now=now, team=routing.team.name,
+               team_code=routing.team.code)
         targets = [routing.supervisor] if routing.supervisor else await managers(session)
         notices += [to_staff(NoticeKind.QUEUE, person.id, complaint.id) for person in targets]
     return notices

@@ -17,8 +17,7 @@ from tests.e2e.flows import file_complaint, onboard
 
 pytestmark = pytest.mark.e2e
 
-FAST = dict(callback_slots="", callback_delay="1s", callback_answer_timeout="2s", scheduler_tick="0.3s",
-            close_no_callback_after="2s", close_unreachable_after="2s")
+from tests.e2e.callbacks_fast import FAST  # noqa: E402
 
 
 async def wait_for(predicate, timeout: float = 15, interval: float = 0.1):
