@@ -199,6 +199,32 @@ def classify(
         raise typer.Exit(code=1) from None
 
 
+@app.command("retention")
+def retention_command(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be anonymised")] = False,
+) -> None:
+    """Anonymise tickets finished longer ago than RETENTION (also done daily by the bot)."""
+    from bot.maintenance_cli import run_retention
+
+    raise typer.Exit(code=asyncio.run(run_retention(dry_run=dry_run, out=sys.stdout)))
+
+
+@app.command("backup")
+def backup_command(out: Annotated[Path, typer.Option("--out", help="file to write")]) -> None:
+    """Copy the database (SQLite online backup; PostgreSQL through pg_dump)."""
+    from bot.maintenance_cli import backup
+
+    raise typer.Exit(code=backup(out_path=out, out=sys.stdout, err=sys.stderr))
+
+
+@app.command("restore")
+def restore_command(from_path: Annotated[Path, typer.Argument(help="a file written by `backup`")]) -> None:
+    """Replace the database with a backup (stop the bot first)."""
+    from bot.maintenance_cli import restore
+
+    raise typer.Exit(code=restore(from_path=from_path, out=sys.stdout, err=sys.stderr))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

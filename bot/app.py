@@ -8,7 +8,6 @@ import logging
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
@@ -18,6 +17,7 @@ from aiogram.types import BotCommand, ErrorEvent
 from bot.delivery import DeliveryWorker
 from bot.i18n import DEFAULT_LOCALE, LOCALES, PersonLocaleMiddleware, _, catalogues
 from bot.middlewares import DatabaseMiddleware, ResidentMiddleware
+from bot.polling import TolerantSession
 from bot.render import Renderer
 from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
@@ -27,6 +27,7 @@ from models.db import create_engine, session_factory, upgrade
 from models.types import Clock, utcnow
 from scheduler.callbacks import CallbackWorker, Scheduler
 from scheduler.reports import MonthlyReport
+from scheduler.retention import RetentionJob
 from scheduler.sla_watch import SlaWatcher
 from services import routing
 from services.classify import Classifier, get_classifier
@@ -48,7 +49,7 @@ def build_bot(settings: Settings) -> Bot:
     """An aiogram Bot for the official API or the sandbox, HTML parse mode by default."""
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         raise MissingToken("BOT_TOKEN is not set")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/")))
+    session = TolerantSession(api=TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/")))
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -148,7 +149,9 @@ class HuifangApp:
                                       clock=clock)
         self.monthly = MonthlyReport(self.sessions, day=settings.report_day, at=settings.report_time, tz=settings.tz,
                                      clock=clock)
-        self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly,
+        self.retention = RetentionJob(self.sessions, keep=settings.retention, at=settings.retention_at,
+                                      tz=settings.tz, clock=clock)
+        self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly, self.retention,
                                     tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)
         self._task: asyncio.Task | None = None

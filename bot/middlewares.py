@@ -35,6 +35,8 @@ class ResidentMiddleware(BaseMiddleware):
         user = event.from_user if isinstance(event, (Message, CallbackQuery)) else None
         # A button's message may be inaccessible (old or forged); private chat ids equal user ids.
         chat = getattr(message, "chat", None)
+        if user is None and chat is not None and chat.type == "private":
+            return None  # a private message without a sender (malformed): nobody to answer
         if user is not None and (chat is None or chat.type == "private"):
             name = " ".join(filter(None, [user.first_name, user.last_name]))
             data["resident"] = await get_or_create_resident(

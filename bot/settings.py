@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     close_no_callback_after: Duration = timedelta(days=7)
     close_unreachable_after: Duration = timedelta(days=15)
 
+    # Records are kept this long after a ticket is finished, then anonymised (daily at RETENTION_AT).
+    retention: Duration = timedelta(days=3 * 365)
+    retention_at: time = time(3, 30)
+
     intake: IntakeSettings = IntakeSettings()
     sla: SlaSettings = SlaSettings()
     rate: RateSettings = RateSettings()

@@ -183,7 +183,10 @@ class BotApi:
                     world.held_calls -= 1
                 if gone():  # the caller died while waiting (e.g. the bot was killed): nothing happens
                     raise ApiError(499, "Client Closed Request")
-            result = await handler(params)
+            if name == "getupdates":
+                result = await self._one_poller(handler, params, gone)
+            else:
+                result = await handler(params)
         except ApiError as exc:
             entry.update(ok=False, error_code=exc.code, description=exc.description)
             if exc.retry_after is not None:
@@ -425,6 +428,20 @@ class BotApi:
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
+
+    async def _one_poller(self, handler, params: Params, gone: Callable[[], bool]) -> Any:
+        """Like Telegram: while one getUpdates is running, a second poller gets 409 Conflict
+        (a poll whose client went away does not count)."""
+        world = self.world
+        if world.active_poll is not None and not world.active_poll():
+            raise ApiError(409, "Conflict: terminated by other getUpdates request; "
+                                "make sure that only one bot instance is running")
+        world.active_poll = gone
+        try:
+            return await handler(params)
+        finally:
+            if world.active_poll is gone:
+                world.active_poll = None
 
     async def m_getupdates(self, params: Params) -> Any:
         offset = params.int("offset", 0) or 0

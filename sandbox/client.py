@@ -226,6 +226,10 @@ class SandboxClient:
         """User unblocks the bot."""
         await self.request("POST", f"/control/users/{user_id}/unblock")
 
+    async def raw_update(self, update: dict) -> int:
+        """Queue an update as given (it may be malformed on purpose); returns its update_id."""
+        return (await self.request("POST", "/control/updates/raw", json={"update": update}))["update_id"]
+
     async def hold_chat(self, chat_id: int, held: bool = True) -> int:
         """Make Bot API calls to a chat wait (``held=False`` lets them through); returns how many wait now."""
         return (await self.request("POST", "/control/hold", json={"chat_id": chat_id, "held": held}))["held_calls"]

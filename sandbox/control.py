@@ -87,6 +87,7 @@ class ControlApi:
             web.get("/control/stats", self.stats),
             web.get("/control/calls", self.calls),
             web.get("/control/updates", self.pending_updates),
+            web.post("/control/updates/raw", self.raw_update),
         ]
 
     @web.middleware
@@ -148,6 +149,19 @@ class ControlApi:
         if "limit" in request.query:
             items = items[-_int(request.query["limit"], "limit"):]
         return _json({"calls": items})
+
+    async def raw_update(self, request: web.Request) -> web.Response:
+        """Queue an update exactly as given (e.g. one the bot's library cannot parse); returns its id."""
+        body = await self._body(request)
+        payload = body.get("update")
+        if not isinstance(payload, dict):
+            raise ControlError("give {\"update\": {...}}")
+        update_id = self.world.next_update_id
+        self.world.next_update_id += 1
+        self.world.updates.append({**payload, "update_id": update_id})
+        self.world.updates_enqueued += 1
+        self.server.updates.notify()
+        return _json({"ok": True, "update_id": update_id})
 
     async def pending_updates(self, request: web.Request) -> web.Response:
         """Updates not yet confirmed by the bot."""

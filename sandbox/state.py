@@ -335,6 +335,7 @@ class World:
         self.faults: list[Fault] = []
         self.held_chats: set[str] = set()  # calls to these chats wait (a network that stalls)
         self.held_calls = 0  # how many calls are waiting on a held chat now
+        self.active_poll: Callable[[], bool] | None = None  # "has the running getUpdates' client gone?"
         self.calls: list[dict[str, Any]] = []
         self.call_counts: dict[str, int] = {}
         self.error_counts: dict[str, int] = {}

@@ -1,4 +1,4 @@
-"""Parse human durations such as ``90s``, ``4h``, ``1d`` or ``1h30m`` used everywhere in settings."""
+"""Parse human durations such as ``90s``, ``4h``, ``1d``, ``1h30m`` or ``3y`` used everywhere in settings."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from datetime import timedelta
 _UNITS = {
     "s": "seconds", "sec": "seconds",
     "m": "minutes", "min": "minutes",
-    "h": "hours", "d": "days", "w": "weeks",
+    "h": "hours", "d": "days", "w": "weeks", "y": "years",
 }
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(sec|min|s|m|h|d|w)", re.IGNORECASE)
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(sec|min|s|m|h|d|w|y)", re.IGNORECASE)
+DAYS_PER_YEAR = 365
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -29,5 +30,8 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
         raise ValueError(f"invalid duration {value!r}; use e.g. 90s, 30min, 4h, 1d or 1h30m")
     total = timedelta()
     for number, unit in parts:
-        total += timedelta(**{_UNITS[unit.lower()]: float(number)})
+        name = _UNITS[unit.lower()]
+        if name == "years":  # retention periods: a year is 365 days
+            name, number = "days", float(number) * DAYS_PER_YEAR
+        total += timedelta(**{name: float(number)})
     return total

@@ -9,6 +9,7 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramBadRequest,
+    TelegramConflictError,
     TelegramForbiddenError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -119,6 +120,21 @@ class TestGetUpdates:
         assert [u.message.text for u in await bot.get_updates()] == ["three"]
         assert await bot.get_updates(offset=rest[-1].update_id + 1) == []
         assert await sb.pending_updates() == []
+
+    async def test_a_second_poller_gets_409_like_telegram(self, bot: Bot, sb: SandboxClient, server) -> None:
+        first = asyncio.create_task(bot.get_updates(timeout=3))
+        for _ in range(100):  # until the first long poll is waiting in the sandbox
+            if (await sb.stats())["calls"].get("getUpdates"):
+                break
+            await asyncio.sleep(0.02)
+        other = make_bot(server.base_url)
+        try:
+            with pytest.raises(TelegramConflictError, match="only one bot instance"):
+                await other.get_updates(timeout=1)
+        finally:
+            await other.session.close()
+        await sb.user(UID, "Alice").send("hello")
+        assert [u.message.text for u in await first] == ["hello"]
 
     async def test_negative_offset_keeps_last(self, bot: Bot, sb: SandboxClient) -> None:
         user = sb.user(UID, "Alice")

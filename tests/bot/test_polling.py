@@ -1,0 +1,25 @@
+"""The tolerant getUpdates session: one unreadable update is skipped, not the whole batch."""
+
+from __future__ import annotations
+
+import json
+
+from aiogram import Bot
+
+from bot.polling import sanitise_updates
+
+
+def test_a_bad_update_becomes_an_empty_one_and_the_rest_stay():
+    bot = Bot("123456:TEST-token")
+    good = {"update_id": 2, "message": {"message_id": 5, "date": 1796220000, "text": "hi",
+                                        "chat": {"id": 7, "type": "private"}, "from": {"id": 7, "is_bot": False,
+                                                                                   "first_name": "A"}}}
+    content = json.dumps({"ok": True, "result": [{"update_id": 1, "message": {"message_id": "x"}}, good,
+                                                 {"no_id": True}]})
+    cleaned = json.loads(sanitise_updates(content, bot))
+    assert cleaned["result"] == [{"update_id": 1}, good]
+
+
+def test_good_batches_pass_unchanged():
+    content = json.dumps({"ok": True, "result": []})
+    assert sanitise_updates(content, Bot("123456:TEST-token")) == content
