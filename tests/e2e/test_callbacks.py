@@ -355,3 +355,33 @@ class TestSlotsWithAClock:
                     assert later.sent_at - earlier.sent_at >= timedelta(hours=4), where
                 assert len(await prompts(resident)) == 3, where
                 print("callback timeline,", where)
+
+
+class TestFloodIsolation:
+    async def test_a_flood_limited_chat_holds_up_nobody_else_and_loses_no_attempt(self, fast_app, people, client):
+        worker = people["worker"]
+        limited = client.user(5611, first_name="受限住户", phone="13800001111")
+        other = client.user(5612, first_name="其他住户", phone="13800002222")
+        numbers = []
+        for resident, description in ((limited, "2栋水管漏水"), (other, "4栋楼道灯坏了")):
+            numbers.append(await file_complaint(resident, description))
+            await worker.expect(numbers[-1])
+            await handle_and_resolve(worker, numbers[-1])
+        limited_number, other_number = numbers
+        await limited.expect("已处理完毕")
+        # Telegram answers every message to one chat with 429 for a while …
+        await client.inject_fault("sendMessage", count=1000, retry_after=2, chat_id=limited.id)
+        prompt = await other.expect("满意度回访", timeout=15)  # … the other resident's prompt still goes out
+        assert other_number in prompt.text
+        [held] = await attempts_of(fast_app, limited_number)
+        assert held.state == "claimed"  # queued, not counted as an unanswered attempt
+        assert await prompts(limited) == []
+        await client.clear_faults()
+        late = await limited.expect("满意度回访", timeout=60)
+        assert limited_number in late.text
+        async def first_attempt_recorded():
+            first = (await attempts_of(fast_app, limited_number))[0]
+            return first if first.state != "claimed" else None
+
+        first = await wait_for(first_attempt_recorded)
+        assert first.attempt_no == 1 and first.state in ("sent", "expired")  # the held-up prompt was attempt 1
