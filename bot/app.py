@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -17,7 +18,7 @@ from aiogram.types import BotCommand, ErrorEvent
 from bot.delivery import DeliveryWorker
 from bot.i18n import DEFAULT_LOCALE, LOCALES, PersonLocaleMiddleware, _, catalogues
 from bot.middlewares import DatabaseMiddleware, ResidentMiddleware
-from bot.polling import TolerantSession
+from bot.polling import BatchPoller, TolerantSession
 from bot.render import Renderer
 from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
@@ -154,8 +155,8 @@ class HuifangApp:
         self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly, self.retention,
                                     tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)
+        self.poller = BatchPoller(self.dispatcher, self.bot, timeout=settings.polling_timeout)
         self._task: asyncio.Task | None = None
-        self._polling = asyncio.Event()
 
     async def on_forbidden(self, chat_id: int, description: str) -> None:
         """A chat refused a message (blocked, or never started): remember who cannot be reached."""
@@ -183,36 +184,30 @@ class HuifangApp:
         if self.scheduler is not None:
             self.scheduler.start()
 
-    async def _poll(self, *, handle_signals: bool) -> None:
-        self.dispatcher.startup.register(self._polling.set)
-        await self.dispatcher.start_polling(
-            self.bot, handle_signals=handle_signals, polling_timeout=self.settings.polling_timeout,
-            close_bot_session=False,
-        )
-
     async def run(self, *, handle_signals: bool = True) -> None:
-        """Poll until stopped."""
+        """Poll until stopped (SIGINT/SIGTERM: the batch in hand is finished first)."""
         await self.prepare()
         me = await self.bot.get_me()
         log.info("polling as @%s via %s", me.username, self.settings.telegram_api_base)
-        await self._poll(handle_signals=handle_signals)
+        if handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.poller.stop)
+        await self.poller.run()
 
     async def start(self) -> None:
         """Start polling in the background (tests, demo) once the bot is ready."""
         await self.prepare()
-        self._task = asyncio.create_task(self._poll(handle_signals=False))
-        await asyncio.wait({self._task, asyncio.create_task(self._polling.wait())},
+        self._task = asyncio.create_task(self.poller.run())
+        await asyncio.wait({self._task, asyncio.create_task(self.poller.ready.wait())},
                            return_when=asyncio.FIRST_COMPLETED)
 
     async def stop(self) -> None:
         """Stop polling and the workers, release connections, as a process exit would."""
         if self.scheduler is not None:
             await self.scheduler.stop()
+        self.poller.stop()
         if self._task is not None:
-            try:
-                await self.dispatcher.stop_polling()
-            except RuntimeError:
-                pass
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.delivery.stop()
