@@ -1,0 +1,478 @@
+"""The keyword classifier: matching a message against the lexicon and deciding."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from services.classify.lexicon import Entry, Lexicon, load_lexicon
+from services.classify.result import Classification, KeywordHit
+from services.classify.segment import _Segmenter, _new_tokenizer
+from services.domain import Category, Flag, Kind, Severity
+from services.text_norm import normalize
+
+_PROPERTY_CATEGORIES = tuple(c for c in Category if c is not Category.OTHER)
+_PUNCT = set("。！？!?；;，,、：:\n\r\t …~～·\"'“”‘’（）()《》【】[]<>-—/|")
+_SENTENCE_END = set("。！？!?\n；;")
+_SENTENCE_RX = re.compile(r"[。！？!?\n；;]+")
+_LEAD_TARGETS = ("category:", "kind:")  # evidence that makes a sentence the lead …
+_OPENER_MAX_CHARS = 10  # … a shorter opening sentence without it is a greeting / introduction
+_MAX_SKIPPED_OPENERS = 2
+_URGENT_FLAGS = frozenset({Flag.LAWSUIT, Flag.MEDIA, Flag.GROUP})
+_ALL_FLAGS = frozenset(Flag)
+# a compound whose remaining part contains one of these is not split ("无噪音", "不安全"): the
+# negation would be lost, and a token-internal negation can flip the meaning either way
+_COMPOUND_BLOCKERS = frozenset("不没无未非别莫勿")
+_MISSING: Any = object()
+_COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
+# what a term found inside a compound may vote for: the *topic* (category, property context,
+# severity) — not the kind ("强烈要求", "怎么办" are words of their own) nor flag gates ("主管部门")
+_COMPOUND_GROUPS = ("category:", "context:", "severity:")
+
+
+class _Match(NamedTuple):
+    """A term found in a text: the entry key and how often it occurred in the lead / the rest."""
+
+    key: tuple[str, str, str]
+    term: str  # as shown to staff (canonical term, or the matched text for patterns)
+    lead: int  # occurrences in the first sentence (subject line)
+    body: int  # occurrences elsewhere
+    scale: float = 1.0  # compound_factor when the term was only found inside longer tokens
+
+
+def _required_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
+    """Characters of which every match of ``rx`` must contain at least one (None: unknown).
+
+    Used as a cheap pre-filter: a pattern whose required characters are all absent from a text
+    cannot match it, so the (comparatively slow) regex search is skipped.
+    """
+    if rx.flags & re.IGNORECASE:
+        return None
+    try:
+        from re import _parser as sre_parse  # Python ≥ 3.11
+        from re import _constants as c
+    except ImportError:  # pragma: no cover
+        return None
+
+    def of_item(op, av) -> set[str] | None:
+        if op is c.LITERAL:
+            return {chr(av)}
+        if op is c.IN:
+            chars: set[str] = set()
+            for iop, iav in av:
+                if iop is c.LITERAL:
+                    chars.add(chr(iav))
+                elif iop is c.RANGE and iav[1] - iav[0] < 64:
+                    chars.update(chr(x) for x in range(iav[0], iav[1] + 1))
+                else:
+                    return None
+            return chars
+        if op is c.SUBPATTERN:
+            return of_seq(av[-1])
+        if op is c.BRANCH:
+            out: set[str] = set()
+            for alt in av[1]:
+                sub = of_seq(alt)
+                if sub is None:
+                    return None
+                out |= sub
+            return out
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", None)) and av[0] >= 1:
+            return of_seq(av[2])
+        return None
+
+    def of_seq(seq) -> set[str] | None:
+        best = None
+        for op, av in seq:
+            got = of_item(op, av)
+            if got is not None and (best is None or len(got) < len(best)):
+                best = got
+        return best
+
+    try:
+        found = of_seq(sre_parse.parse(rx.pattern, rx.flags))
+    except Exception:  # pragma: no cover - any parser surprise: no pre-filter
+        return None
+    return frozenset(found) if found else None
+
+
+class Classifier:
+    """Keyword classifier over a :class:`Lexicon`; thread-safe after construction."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        self.settings = lexicon.settings
+        self._weights = lexicon.weights()
+        by_term: dict[str, list[Entry]] = defaultdict(list)
+        for entry in lexicon.entries:
+            if entry.leaf != "patterns":
+                by_term[entry.term].append(entry)
+        # variant or canonical term → (canonical term, its entries): one dict lookup per candidate
+        self._lookup_table: dict[str, tuple[str, tuple[Entry, ...]]] = {
+            term: (term, tuple(entries)) for term, entries in by_term.items()
+        }
+        for variant, canon in lexicon.synonyms.items():
+            if canon in by_term and variant not in self._lookup_table:
+                self._lookup_table[variant] = (canon, tuple(by_term[canon]))
+        self._by_term = by_term
+        self._patterns = [
+            (e, lexicon.patterns[e.key], _required_chars(lexicon.patterns[e.key]))
+            for e in lexicon.entries
+            if e.leaf == "patterns"
+        ]
+        self._pattern_index: dict[str, list[int]] = defaultdict(list)
+        self._pattern_always: list[int] = []  # patterns without a usable pre-filter
+        for p_idx, (_, _, required) in enumerate(self._patterns):
+            if required is None:
+                self._pattern_always.append(p_idx)
+            else:
+                for ch in required:
+                    self._pattern_index[ch].append(p_idx)
+        self._pattern_chars = frozenset(self._pattern_index)
+        self._gated = {e.target for e in lexicon.entries if e.leaf == "requires"}
+        # prefixes of every term that spans several tokens: a token that starts no term is skipped
+        self._prefixes = {w[:k] for w in self._lookup_table for k in range(1, len(w) + 1)}
+        self._max_span = 6  # a term is matched across at most this many jieba tokens
+        s = self.settings
+        self._window = int(s["negation_window"])
+        self._mults = {
+            "kind": (s["kind_lead_boost"], s["kind_body_factor"]),
+            "severity": (s["severity_lead_boost"], 1.0),
+            "flag": (s["severity_lead_boost"], 1.0),
+        }
+        self._default_mults = (s["lead_boost"], 1.0)
+        self._cat_targets = tuple((c, f"category:{c.value}") for c in Category)
+        self._prop_targets = tuple((c, t) for c, t in self._cat_targets if c is not Category.OTHER)
+        self._flag_targets = tuple((f, f"flag:{f.value}") for f in Flag)
+        words = set(self._lookup_table) | set(lexicon.dictionary)
+        words |= lexicon.negation_before | lexicon.negation_after
+        self._tokenizer = _new_tokenizer(sorted(words))
+        self._segmenter = _Segmenter(self._tokenizer)
+        # compound tokens (电梯门, 路灯杆): token → (canonical term, entries) of the longest lexicon
+        # term that is its prefix or suffix, or None; filled lazily, one dict lookup per token
+        self._compound_factor = float(s["compound_factor"])
+        self._compound_min = max(2, int(s["compound_min_chars"]))
+        self._compound_rest = max(1, int(s["compound_max_rest"]))
+        self._compound_max_text = int(s["compound_max_chars"])
+        self._compound_table: dict[str, tuple[str, tuple[Entry, ...]]] = {}
+        for word, (canon, entries) in self._lookup_table.items():
+            usable = tuple(e for e in entries if e.target.startswith(_COMPOUND_GROUPS) and e.leaf != "requires")
+            if usable and len(word) >= self._compound_min:
+                self._compound_table[word] = (canon, usable)
+        self._compounds: dict[str, tuple[str, tuple[Entry, ...]] | None] = {}
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Classifier:
+        """Classifier over the lexicon at ``path`` (None → ``$LEXICON_PATH`` or the shipped file)."""
+        return cls(load_lexicon(path))
+
+    # -- matching ------------------------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[str]:
+        """Normalise ``text`` and cut it into words."""
+        return self._segmenter.lcut(normalize(text))
+
+    def _lookup(self, word: str) -> str | None:
+        found = self._lookup_table.get(word)
+        return found[0] if found else None
+
+    def _compound(self, tok: str) -> tuple[str, tuple[Entry, ...]] | None:
+        """The lexicon term a compound token starts or ends with (电梯门 → 电梯), else None.
+
+        Only for tokens that are not themselves terms (the caller checks), of at least
+        ``compound_min_chars`` + 1 characters, not pure ASCII.  The longest contained term wins;
+        on a tie the prefix (电梯门: what the thing belongs to usually names the category).  The
+        rest of the token must not contain a negation character ("无噪音" is not "噪音").
+        """
+        cache = self._compounds
+        try:
+            return cache[tok]
+        except KeyError:
+            pass
+        found = None
+        n = len(tok)
+        minimum = self._compound_min
+        if n > minimum and not tok.isascii():
+            table = self._compound_table
+            for k in range(n - 1, max(minimum, n - self._compound_rest) - 1, -1):
+                hit = table.get(tok[:k])
+                if hit is not None and _COMPOUND_BLOCKERS.isdisjoint(tok[k:]):
+                    found = hit
+                    break
+                hit = table.get(tok[n - k :])
+                if hit is not None and _COMPOUND_BLOCKERS.isdisjoint(tok[: n - k]):
+                    found = hit
+                    break
+        if len(cache) >= _COMPOUND_CACHE_MAX:
+            cache.clear()
+        cache[tok] = found
+        return found
+
+    def _negated(self, tokens: list[str], start: int, end: int) -> bool:
+        window = self._window
+        neg_before, neg_after = self.lexicon.negation_before, self.lexicon.negation_after
+        # a negation word shortly before the term, in the same clause
+        for j in range(start - 1, max(-1, start - 1 - window), -1):
+            tok = tokens[j]
+            if tok in _PUNCT:
+                break
+            if tok in neg_before:
+                return True
+        # a resolution word shortly after it ("修好了"), itself not negated ("没修好")
+        for j in range(end, min(len(tokens), end + window + 1)):
+            tok = tokens[j]
+            if tok in _PUNCT:
+                break
+            if tok in neg_after:
+                prev = tokens[j - 1] if j - 1 >= end else ""
+                prev2 = tokens[j - 2] if j - 2 >= end else ""
+                if prev not in neg_before and prev2 not in neg_before:
+                    return True
+        return False
+
+    def _match(self, text: str) -> list[_Match]:
+        """Find the lexicon's terms in ``text``: one normalisation, one segmentation, one scan.
+
+        The *lead* is the first sentence (the subject line of a web message), except that up to
+        two short opening sentences without category or kind evidence are skipped: greetings
+        ("你好。", "在吗？") and self-introductions ("我是5栋业主。") in chat messages.
+        """
+        norm = normalize(text)
+        tokens = self._segmenter.lcut(norm)
+        n = len(tokens)
+        lookup, prefixes = self._lookup_table.get, self._prefixes
+        max_span = self._max_span
+        # compound tokens (电梯门 → 电梯): only in short texts; a cached dict lookup per long token
+        use_compounds = self._compound_factor > 0 and (
+            self._compound_max_text <= 0 or len(norm) <= self._compound_max_text
+        )
+        compounds, compound = self._compounds, self._compound
+        min_compound = self._compound_min + 1
+        # (key, shown term, char offset, found inside a compound token)
+        found_hits: list[tuple[tuple[str, str, str], str, int, bool]] = []
+        pos = 0
+        i = 0
+        while i < n:
+            tok = tokens[i]
+            partial = False
+            if tok not in prefixes:
+                found = None
+                if use_compounds and len(tok) >= min_compound:
+                    found = compounds.get(tok, _MISSING)
+                    if found is _MISSING:
+                        found = compound(tok)
+                if found is None:
+                    pos += len(tok)
+                    i += 1
+                    continue
+                width, partial = 1, True
+            else:
+                found = lookup(tok)
+                width = 1
+                joined = tok
+                for j in range(i + 1, min(n, i + max_span)):
+                    joined += tokens[j]
+                    if joined not in prefixes:
+                        break
+                    hit = lookup(joined)
+                    if hit is not None:
+                        found, width = hit, j - i + 1
+                if found is None and use_compounds and len(tok) >= min_compound:
+                    found = compounds.get(tok, _MISSING)
+                    if found is _MISSING:
+                        found = compound(tok)
+                    partial = found is not None
+                if found is None:
+                    pos += len(tok)
+                    i += 1
+                    continue
+            canon, entries = found
+            negated = None
+            for entry in entries:
+                if entry.negatable:
+                    if negated is None:
+                        negated = self._negated(tokens, i, i + width)
+                    if negated:
+                        continue
+                found_hits.append((entry.key, canon, pos, partial))
+            for j in range(i, i + width):
+                pos += len(tokens[j])
+            i += width
+        if self._patterns:
+            # only the patterns one of whose required characters occurs in the text (index by
+            # character: a short message touches a few patterns, not all of them)
+            index = self._pattern_index
+            todo = set(self._pattern_always)
+            for ch in self._pattern_chars.intersection(norm):
+                todo.update(index[ch])
+            for p_idx in sorted(todo):
+                entry, rx, _ = self._patterns[p_idx]
+                for m in rx.finditer(norm):
+                    found_hits.append((entry.key, m.group(0), m.start(), False))
+
+        # sentence boundaries: (start, end) of each terminator run ("。", "？！" …)
+        runs = [(m.start(), m.end()) for m in _SENTENCE_RX.finditer(norm) if m.start() > 0]
+        lead_start, lead_end = 0, runs[0][0] if runs else len(norm) + 1
+        if runs:
+            # skip short opening sentences without category/kind evidence ("你好。", "我是5栋业主。")
+            weights = self._weights
+            first = min(
+                (p for key, _, p, _ in found_hits if key[0].startswith(_LEAD_TARGETS) and weights.get(key, 0) >= 1.0),
+                default=0,
+            )
+            k = 0
+            while (
+                k < min(len(runs), _MAX_SKIPPED_OPENERS)
+                and first >= runs[k][1]
+                and runs[k][0] - lead_start <= _OPENER_MAX_CHARS
+            ):
+                lead_start = runs[k][1]
+                k += 1
+            lead_end = runs[k][0] if k < len(runs) else len(norm) + 1
+        lead: dict[tuple[str, str, str], int] = {}
+        body: dict[tuple[str, str, str], int] = {}
+        shown: dict[tuple[str, str, str], str] = {}
+        direct: set[tuple[str, str, str]] = set()  # keys found at least once as a whole token
+        for key, term, p, partial in found_hits:
+            counts = lead if lead_start <= p < lead_end else body
+            counts[key] = counts.get(key, 0) + 1
+            if key not in shown:
+                shown[key] = term
+            if not partial:
+                direct.add(key)
+        factor = self._compound_factor
+        return [
+            _Match(
+                key=key,
+                term=term,
+                lead=lead.get(key, 0),
+                body=body.get(key, 0),
+                scale=1.0 if key in direct else factor,
+            )
+            for key, term in shown.items()
+        ]
+
+    def _factor(self, m: _Match) -> float:
+        """Occurrence multiplier: first sentence boosted, repeats add a capped share."""
+        lead_mult, body_mult = self._mults.get(m.key[0].split(":", 1)[0], self._default_mults)
+        if m.lead:
+            first = lead_mult
+        elif m.body:
+            first = body_mult
+        else:
+            return 0.0
+        rest = lead_mult * m.lead + body_mult * m.body - first
+        s = self.settings
+        return first + min(s["repeat_cap"] * first, s["repeat_factor"] * rest)
+
+    # -- decision ------------------------------------------------------------------------------
+
+    def _decide(self, matches: list[_Match], weights: Mapping[tuple[str, str, str], float]) -> Classification:
+        s = self.settings
+        scores: dict[str, float] = defaultdict(float)
+        requires: set[str] = set()
+        hits: list[KeywordHit] = []
+        symptoms = 0.0  # a stated problem is complaint evidence
+        for m in matches:
+            w = weights.get(m.key, 0.0)
+            if w == 0:
+                continue
+            target, leaf, _ = m.key
+            if leaf == "requires":
+                requires.add(target)
+                continue
+            eff = round(w * self._factor(m) * m.scale, 2)
+            scores[target] += eff
+            if leaf == "symptoms" and target.startswith("category:"):
+                symptoms += eff
+            hits.append(KeywordHit(term=m.term, weight=eff, target=target))
+
+        # category
+        best_prop, prop = self._prop_targets[0][0], scores.get(self._prop_targets[0][1], 0.0)
+        for c, t in self._prop_targets[1:]:
+            v = scores.get(t, 0.0)
+            if v > prop:
+                best_prop, prop = c, v
+        other = scores.get("category:其他", 0.0)
+        context = min(scores.get("context:property", 0.0), s["context_cap"]) * s["context_weight"]
+        if prop <= 0 and other <= 0:
+            category, confidence = Category.OTHER, s["no_evidence_confidence"]
+        elif prop + context < s["min_property_score"] or other >= (prop + context) * s["other_margin"]:
+            category = Category.OTHER
+            confidence = (other + 1.0) / (other + prop + context + 2.0)
+        else:
+            category = best_prop
+            runner = max(scores.get(t, 0.0) for c, t in self._cat_targets if c is not best_prop)
+            confidence = (prop + context) / (prop + context + runner + 1.5)
+        confidence = max(0.0, min(1.0, confidence))
+
+        # flags
+        flags = set()
+        for flag, target in self._flag_targets:
+            if scores.get(target, 0.0) >= s["flag_threshold"] and (target not in self._gated or target in requires):
+                flags.add(flag)
+
+        # kind
+        complaint = scores.get("kind:投诉", 0.0) + symptoms * s["kind_symptom_factor"]
+        inquiry, suggestion = scores.get("kind:咨询", 0.0), scores.get("kind:建议", 0.0)
+        best_kind, best_score = (Kind.SUGGESTION, suggestion) if suggestion > inquiry else (Kind.INQUIRY, inquiry)
+        kind = Kind.COMPLAINT
+        if best_score >= s["kind_threshold"] and best_score > complaint + s["kind_margin"]:
+            kind = best_kind
+
+        # severity
+        if scores.get("severity:urgent", 0.0) >= s["severity_threshold"] or flags & _URGENT_FLAGS:
+            severity = Severity.URGENT
+        elif scores.get("severity:important", 0.0) >= s["severity_threshold"] and kind is Kind.COMPLAINT:
+            severity = Severity.IMPORTANT
+        else:
+            severity = Severity.GENERAL
+
+        # only show flag hits when the flag actually fired (gated flags may not)
+        if flags != _ALL_FLAGS:
+            fired = {f"flag:{f.value}" for f in flags}
+            hits = [h for h in hits if not h.target.startswith("flag:") or h.target in fired]
+        hits.sort(key=lambda h: (-h.weight, h.target, h.term))
+        return Classification(
+            category=category,
+            kind=kind,
+            severity=severity,
+            confidence=round(confidence, 3),
+            keywords=tuple(hits),
+            flags=frozenset(flags),
+        )
+
+    def classify(self, text: str) -> Classification:
+        """Classify one resident message."""
+        return self._decide(self._match(text or ""), self._weights)
+
+
+_default_lock = threading.Lock()
+_default: Classifier | None = None
+
+
+def get_classifier() -> Classifier:
+    """Process-wide default classifier (jieba and the lexicon are loaded once)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Classifier.load()
+    return _default
+
+
+def _reset_default_classifier() -> None:
+    """Forget the cached default classifier (tests, or after an admin edited the lexicon)."""
+    global _default
+    with _default_lock:
+        _default = None
+def content_words(classifier: Classifier, text: str) -> set[str]:
+    """Words that carry the matter (for "same matter" checks): two or more characters, no stop
+    words, no numbers or punctuation."""
+    stop = classifier.lexicon.stopwords if hasattr(classifier, "lexicon") else frozenset()
+    return {w for w in classifier.tokenize(text)
+            if len(w) >= 2 and w not in stop and not any(ch.isdigit() or ch in _PUNCT for ch in w)}
