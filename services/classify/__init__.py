@@ -1,4 +1,4 @@
-"""Explainable keyword classifier for resident complaint messages (投诉分类).
+"""Explainable keyword classifier for resident complaint messages.
 
 A message is normalised (NFKC, Traditional → Simplified, lower case; see ``services.text_norm``),
 cut into words with a private jieba tokenizer that knows the property-management vocabulary, and

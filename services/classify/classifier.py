@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,23 +16,33 @@ from services.classify.segment import _Segmenter, _new_tokenizer
 from services.domain import Category, Flag, Kind, Severity
 from services.text_norm import normalize
 
-_PROPERTY_CATEGORIES = tuple(c for c in Category if c is not Category.OTHER)
-_PUNCT = set("。！？!?；;，,、：:\n\r\t …~～·\"'“”‘’（）()《》【】[]<>-—/|")
-_SENTENCE_END = set("。！？!?\n；;")
-_SENTENCE_RX = re.compile(r"[。！？!?\n；;]+")
 _LEAD_TARGETS = ("category:", "kind:")  # evidence that makes a sentence the lead …
 _OPENER_MAX_CHARS = 10  # … a shorter opening sentence without it is a greeting / introduction
 _MAX_SKIPPED_OPENERS = 2
 _URGENT_FLAGS = frozenset({Flag.LAWSUIT, Flag.MEDIA, Flag.GROUP})
 _ALL_FLAGS = frozenset(Flag)
-# a compound whose remaining part contains one of these is not split ("无噪音", "不安全"): the
-# negation would be lost, and a token-internal negation can flip the meaning either way
-_COMPOUND_BLOCKERS = frozenset("不没无未非别莫勿")
+_OTHER_TARGET = f"category:{Category.OTHER.value}"
+_KIND_TARGETS = {kind: f"kind:{kind.value}" for kind in Kind}
 _MISSING: Any = object()
 _COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
 # what a term found inside a compound may vote for: the *topic* (category, property context,
 # severity) — not the kind ("强烈要求", "怎么办" are words of their own) nor flag gates ("主管部门")
 _COMPOUND_GROUPS = ("category:", "context:", "severity:")
+# sentence ends in normalised text (NFKC has turned full-width "！？；" into ASCII): the
+# ideographic full stop U+3002, "!", "?", ";" and line breaks
+_SENTENCE_RX = re.compile(r"[\u3002!?\n;]+")
+
+
+def _punctuation() -> frozenset[str]:
+    """Punctuation and white space (ASCII, Latin-1, general and CJK punctuation, full-width
+    forms), plus the symbols people type as separators (~ < > |, full-width tilde)."""
+    chars = set("\n\r\t~<>|") | {chr(0xFF5E)}
+    for low, high in ((0x20, 0x7F), (0xA0, 0x100), (0x2000, 0x2070), (0x3000, 0x3040), (0xFF00, 0xFF66)):
+        chars.update(ch for ch in map(chr, range(low, high)) if unicodedata.category(ch)[0] in "PZ")
+    return frozenset(chars)
+
+
+_PUNCT = _punctuation()
 
 
 class _Match(NamedTuple):
@@ -181,13 +192,14 @@ class Classifier:
         return found[0] if found else None
 
     def _compound(self, tok: str) -> tuple[str, tuple[Entry, ...]] | None:
-        """The lexicon term a compound token starts or ends with (电梯门 → 电梯), else None.
+        """The lexicon term a compound token starts or ends with, else None.
 
         Only for tokens that are not themselves terms (the caller checks), of at least
         ``compound_min_chars`` + 1 characters, not pure ASCII.  The longest contained term wins;
-        on a tie the prefix (电梯门: what the thing belongs to usually names the category).  The
-        rest of the token must not contain a negation character ("无噪音" is not "噪音").
+        on a tie the prefix (what the thing belongs to usually names the category).  The rest of
+        the token must not contain one of the lexicon's negation ``blockers``.
         """
+        # e.g. 电梯门 (lift door) → 电梯 (lift); 无噪音 (no noise) is not 噪音 (noise)
         cache = self._compounds
         try:
             return cache[tok]
@@ -196,15 +208,16 @@ class Classifier:
         found = None
         n = len(tok)
         minimum = self._compound_min
+        blockers = self.lexicon.compound_blockers
         if n > minimum and not tok.isascii():
             table = self._compound_table
             for k in range(n - 1, max(minimum, n - self._compound_rest) - 1, -1):
                 hit = table.get(tok[:k])
-                if hit is not None and _COMPOUND_BLOCKERS.isdisjoint(tok[k:]):
+                if hit is not None and blockers.isdisjoint(tok[k:]):
                     found = hit
                     break
                 hit = table.get(tok[n - k :])
-                if hit is not None and _COMPOUND_BLOCKERS.isdisjoint(tok[: n - k]):
+                if hit is not None and blockers.isdisjoint(tok[: n - k]):
                     found = hit
                     break
         if len(cache) >= _COMPOUND_CACHE_MAX:
@@ -238,9 +251,10 @@ class Classifier:
         """Find the lexicon's terms in ``text``: one normalisation, one segmentation, one scan.
 
         The *lead* is the first sentence (the subject line of a web message), except that up to
-        two short opening sentences without category or kind evidence are skipped: greetings
-        ("你好。", "在吗？") and self-introductions ("我是5栋业主。") in chat messages.
+        two short opening sentences without category or kind evidence are skipped: greetings and
+        self-introductions in chat messages.
         """
+        # skipped openers: "你好。", "在吗？", "我是5栋业主。"
         norm = normalize(text)
         tokens = self._segmenter.lcut(norm)
         n = len(tokens)
@@ -397,7 +411,7 @@ class Classifier:
             v = scores.get(t, 0.0)
             if v > prop:
                 best_prop, prop = c, v
-        other = scores.get("category:其他", 0.0)
+        other = scores.get(_OTHER_TARGET, 0.0)
         context = min(scores.get("context:property", 0.0), s["context_cap"]) * s["context_weight"]
         if prop <= 0 and other <= 0:
             category, confidence = Category.OTHER, s["no_evidence_confidence"]
@@ -417,8 +431,8 @@ class Classifier:
                 flags.add(flag)
 
         # kind
-        complaint = scores.get("kind:投诉", 0.0) + symptoms * s["kind_symptom_factor"]
-        inquiry, suggestion = scores.get("kind:咨询", 0.0), scores.get("kind:建议", 0.0)
+        complaint = scores.get(_KIND_TARGETS[Kind.COMPLAINT], 0.0) + symptoms * s["kind_symptom_factor"]
+        inquiry, suggestion = scores.get(_KIND_TARGETS[Kind.INQUIRY], 0.0), scores.get(_KIND_TARGETS[Kind.SUGGESTION], 0.0)
         best_kind, best_score = (Kind.SUGGESTION, suggestion) if suggestion > inquiry else (Kind.INQUIRY, inquiry)
         kind = Kind.COMPLAINT
         if best_score >= s["kind_threshold"] and best_score > complaint + s["kind_margin"]:
@@ -444,6 +458,7 @@ class Classifier:
             confidence=round(confidence, 3),
             keywords=tuple(hits),
             flags=frozenset(flags),
+            labels=self.lexicon.labels,
         )
 
     def classify(self, text: str) -> Classification:

@@ -41,8 +41,8 @@ def learn_weights(
     least ``new_term_support`` corrections to the same category are added to it.  Weights stay
     within [min_weight, max_weight]; a few passes (``epochs``) are made.
 
-    Returns only the changed weights, shaped like an overlay file:
-    ``{"category": {"工程管理": {"terms": {"电梯": 3.5}}}}`` — pass it to :func:`write_overlay`.
+    Returns only the changed weights, shaped like an overlay file —
+    ``{"category": {<category>: {"terms": {<term>: 3.5}}}}`` — pass it to :func:`write_overlay`.
     """
     items = [(text, _category_of(pred), _category_of(corr)) for text, pred, corr in corrections]
     clf = Classifier(lexicon)

@@ -6,7 +6,9 @@ import logging
 import math
 import os
 import re
+import threading
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,18 @@ class Entry:
         return (self.target, self.leaf, self.term)
 
 
+@dataclass(frozen=True)
+class Labels:
+    """Words used to explain a decision: the lexicon's ``[labels]`` and ``[reason]`` tables."""
+
+    targets: Mapping[str, str]  # "severity:urgent" → its label
+    reason: Mapping[str, str]  # template name → template (see REASON_TEMPLATES)
+
+    def label(self, target: str) -> str:
+        """The label of a target, or the target itself when the lexicon names none."""
+        return self.targets.get(target, target)
+
+
 @dataclass
 class Lexicon:
     """A validated lexicon, possibly with an overlay of learned weights merged in."""
@@ -96,6 +110,8 @@ class Lexicon:
     dictionary: tuple[str, ...]  # extra words for the jieba user dictionary
     stopwords: frozenset[str]
     patterns: dict[tuple[str, str, str], re.Pattern[str]] = field(default_factory=dict)
+    labels: Labels | None = None  # None: the shipped lexicon's labels
+    compound_blockers: frozenset[str] = frozenset()  # characters that keep a compound token whole
 
     @classmethod
     def load(cls, path: str | Path | None = None, overlay: str | Path | None = None) -> Lexicon:
@@ -216,7 +232,28 @@ def _group_names(group: str) -> tuple[str, ...]:
 
 
 _TERM_GROUPS = ("category", "kind", "severity", "flag", "context")
-_TOP_LEVEL = set(_TERM_GROUPS) | {"settings", "negation", "synonyms", "dictionary", "stopwords", "meta", "overlay"}
+_TOP_LEVEL = set(_TERM_GROUPS) | {
+    "settings", "negation", "synonyms", "dictionary", "stopwords", "meta", "overlay", "labels", "reason",
+}
+_NEGATION_KEYS = ("before", "after", "blockers")
+# [labels]: the word shown for each of these targets; [reason]: templates and the fields each may use
+LABEL_TARGETS = (
+    "severity:urgent",
+    "severity:important",
+    *(f"flag:{f.value}" for f in Flag),
+    "context:property",
+)
+REASON_TEMPLATES: dict[str, frozenset[str]] = {
+    "category": frozenset({"category", "terms"}),  # lexicon terms decided the category
+    "model": frozenset({"category", "terms"}),  # the learned model decided it
+    "category_without_terms": frozenset({"category"}),
+    "other_without_terms": frozenset({"category"}),  # 'other' for want of property evidence
+    "no_keywords": frozenset({"category"}),  # nothing matched at all
+    "evidence": frozenset({"label", "terms"}),  # severity and flag evidence
+    "uncertain": frozenset({"category", "runner_up"}),  # a close call, staff will check
+    "term_separator": frozenset(),
+    "part_separator": frozenset(),
+}
 
 
 def _parse_entries(
@@ -307,6 +344,69 @@ def _string_list(data: dict[str, Any], loc: _Locator, table: str, key: str) -> l
     return [normalize(v) for v in value if v.strip()]
 
 
+def _parse_labels(data: dict[str, Any], loc: _Locator) -> tuple[dict[str, str], dict[str, str]]:
+    """Validate the ``[labels]`` and ``[reason]`` tables (both optional)."""
+    targets: dict[str, str] = {}
+    block = data.get("labels", {})
+    if not isinstance(block, dict):
+        raise loc.error(loc.header_line(("labels",)), "[labels] must be a table")
+    for key, value in block.items():
+        if key not in LABEL_TARGETS:
+            raise loc.error(loc.key_line(("labels",), key),
+                            f"unknown label target {key!r} (expected one of: {', '.join(LABEL_TARGETS)})")
+        if not isinstance(value, str) or not value.strip():
+            raise loc.error(loc.key_line(("labels",), key), f"label of {key!r} must be a non-empty string")
+        targets[key] = value
+    reason: dict[str, str] = {}
+    block = data.get("reason", {})
+    if not isinstance(block, dict):
+        raise loc.error(loc.header_line(("reason",)), "[reason] must be a table")
+    for key, value in block.items():
+        line = loc.key_line(("reason",), key)
+        if key not in REASON_TEMPLATES:
+            raise loc.error(line, f"unknown reason template {key!r} (expected one of: {', '.join(REASON_TEMPLATES)})")
+        if not isinstance(value, str):
+            raise loc.error(line, f"reason template {key!r} must be a string")
+        allowed = REASON_TEMPLATES[key]
+        try:
+            value.format(**{name: "" for name in allowed})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise loc.error(line, f"reason template {key!r} may only use {sorted(allowed) or 'no fields'}: {exc}") from exc
+        reason[key] = value
+    return targets, reason
+
+
+_shipped_labels: Labels | None = None
+_labels_lock = threading.Lock()
+
+
+def shipped_labels() -> Labels:
+    """The shipped lexicon's labels (cached): the fallback for lexicons that define none."""
+    global _shipped_labels
+    if _shipped_labels is None:
+        with _labels_lock:
+            if _shipped_labels is None:
+                data, loc = _read_toml(DEFAULT_LEXICON_PATH)
+                targets, reason = _parse_labels(data, loc)
+                missing = [k for k in (*LABEL_TARGETS, *REASON_TEMPLATES) if k not in targets and k not in reason]
+                if missing:
+                    raise loc.error(None, f"the shipped lexicon lacks labels or reason templates: {missing}")
+                _shipped_labels = Labels(targets=targets, reason=reason)
+    return _shipped_labels
+
+
+def _labels(data: dict[str, Any], loc: _Locator, path: Path) -> Labels:
+    targets, reason = _parse_labels(data, loc)
+    if path.resolve() != DEFAULT_LEXICON_PATH.resolve():
+        shipped = shipped_labels()
+        targets = {**shipped.targets, **targets}
+        reason = {**shipped.reason, **reason}
+    missing = [k for k in (*LABEL_TARGETS, *REASON_TEMPLATES) if k not in targets and k not in reason]
+    if missing:
+        raise loc.error(None, f"missing labels or reason templates: {missing}")
+    return Labels(targets=targets, reason=reason)
+
+
 def _resolve_path(path: str | Path | None) -> Path:
     if path is not None:
         return Path(path)
@@ -379,8 +479,16 @@ def load_lexicon(path: str | Path | None = None, overlay: str | Path | None | bo
                 f"list {synonyms[term]!r} there instead",
             )
 
+    negation = data.get("negation", {})
+    if isinstance(negation, dict):
+        for key in negation:
+            if key not in _NEGATION_KEYS:
+                raise loc.error(loc.key_line(("negation",), key),
+                                f"unknown key {key!r} in [negation] (expected one of: {', '.join(_NEGATION_KEYS)})")
     negation_before = frozenset(_string_list(data, loc, "negation", "before"))
     negation_after = frozenset(_string_list(data, loc, "negation", "after"))
+    blockers = frozenset(ch for word in _string_list(data, loc, "negation", "blockers") for ch in word)
+    labels = _labels(data, loc, lex_path)
     dictionary = tuple(_string_list(data, loc, "dictionary", "words"))
     stopwords = frozenset(_string_list(data, loc, "stopwords", "words"))
 
@@ -420,4 +528,6 @@ def load_lexicon(path: str | Path | None = None, overlay: str | Path | None | bo
         dictionary=dictionary,
         stopwords=stopwords,
         patterns=patterns,
+        labels=labels,
+        compound_blockers=blockers,
     )

@@ -208,8 +208,40 @@ class TestResultShape:
         assert isinstance(d["category"], str) and d["category"] in {c.value for c in Category}
         assert d["kind"] in {k.value for k in Kind}
         assert 0.0 <= d["confidence"] <= 1.0
-        assert all(set(k) == {"term", "weight", "target"} for k in d["keywords"])
+        assert all(set(k) == {"term", "weight", "target", "source"} for k in d["keywords"])
+        assert {"runner_up", "uncertain", "source", "evidence"} <= set(d)
+        assert d["evidence"][0][0] == f"category:{d['category']}"
         json.dumps(d, ensure_ascii=False)
+
+    def test_evidence_is_structured_category_first(self, clf):
+        result = clf.classify("电梯又坏了，一直没人修，再不修我就起诉物业")
+        evidence = result.evidence()
+        targets = [target for target, _ in evidence]
+        assert targets[0] == f"category:{result.category.value}"
+        assert "电梯" in evidence[0][1]
+        assert "flag:lawsuit" in targets
+        assert all(isinstance(terms, tuple) for _, terms in evidence)
+        assert len(result.evidence(max_terms=1)[0][1]) == 1
+
+    def test_reason_is_worded_by_the_lexicon(self, tmp_path):
+        path = _write(tmp_path, """
+            [category."工程管理".terms]
+            "电梯" = 5.0
+
+            [reason]
+            category = "category {category}: {terms}"
+            part_separator = " | "
+            """)
+        result = Classifier(load_lexicon(path, overlay=False)).classify("电梯坏了")
+        assert result.reason() == "category 工程管理: 电梯"
+
+    def test_reason_template_fields_are_checked(self, tmp_path):
+        path = _write(tmp_path, '[reason]\ncategory = "{category} {colour}"\n')
+        with pytest.raises(LexiconError, match=r"line 2: reason template 'category'"):
+            load_lexicon(path, overlay=False)
+        path = _write(tmp_path, '[labels]\n"flag:weather" = "x"\n', name="b.toml")
+        with pytest.raises(LexiconError, match=r"line 2: unknown label target"):
+            load_lexicon(path, overlay=False)
 
     def test_reason_names_keywords(self, clf):
         reason = clf.classify("电梯坏了").reason()

@@ -29,7 +29,7 @@ class TestClassifyText:
         assert list(data)[:5] == ["category", "kind", "severity", "confidence", "keywords"]
         assert data["severity"] == "Ⅰ 紧急"
         assert data["kind"] == "投诉"
-        assert data["keywords"][0].keys() == {"term", "weight", "target"}
+        assert data["keywords"][0].keys() == {"term", "weight", "target", "source"}
 
     def test_default_classifier(self):
         data = json.loads(classify_text("请问物业费怎么交？"))
