@@ -9,29 +9,69 @@ import threading
 from collections.abc import Iterable
 
 _jieba_lock = threading.Lock()
-_base_tokenizer = None
+_main_freq: dict[str, int] | None = None  # jieba's main dictionary (word → frequency), loaded once
+_main_total = 0
+# The first tokenizer uses the loaded dictionary itself and adds its words in place; this records
+# what it changed (word → previous frequency, None = absent) so later tokenizers can start from
+# jieba's own dictionary.  A process normally has one classifier: one dictionary in memory.
+_owner_undo: dict[str, int | None] | None = None
+
+
+def _load_main_dictionary() -> None:
+    global _main_freq, _main_total
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    loader = jieba.Tokenizer()
+    loader.initialize()  # reads jieba's marshal cache (built on first use)
+    _main_freq, _main_total = loader.FREQ, loader.total
 
 
 def _new_tokenizer(words: Iterable[str]):
-    """A private ``jieba.Tokenizer`` sharing the (once-loaded) main dictionary, plus ``words``."""
-    global _base_tokenizer
+    """A ``jieba.Tokenizer`` over jieba's main dictionary plus ``words``, never touching
+    jieba's global tokenizer.
+
+    The main dictionary is read once per process.  The first tokenizer takes it over (no copy);
+    later ones get a copy restored to jieba's own frequencies.  Words are added the way
+    ``Tokenizer.add_word`` adds them, with a frequency of at least 2000.
+    """
+    global _owner_undo
     import jieba
 
     with _jieba_lock:
-        if _base_tokenizer is None:
-            jieba.setLogLevel(logging.WARNING)
-            logging.getLogger("jieba").setLevel(logging.WARNING)
-            base = jieba.Tokenizer()
-            base.initialize()
-            _base_tokenizer = base
-        base = _base_tokenizer
+        if _main_freq is None:
+            _load_main_dictionary()
+        assert _main_freq is not None
+        if _owner_undo is None:
+            freq, undo = _main_freq, {}
+            _owner_undo = undo
+        else:
+            freq, undo = dict(_main_freq), None
+            for word, previous in _owner_undo.items():
+                if previous is None:
+                    del freq[word]
+                else:
+                    freq[word] = previous
+        total = _main_total
+        for word in words:
+            if not word or len(word) < 2 or word.isascii():
+                continue
+            value = max(freq.get(word, 0), 2000)
+            if undo is not None and word not in undo:
+                undo[word] = freq.get(word)
+            freq[word] = value
+            total += value
+            for end in range(1, len(word)):
+                fragment = word[:end]
+                if fragment not in freq:
+                    if undo is not None:
+                        undo[fragment] = None
+                    freq[fragment] = 0
         tok = jieba.Tokenizer()
-        tok.FREQ = dict(base.FREQ)
-        tok.total = base.total
+        tok.FREQ = freq
+        tok.total = total
         tok.initialized = True
-    for word in words:
-        if word and len(word) > 1 and not word.isascii():
-            tok.add_word(word, freq=max(tok.FREQ.get(word, 0), 2000))
     return tok
 
 

@@ -271,6 +271,18 @@ class TestResultShape:
         clf.classify("二次供水的水泵坏了")
         assert "二次供水" not in jieba.dt.FREQ or jieba.dt.FREQ.get("二次供水", 0) == 0
 
+    def test_tokenizers_do_not_see_each_others_words(self, clf):
+        # the first tokenizer of a process uses jieba's dictionary in place; later ones must start
+        # from jieba's own frequencies, not from another classifier's additions
+        from services.classify.segment import _new_tokenizer
+
+        first = _new_tokenizer(["水泵坏了吧"])
+        assert first.FREQ["水泵坏了吧"] == 2000
+        plain = _new_tokenizer([])
+        assert "水泵坏了吧" not in plain.FREQ and "水泵坏了" not in plain.FREQ
+        assert "二次供水" in clf._tokenizer.FREQ and plain.FREQ.get("二次供水", 0) < 2000
+        assert plain.lcut("二次供水的水泵坏了", HMM=False) == ["二次", "供水", "的", "水泵", "坏", "了"]
+
 
 def _write(tmp_path: Path, body: str, name: str = "lex.toml") -> Path:
     path = tmp_path / name
