@@ -10,6 +10,10 @@ from urllib.parse import urlparse
 import pytest
 
 from models.db import create_engine, session_factory, upgrade
+from services.classify.model import MODEL_ENV, SHIPPED_MODEL_PATH
+
+# the bot's default classifier uses the shipped model in tests, never a data/ model of this checkout
+os.environ[MODEL_ENV] = str(SHIPPED_MODEL_PATH)
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

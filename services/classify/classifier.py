@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from services.classify.lexicon import Entry, Lexicon, load_lexicon
-from services.classify.result import Classification, KeywordHit
+from services.classify.model import TokenModel, load_default_model, lexicon_weights
+from services.classify.result import LEXICON, MODEL, NONE, Classification, KeywordHit
 from services.classify.segment import _Segmenter, _new_tokenizer
 from services.domain import Category, Flag, Kind, Severity
 from services.text_norm import normalize
@@ -112,12 +113,15 @@ def _required_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
 
 
 class Classifier:
-    """Keyword classifier over a :class:`Lexicon`; thread-safe after construction."""
+    """Keyword classifier over a :class:`Lexicon`, with an optional learned :class:`TokenModel`
+    as second opinion; thread-safe after construction (:meth:`set_model` swaps atomically)."""
 
-    def __init__(self, lexicon: Lexicon):
+    def __init__(self, lexicon: Lexicon, model: TokenModel | None = None):
         self.lexicon = lexicon
         self.settings = lexicon.settings
-        self._weights = lexicon.weights()
+        self._weights = lexicon.weights()  # the lexicon's own weights (lead detection, learning)
+        self._state: tuple[TokenModel | None, dict[tuple[str, str, str], float]] = (None, self._weights)
+        self.set_model(model)
         by_term: dict[str, list[Entry]] = defaultdict(list)
         for entry in lexicon.entries:
             if entry.leaf != "patterns":
@@ -177,9 +181,27 @@ class Classifier:
         self._compounds: dict[str, tuple[str, tuple[Entry, ...]] | None] = {}
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Classifier:
-        """Classifier over the lexicon at ``path`` (None → ``$LEXICON_PATH`` or the shipped file)."""
-        return cls(load_lexicon(path))
+    def load(cls, path: str | Path | None = None, *, model: TokenModel | str | Path | bool | None = None) -> Classifier:
+        """Classifier over the lexicon at ``path`` (None → ``$LEXICON_PATH`` or the shipped file).
+
+        ``model``: None/False → the lexicon alone; True → the default model (see
+        :func:`services.classify.model.resolve_model_path`); a path or a :class:`TokenModel`.
+        """
+        if model is True:
+            model = load_default_model()
+        elif isinstance(model, (str, Path)):
+            model = load_default_model(model)
+        return cls(load_lexicon(path), model=model or None)
+
+    @property
+    def model(self) -> TokenModel | None:
+        """The learned model in use, if any."""
+        return self._state[0]
+
+    def set_model(self, model: TokenModel | None) -> None:
+        """Use ``model`` from the next message on (None: the lexicon alone)."""
+        weights = lexicon_weights(self._weights, model.reliability) if model is not None else self._weights
+        self._state = (model, weights)
 
     # -- matching ------------------------------------------------------------------------------
 
@@ -248,7 +270,12 @@ class Classifier:
         return False
 
     def _match(self, text: str) -> list[_Match]:
+        """Find the lexicon's terms in ``text`` (see :meth:`_scan`)."""
+        return self._scan(text)[0]
+
+    def _scan(self, text: str) -> tuple[list[_Match], list[str]]:
         """Find the lexicon's terms in ``text``: one normalisation, one segmentation, one scan.
+        Returns the matches and the tokens (the learned model reads the same words).
 
         The *lead* is the first sentence (the subject line of a web message), except that up to
         two short opening sentences without category or kind evidence are skipped: greetings and
@@ -368,7 +395,7 @@ class Classifier:
                 scale=1.0 if key in direct else factor,
             )
             for key, term in shown.items()
-        ]
+        ], tokens
 
     def _factor(self, m: _Match) -> float:
         """Occurrence multiplier: first sentence boosted, repeats add a capped share."""
@@ -385,7 +412,8 @@ class Classifier:
 
     # -- decision ------------------------------------------------------------------------------
 
-    def _decide(self, matches: list[_Match], weights: Mapping[tuple[str, str, str], float]) -> Classification:
+    def _decide(self, matches: list[_Match], weights: Mapping[tuple[str, str, str], float], *,
+                model: TokenModel | None = None, tokens: list[str] | None = None) -> Classification:
         s = self.settings
         scores: dict[str, float] = defaultdict(float)
         requires: set[str] = set()
@@ -405,14 +433,19 @@ class Classifier:
                 symptoms += eff
             hits.append(KeywordHit(term=m.term, weight=eff, target=target))
 
-        # category
+        # category, by the lexicon
         best_prop, prop = self._prop_targets[0][0], scores.get(self._prop_targets[0][1], 0.0)
+        second_prop, second = None, 0.0
         for c, t in self._prop_targets[1:]:
             v = scores.get(t, 0.0)
             if v > prop:
+                second_prop, second = best_prop, prop
                 best_prop, prop = c, v
+            elif v > second:
+                second_prop, second = c, v
         other = scores.get(_OTHER_TARGET, 0.0)
         context = min(scores.get("context:property", 0.0), s["context_cap"]) * s["context_weight"]
+        other_level = other / s["other_margin"] if s["other_margin"] > 0 else other
         if prop <= 0 and other <= 0:
             category, confidence = Category.OTHER, s["no_evidence_confidence"]
         elif prop + context < s["min_property_score"] or other >= (prop + context) * s["other_margin"]:
@@ -423,6 +456,34 @@ class Classifier:
             runner = max(scores.get(t, 0.0) for c, t in self._cat_targets if c is not best_prop)
             confidence = (prop + context) / (prop + context + runner + 1.5)
         confidence = max(0.0, min(1.0, confidence))
+        # how far the lexicon's evidence is from changing its decision, and its second choice;
+        # a default 'other' (no 'other' terms) has no strength of its own
+        if category is Category.OTHER:
+            strength = other_level - (prop + context if prop > 0 else 0.0)
+            runner_up = best_prop if prop > 0 else None
+        else:
+            floor = max(other_level, s["min_property_score"])
+            strength = prop + context - max(floor, second + context if second > 0 else 0.0)
+            runner_up = second_prop if second > 0 and second + context >= floor else Category.OTHER
+        source = LEXICON if hits else NONE
+        uncertain = source is LEXICON and strength < s["lexicon_uncertain_margin"] and runner_up is not None
+
+        # the learned model decides when the lexicon's evidence is weak
+        if model is not None and tokens and strength < s["lexicon_strong_margin"]:
+            vote = model.vote(tokens)
+            if vote is not None:
+                target = f"category:{vote.category.value}"
+                lexicon_terms = any(h.target == target and h.weight > 0 for h in hits)
+                if vote.category is category:
+                    runner_up = vote.runner_up
+                else:
+                    runner_up, category = category, vote.category
+                if vote.category is not category or not lexicon_terms:
+                    source = MODEL
+                if source is MODEL:
+                    confidence = vote.probability
+                    hits.extend(KeywordHit(term=t, weight=w, target=target, source=MODEL) for t, w in vote.terms)
+                uncertain = vote.margin < s["model_uncertain_margin"] and runner_up is not None
 
         # flags
         flags = set()
@@ -432,7 +493,8 @@ class Classifier:
 
         # kind
         complaint = scores.get(_KIND_TARGETS[Kind.COMPLAINT], 0.0) + symptoms * s["kind_symptom_factor"]
-        inquiry, suggestion = scores.get(_KIND_TARGETS[Kind.INQUIRY], 0.0), scores.get(_KIND_TARGETS[Kind.SUGGESTION], 0.0)
+        inquiry = scores.get(_KIND_TARGETS[Kind.INQUIRY], 0.0)
+        suggestion = scores.get(_KIND_TARGETS[Kind.SUGGESTION], 0.0)
         best_kind, best_score = (Kind.SUGGESTION, suggestion) if suggestion > inquiry else (Kind.INQUIRY, inquiry)
         kind = Kind.COMPLAINT
         if best_score >= s["kind_threshold"] and best_score > complaint + s["kind_margin"]:
@@ -458,12 +520,17 @@ class Classifier:
             confidence=round(confidence, 3),
             keywords=tuple(hits),
             flags=frozenset(flags),
+            runner_up=runner_up if runner_up is not category else None,
+            uncertain=uncertain,
+            source=source,
             labels=self.lexicon.labels,
         )
 
     def classify(self, text: str) -> Classification:
         """Classify one resident message."""
-        return self._decide(self._match(text or ""), self._weights)
+        model, weights = self._state
+        matches, tokens = self._scan(text or "")
+        return self._decide(matches, weights, model=model, tokens=tokens)
 
 
 _default_lock = threading.Lock()
@@ -471,12 +538,13 @@ _default: Classifier | None = None
 
 
 def get_classifier() -> Classifier:
-    """Process-wide default classifier (jieba and the lexicon are loaded once)."""
+    """Process-wide default classifier: the lexicon (``$LEXICON_PATH``) and the learned model
+    (``$CLASSIFIER_MODEL_PATH``, see :func:`services.classify.model.resolve_model_path`), loaded once."""
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Classifier.load()
+                _default = Classifier.load(model=True)
     return _default
 
 

@@ -47,6 +47,13 @@ _DEFAULT_SETTINGS: dict[str, float] = {
     "compound_max_rest": 2,  # … and the rest of the token at most this many
     "compound_max_chars": 80,  # … only in texts of at most this many characters (chat); 0 = any
     "max_terms_per_window": 0,  # reserved
+    # the learned model (services.classify.model): the lexicon decides alone when its winner leads
+    # the runner-up (or the threshold it had to pass) by at least this much — one strong term …
+    "lexicon_strong_margin": 2.0,
+    # … a lexicon decision closer than this is a close call (staff see both categories) …
+    "lexicon_uncertain_margin": 1.0,
+    # … and so is a model decision whose winner leads by less than this (model score units)
+    "model_uncertain_margin": 1.0,
 }
 _INT_SETTINGS = {
     "negation_window",

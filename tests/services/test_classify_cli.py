@@ -84,14 +84,14 @@ class TestEvaluateFile:
         assert len(report["confusion"]) == 8 and all(len(r) == 8 for r in report["confusion"])
         text = out.getvalue()
         assert "category accuracy" in text and "macro-F1" in text and "kind accuracy" in text
-        assert "混淆矩阵" in text
+        assert "confusion matrix" in text
         # the confusion-matrix rows are aligned: every row has the same display width
         import unicodedata
 
         def width(s: str) -> int:
             return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
-        matrix = text.split("混淆矩阵")[1].strip().splitlines()[1:]
+        matrix = text.split("confusion matrix")[1].strip().splitlines()[1:]
         header_cols = matrix[0].split()
         assert header_cols[1:] == [c.value for c in Category]
         assert len({width(line) for line in matrix[2:]}) == 1
