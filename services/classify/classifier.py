@@ -492,7 +492,11 @@ class Classifier:
                 flags.add(flag)
 
         # kind
-        complaint = scores.get(_KIND_TARGETS[Kind.COMPLAINT], 0.0) + symptoms * s["kind_symptom_factor"]
+        # a grievance (a stated problem, a repeated or dangerous one) is complaint evidence: a
+        # question asked with one is still a complaint
+        grievance = symptoms * s["kind_symptom_factor"] + s["kind_severity_factor"] * (
+            scores.get("severity:urgent", 0.0) + scores.get("severity:important", 0.0))
+        complaint = scores.get(_KIND_TARGETS[Kind.COMPLAINT], 0.0) + grievance
         inquiry = scores.get(_KIND_TARGETS[Kind.INQUIRY], 0.0)
         suggestion = scores.get(_KIND_TARGETS[Kind.SUGGESTION], 0.0)
         best_kind, best_score = (Kind.SUGGESTION, suggestion) if suggestion > inquiry else (Kind.INQUIRY, inquiry)

@@ -30,6 +30,7 @@ _DEFAULT_SETTINGS: dict[str, float] = {
     "kind_lead_boost": 2.5,  # kind is mostly decided by the subject line: its hits count this much …
     "kind_body_factor": 0.4,  # … and kind hits in the rest of the message this much
     "kind_symptom_factor": 0.0,  # share of category *symptom* evidence (坏了, 漏水 …) credited to 投诉
+    "kind_severity_factor": 0.0,  # share of severity evidence (又坏了, 没人修, 煤气味 …) credited to 投诉
     "severity_lead_boost": 1.0,  # severity and flag hits: first-sentence multiplier (1 = none)
     "repeat_factor": 0.3,  # each further occurrence of a term adds this share of its weight
     "repeat_cap": 1.0,  # … but all repeats together add at most this share

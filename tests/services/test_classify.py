@@ -97,6 +97,28 @@ class TestKind:
     def test_kinds(self, clf, text, expected):
         assert clf.classify(text).kind is expected
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "电梯坏了三天了，为什么还没人修？",
+            "物业到底管不管？楼道堆满了垃圾",
+            "凭什么停车费一年涨两次？",
+            "楼上天天半夜剁肉，还让不让人睡觉了？",
+            "路灯不亮好几天了，有没有人管？",
+            "这是什么服务态度？打了三次电话都不接",
+            "水管又漏了，报修好几次了，怎么还没人来？",
+        ],
+    )
+    def test_a_complaint_with_a_question_is_a_complaint(self, clf, text):
+        assert clf.classify(text).kind is Kind.COMPLAINT
+
+    @pytest.mark.parametrize(
+        "text",
+        ["停水了，什么时候恢复？", "门禁卡丢了怎么补办？", "装修需要办什么手续吗", "请问电梯年检是哪天？"],
+    )
+    def test_a_question_without_a_grievance_is_an_inquiry(self, clf, text):
+        assert clf.classify(text).kind is Kind.INQUIRY
+
 
 class TestSeverity:
     @pytest.mark.parametrize(
