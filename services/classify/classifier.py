@@ -21,10 +21,9 @@ _LEAD_TARGETS = ("category:", "kind:")  # evidence that makes a sentence the lea
 _OPENER_MAX_CHARS = 10  # … a shorter opening sentence without it is a greeting / introduction
 _MAX_SKIPPED_OPENERS = 2
 _URGENT_FLAGS = frozenset({Flag.LAWSUIT, Flag.MEDIA, Flag.GROUP})
-_ALL_FLAGS = frozenset(Flag)
 _OTHER_TARGET = f"category:{Category.OTHER.value}"
 _KIND_TARGETS = {kind: f"kind:{kind.value}" for kind in Kind}
-_MISSING: Any = object()
+_NOTHING: Any = object()  # a token that starts no lexicon term and hides none
 _COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
 # what a term found inside a compound may vote for: the *topic* (category, property context,
 # severity) — not the kind ("强烈要求", "怎么办" are words of their own) nor flag gates ("主管部门")
@@ -44,6 +43,10 @@ def _punctuation() -> frozenset[str]:
 
 
 _PUNCT = _punctuation()
+
+
+def _hit_order(hit: KeywordHit) -> tuple[float, str, str]:
+    return -hit.weight, hit.target, hit.term
 
 
 class _Match(NamedTuple):
@@ -163,6 +166,8 @@ class Classifier:
         self._cat_targets = tuple((c, f"category:{c.value}") for c in Category)
         self._prop_targets = tuple((c, t) for c, t in self._cat_targets if c is not Category.OTHER)
         self._flag_targets = tuple((f, f"flag:{f.value}") for f in Flag)
+        self._flag_target_set = frozenset(t for _, t in self._flag_targets)
+        self._category_targets = frozenset(t for _, t in self._cat_targets)
         words = set(self._lookup_table) | set(lexicon.dictionary)
         words |= lexicon.negation_before | lexicon.negation_after
         self._tokenizer = _new_tokenizer(sorted(words))
@@ -179,6 +184,12 @@ class Classifier:
             if usable and len(word) >= self._compound_min:
                 self._compound_table[word] = (canon, usable)
         self._compounds: dict[str, tuple[str, tuple[Entry, ...]] | None] = {}
+        # token → what the scan needs to know about it (see _token_info); filled lazily
+        self._tokens: dict[str, Any] = {}
+        # occurrence multipliers (first sentence, rest) per target
+        self._target_mults = {
+            e.target: self._mults.get(e.target.split(":", 1)[0], self._default_mults) for e in lexicon.entries
+        }
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, model: TokenModel | str | Path | bool | None = None) -> Classifier:
@@ -273,6 +284,24 @@ class Classifier:
         """Find the lexicon's terms in ``text`` (see :meth:`_scan`)."""
         return self._scan(text)[0]
 
+    def _token_info(self, tok: str) -> Any:
+        """What the scan needs to know about a token, computed once per distinct token:
+        ``_NOTHING`` when it starts no term and hides none, else ``(starts a term, the term it
+        is, the term it hides as a compound)``."""
+        info = self._tokens.get(tok)
+        if info is not None:
+            return info
+        starts = tok in self._prefixes
+        single = self._lookup_table.get(tok) if starts else None
+        hidden = None
+        if single is None and len(tok) > self._compound_min:
+            hidden = self._compound(tok)
+        info = (starts, single, hidden) if starts or hidden is not None else _NOTHING
+        if len(self._tokens) >= _COMPOUND_CACHE_MAX:
+            self._tokens.clear()
+        self._tokens[tok] = info
+        return info
+
     def _scan(self, text: str) -> tuple[list[_Match], list[str]]:
         """Find the lexicon's terms in ``text``: one normalisation, one segmentation, one scan.
         Returns the matches and the tokens (the learned model reads the same words).
@@ -287,33 +316,28 @@ class Classifier:
         n = len(tokens)
         lookup, prefixes = self._lookup_table.get, self._prefixes
         max_span = self._max_span
-        # compound tokens (电梯门 → 电梯): only in short texts; a cached dict lookup per long token
+        # compound tokens (电梯门 → 电梯): only in short texts
         use_compounds = self._compound_factor > 0 and (
             self._compound_max_text <= 0 or len(norm) <= self._compound_max_text
         )
-        compounds, compound = self._compounds, self._compound
-        min_compound = self._compound_min + 1
+        cache_get, token_info = self._tokens.get, self._token_info
         # (key, shown term, char offset, found inside a compound token)
         found_hits: list[tuple[tuple[str, str, str], str, int, bool]] = []
         pos = 0
         i = 0
         while i < n:
             tok = tokens[i]
+            info = cache_get(tok)
+            if info is None:
+                info = token_info(tok)
+            if info is _NOTHING:
+                pos += len(tok)
+                i += 1
+                continue
+            starts, found, hidden = info
+            width = 1
             partial = False
-            if tok not in prefixes:
-                found = None
-                if use_compounds and len(tok) >= min_compound:
-                    found = compounds.get(tok, _MISSING)
-                    if found is _MISSING:
-                        found = compound(tok)
-                if found is None:
-                    pos += len(tok)
-                    i += 1
-                    continue
-                width, partial = 1, True
-            else:
-                found = lookup(tok)
-                width = 1
+            if starts:
                 joined = tok
                 for j in range(i + 1, min(n, i + max_span)):
                     joined += tokens[j]
@@ -322,15 +346,12 @@ class Classifier:
                     hit = lookup(joined)
                     if hit is not None:
                         found, width = hit, j - i + 1
-                if found is None and use_compounds and len(tok) >= min_compound:
-                    found = compounds.get(tok, _MISSING)
-                    if found is _MISSING:
-                        found = compound(tok)
-                    partial = found is not None
-                if found is None:
+            if found is None:
+                if hidden is None or not use_compounds:
                     pos += len(tok)
                     i += 1
                     continue
+                found, partial = hidden, True
             canon, entries = found
             negated = None
             for entry in entries:
@@ -354,6 +375,21 @@ class Classifier:
                 entry, rx, _ = self._patterns[p_idx]
                 for m in rx.finditer(norm):
                     found_hits.append((entry.key, m.group(0), m.start(), False))
+        if not found_hits:
+            return [], tokens
+
+        factor = self._compound_factor
+        if _SENTENCE_RX.search(norm, 1) is None:  # one sentence (most chat messages): all of it is the lead
+            counts: dict[tuple[str, str, str], list[Any]] = {}
+            for key, term, _, partial in found_hits:
+                entry = counts.get(key)
+                if entry is None:
+                    counts[key] = [term, 1, partial]
+                else:
+                    entry[1] += 1
+                    entry[2] = entry[2] and partial
+            return [_Match(key, term, n_lead, 0, factor if partial else 1.0)
+                    for key, (term, n_lead, partial) in counts.items()], tokens
 
         # sentence boundaries: (start, end) of each terminator run ("。", "？！" …)
         runs = [(m.start(), m.end()) for m in _SENTENCE_RX.finditer(norm) if m.start() > 0]
@@ -385,21 +421,14 @@ class Classifier:
                 shown[key] = term
             if not partial:
                 direct.add(key)
-        factor = self._compound_factor
         return [
-            _Match(
-                key=key,
-                term=term,
-                lead=lead.get(key, 0),
-                body=body.get(key, 0),
-                scale=1.0 if key in direct else factor,
-            )
+            _Match(key, term, lead.get(key, 0), body.get(key, 0), 1.0 if key in direct else factor)
             for key, term in shown.items()
         ], tokens
 
     def _factor(self, m: _Match) -> float:
         """Occurrence multiplier: first sentence boosted, repeats add a capped share."""
-        lead_mult, body_mult = self._mults.get(m.key[0].split(":", 1)[0], self._default_mults)
+        lead_mult, body_mult = self._target_mults[m.key[0]]
         if m.lead:
             first = lead_mult
         elif m.body:
@@ -415,23 +444,30 @@ class Classifier:
     def _decide(self, matches: list[_Match], weights: Mapping[tuple[str, str, str], float], *,
                 model: TokenModel | None = None, tokens: list[str] | None = None) -> Classification:
         s = self.settings
-        scores: dict[str, float] = defaultdict(float)
+        scores: dict[str, float] = {}
         requires: set[str] = set()
         hits: list[KeywordHit] = []
+        flag_hits: list[KeywordHit] = []
         symptoms = 0.0  # a stated problem is complaint evidence
-        for m in matches:
-            w = weights.get(m.key, 0.0)
+        mults, categories, flag_targets = self._target_mults, self._category_targets, self._flag_target_set
+        cap, share = s["repeat_cap"], s["repeat_factor"]
+        for key, term, lead, body, scale in matches:
+            w = weights.get(key, 0.0)
             if w == 0:
                 continue
-            target, leaf, _ = m.key
+            target, leaf, _ = key
             if leaf == "requires":
                 requires.add(target)
                 continue
-            eff = round(w * self._factor(m) * m.scale, 2)
-            scores[target] += eff
-            if leaf == "symptoms" and target.startswith("category:"):
+            # occurrences: the first counts fully (boosted in the lead), repeats add a capped share
+            lead_mult, body_mult = mults[target]
+            first = lead_mult if lead else body_mult
+            rest = lead_mult * lead + body_mult * body - first
+            eff = round(w * (first + min(cap * first, share * rest)) * scale, 2)
+            scores[target] = scores.get(target, 0.0) + eff
+            if leaf == "symptoms" and target in categories:
                 symptoms += eff
-            hits.append(KeywordHit(term=m.term, weight=eff, target=target))
+            (flag_hits if target in flag_targets else hits).append(KeywordHit(term, eff, target))
 
         # category, by the lexicon
         best_prop, prop = self._prop_targets[0][0], scores.get(self._prop_targets[0][1], 0.0)
@@ -453,7 +489,7 @@ class Classifier:
             confidence = (other + 1.0) / (other + prop + context + 2.0)
         else:
             category = best_prop
-            runner = max(scores.get(t, 0.0) for c, t in self._cat_targets if c is not best_prop)
+            runner = max(second, other)  # the strongest other category
             confidence = (prop + context) / (prop + context + runner + 1.5)
         confidence = max(0.0, min(1.0, confidence))
         # how far the lexicon's evidence is from changing its decision, and its second choice;
@@ -465,7 +501,7 @@ class Classifier:
             floor = max(other_level, s["min_property_score"])
             strength = prop + context - max(floor, second + context if second > 0 else 0.0)
             runner_up = second_prop if second > 0 and second + context >= floor else Category.OTHER
-        source = LEXICON if hits else NONE
+        source = LEXICON if prop > 0 or other > 0 else NONE
         uncertain = source is LEXICON and strength < s["lexicon_uncertain_margin"] and runner_up is not None
 
         # the learned model decides when the lexicon's evidence is weak
@@ -474,22 +510,24 @@ class Classifier:
             if vote is not None:
                 target = f"category:{vote.category.value}"
                 lexicon_terms = any(h.target == target and h.weight > 0 for h in hits)
-                if vote.category is category:
+                agree = vote.category is category
+                if agree:
                     runner_up = vote.runner_up
                 else:
                     runner_up, category = category, vote.category
-                if vote.category is not category or not lexicon_terms:
+                if not agree or not lexicon_terms:
                     source = MODEL
                 if source is MODEL:
                     confidence = vote.probability
-                    hits.extend(KeywordHit(term=t, weight=w, target=target, source=MODEL) for t, w in vote.terms)
+                    hits.extend(KeywordHit(t, w, target, MODEL) for t, w in vote.terms())
                 uncertain = vote.margin < s["model_uncertain_margin"] and runner_up is not None
 
         # flags
         flags = set()
-        for flag, target in self._flag_targets:
-            if scores.get(target, 0.0) >= s["flag_threshold"] and (target not in self._gated or target in requires):
-                flags.add(flag)
+        if flag_hits:
+            for flag, target in self._flag_targets:
+                if scores.get(target, 0.0) >= s["flag_threshold"] and (target not in self._gated or target in requires):
+                    flags.add(flag)
 
         # kind
         # a grievance (a stated problem, a repeated or dangerous one) is complaint evidence: a
@@ -513,10 +551,11 @@ class Classifier:
             severity = Severity.GENERAL
 
         # only show flag hits when the flag actually fired (gated flags may not)
-        if flags != _ALL_FLAGS:
+        if flags:
             fired = {f"flag:{f.value}" for f in flags}
-            hits = [h for h in hits if not h.target.startswith("flag:") or h.target in fired]
-        hits.sort(key=lambda h: (-h.weight, h.target, h.term))
+            hits.extend(h for h in flag_hits if h.target in fired)
+        if len(hits) > 1:
+            hits.sort(key=_hit_order)
         return Classification(
             category=category,
             kind=kind,

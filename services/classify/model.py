@@ -73,15 +73,35 @@ def lexicon_fingerprint(path: Path) -> str:
         return ""
 
 
-@dataclass(frozen=True)
 class ModelVote:
-    """What the model says about one message."""
+    """What the model says about one message (its explanation is computed on demand)."""
 
-    category: Category
-    runner_up: Category | None
-    margin: float  # score of the winner minus the runner-up's (log-odds like units)
-    probability: float  # softmax of the scores: the model's own confidence in its winner
-    terms: tuple[tuple[str, float], ...]  # words that favour the winner over the runner-up, strongest first
+    __slots__ = ("category", "runner_up", "margin", "_scores", "_found", "_best", "_second")
+
+    def __init__(self, scores: list[float], found: list[tuple[str, tuple[float, ...]]], best: int,
+                 second: int | None) -> None:
+        self.category: Category = CATEGORIES[best]
+        self.runner_up: Category | None = CATEGORIES[second] if second is not None else None
+        # score of the winner minus the runner-up's (log-odds like units)
+        self.margin: float = scores[best] - scores[second] if second is not None else math.inf
+        self._scores, self._found, self._best, self._second = scores, found, best, second
+
+    @property
+    def probability(self) -> float:
+        """Softmax of the scores of the categories seen in training: the model's own confidence."""
+        top = self._scores[self._best]
+        return 1.0 / sum(math.exp(x - top) for x in self._scores if x > -math.inf)
+
+    def terms(self, max_terms: int = 5) -> tuple[tuple[str, float], ...]:
+        """The words that favour the winner over the runner-up, with how much; words before
+        single characters (more telling to staff), each group strongest first."""
+        best, second = self._best, self._second
+        if second is None:
+            favour = [(t, w[best]) for t, w in self._found if w[best] > 0]
+        else:
+            favour = [(t, w[best] - w[second]) for t, w in self._found if w[best] > w[second]]
+        favour.sort(key=lambda x: (len(x[0]) < 2, -x[1]))
+        return tuple((t, round(v, 2)) for t, v in favour[:max_terms])
 
 
 @dataclass
@@ -103,37 +123,27 @@ class TokenModel:
         """Fingerprints (:func:`text_hash`) of the messages this model was trained on."""
         return frozenset(self.meta.get("training", {}).get("text_hashes", ()))
 
-    def vote(self, tokens: Iterable[str], max_terms: int = 5) -> ModelVote | None:
+    def vote(self, tokens: Iterable[str]) -> ModelVote | None:
         """The model's category for a segmented message, or None when it knows none of its words."""
         weights = self.weights
         found = [(t, w) for t in set(tokens) if (w := weights.get(t)) is not None]
         if not found:
             return None
-        n = len(CATEGORIES)
-        scores = [0.0] * n
-        for _, w in found:
-            for c in range(n):
-                scores[c] += w[c]
-        known = self.known
-        order = sorted((c for c in range(n) if known[c]), key=lambda c: -scores[c])
-        best = order[0]
-        second = order[1] if len(order) > 1 else None
-        margin = scores[best] - scores[second] if second is not None else math.inf
-        top = scores[best]
-        probability = 1.0 / sum(math.exp(scores[c] - top) for c in order)
-        if second is None:
-            favour = [(t, w[best]) for t, w in found if w[best] > 0]
-        else:
-            favour = [(t, w[best] - w[second]) for t, w in found if w[best] > w[second]]
-        # words before single characters (more telling to staff), each group strongest first
-        ranked = sorted(favour, key=lambda x: (len(x[0]) < 2, -x[1]))
-        return ModelVote(
-            category=CATEGORIES[best],
-            runner_up=CATEGORIES[second] if second is not None else None,
-            margin=margin,
-            probability=probability,
-            terms=tuple((t, round(v, 2)) for t, v in ranked[:max_terms]),
-        )
+        scores = [sum(column) for column in zip(*(w for _, w in found))]
+        best = second = None
+        for c in self._known_indices:
+            x = scores[c]
+            if best is None or x > scores[best]:
+                best, second = c, best
+            elif second is None or x > scores[second]:
+                second = c
+        for c in self._unknown_indices:
+            scores[c] = -math.inf
+        return ModelVote(scores, found, best, second)
+
+    def __post_init__(self) -> None:
+        self._known_indices = tuple(c for c, k in enumerate(self.known) if k)
+        self._unknown_indices = tuple(c for c, k in enumerate(self.known) if not k)
 
     # -- file ----------------------------------------------------------------------------------
 

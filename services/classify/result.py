@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.classify.lexicon import Labels, shipped_labels
 from services.domain import Category, Flag, Kind, Severity
@@ -17,8 +17,7 @@ _SEVERITY_TARGETS = {Severity.URGENT: "severity:urgent", Severity.IMPORTANT: "se
 _FLAG_ORDER = {flag: index for index, flag in enumerate(Flag)}
 
 
-@dataclass(frozen=True)
-class KeywordHit:
+class KeywordHit(NamedTuple):
     """A matched keyword: the term, its (effective) weight, what it voted for and who found it."""
 
     term: str

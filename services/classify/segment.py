@@ -77,6 +77,9 @@ def _new_tokenizer(words: Iterable[str]):
 
 _RE_HAN = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+)")  # jieba's re_han_default
 _RE_SKIP = re.compile(r"(\r\n|\s)")  # jieba's re_skip_default
+_PREFIX = 1.0  # markers in _Segmenter's fragment cache (log probabilities are negative)
+_ABSENT = 2.0
+_FRAGMENT_CACHE_MAX = 100_000
 _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -94,16 +97,21 @@ class _Segmenter:
     def __init__(self, tokenizer):
         self.freq: dict[str, int] = tokenizer.FREQ
         self.logtotal = math.log(tokenizer.total)
-        self._logs: dict[int, float] = {}
+        # fragment → log probability (< 0) of the word, _PREFIX (only the start of longer words)
+        # or _ABSENT: one lookup per DAG step instead of two; bounded, cleared when full
+        self._fragments: dict[str, float] = {}
 
-    def _log(self, f: int) -> float:
-        value = self._logs.get(f)
-        if value is None:
-            value = self._logs[f] = math.log(f)
+    def _fragment(self, frag: str) -> float:
+        f = self.freq.get(frag)
+        value = _ABSENT if f is None else (_PREFIX if f == 0 else math.log(f) - self.logtotal)
+        cache = self._fragments
+        if len(cache) >= _FRAGMENT_CACHE_MAX:
+            cache.clear()
+        cache[frag] = value
         return value
 
     def _cut_han(self, s: str, out: list[str]) -> None:
-        freq, logtotal, logs, log_of = self.freq, self.logtotal, self._logs, self._log
+        known, lookup = self._fragments.get, self._fragment
         n = len(s)
         score = [0.0] * (n + 1)
         end = [0] * (n + 1)
@@ -113,14 +121,13 @@ class _Segmenter:
             i = idx
             frag = s[idx]
             while True:
-                f = freq.get(frag)
-                if f is None:
+                v = known(frag)
+                if v is None:
+                    v = lookup(frag)
+                if v > 1.5:  # _ABSENT: no dictionary word starts with this fragment
                     break
-                if f:
-                    lf = logs.get(f)
-                    if lf is None:
-                        lf = log_of(f)
-                    sc = lf - logtotal + score[i + 1]
+                if v < 0.0:  # a word (not just the start of longer words)
+                    sc = v + score[i + 1]
                     if best is None or sc >= best:  # ties: the longer word, as jieba's max((s, x))
                         best, best_x = sc, i
                 i += 1
@@ -128,8 +135,8 @@ class _Segmenter:
                     break
                 frag = s[idx : i + 1]
             if best is None:  # no dictionary word starts here: the single character
-                f = freq.get(s[idx]) or 1
-                best, best_x = log_of(f) - logtotal + score[idx + 1], idx
+                f = self.freq.get(s[idx]) or 1
+                best, best_x = math.log(f) - self.logtotal + score[idx + 1], idx
             score[idx] = best
             end[idx] = best_x
         x = 0
