@@ -511,9 +511,9 @@ class Classifier:
                 target = f"category:{vote.category.value}"
                 lexicon_terms = any(h.target == target and h.weight > 0 for h in hits)
                 agree = vote.category is category
-                if agree:
-                    runner_up = vote.runner_up
-                else:
+                if agree or source is NONE:  # the lexicon had nothing to say: the model's second choice
+                    runner_up, category = vote.runner_up, vote.category
+                else:  # the lexicon's (weak) choice is the alternative
                     runner_up, category = category, vote.category
                 if not agree or not lexicon_terms:
                     source = MODEL

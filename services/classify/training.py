@@ -376,12 +376,16 @@ class CrossValidation:
 
 def cross_validate(classifier: Classifier, examples: Sequence[Example], *, folds: int = 5, seed: int = 17,
                    extra: Sequence[Example] = (), params: TrainingParams = TrainingParams(),
-                   progress: Callable[[int], None] | None = None,
+                   on_fold: Callable[[int, TokenModel, list[Prepared]], None] | None = None,
                    prepared: Sequence[Prepared] | None = None,
                    prepared_extra: Sequence[Prepared] | None = None) -> CrossValidation:
     """k-fold cross-validation: for each fold the model and the reliability factors are fitted on
     the other folds (plus ``extra`` examples, never scored) and the held-out fold is classified by
-    the lexicon alone, the model alone and both combined.  The lexicon itself is fixed."""
+    the lexicon alone, the model alone and both combined.  The lexicon itself is fixed.
+
+    ``prepared`` / ``prepared_extra``: the examples already run through :func:`prepare` (to share
+    that work between runs); ``on_fold(number, model, held_out)`` sees each fold's model.
+    """
     items = list(prepared) if prepared is not None else prepare(classifier, examples)
     extra_items = list(prepared_extra) if prepared_extra is not None else prepare(classifier, extra)
     extra_stats = Statistics().extend(extra_items)
@@ -392,6 +396,8 @@ def cross_validate(classifier: Classifier, examples: Sequence[Example], *, folds
         held = set(test)
         stats = extra_stats.merged(Statistics().extend(p for i, p in enumerate(items) if i not in held))
         model = fit(stats, params)
+        if on_fold is not None:
+            on_fold(number, model, [items[i] for i in test])
         weights = lexicon_weights(base_weights, model.reliability)
         gold, kinds, lex, mod, comb, pkinds = [], [], [], [], [], []
         uncertain = uncertain_wrong = 0
@@ -421,8 +427,6 @@ def cross_validate(classifier: Classifier, examples: Sequence[Example], *, folds
             uncertain_wrong=uncertain_wrong,
             wrong=sum(g is not c for g, c in zip(gold, comb)),
         ))
-        if progress:
-            progress(number)
     g = gathered
     pooled = {
         "lexicon": Scores.of(g["gold"], g["lexicon"], g["kinds"], g["pkinds"]),
