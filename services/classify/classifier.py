@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from services.classify.lexicon import Entry, Lexicon, load_lexicon
-from services.classify.model import TokenModel, load_default_model, lexicon_weights
+from services.classify.model import TokenModel, lexicon_fingerprint, lexicon_weights, load_default_model
 from services.classify.result import LEXICON, MODEL, NONE, Classification, KeywordHit
 from services.classify.segment import _Segmenter, _new_tokenizer
 from services.domain import Category, Flag, Kind, Severity
@@ -24,6 +25,7 @@ _URGENT_FLAGS = frozenset({Flag.LAWSUIT, Flag.MEDIA, Flag.GROUP})
 _OTHER_TARGET = f"category:{Category.OTHER.value}"
 _KIND_TARGETS = {kind: f"kind:{kind.value}" for kind in Kind}
 _NOTHING: Any = object()  # a token that starts no lexicon term and hides none
+log = logging.getLogger(__name__)
 _COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
 # what a term found inside a compound may vote for: the *topic* (category, property context,
 # severity) — not the kind ("强烈要求", "怎么办" are words of their own) nor flag gates ("主管部门")
@@ -212,6 +214,11 @@ class Classifier:
     def set_model(self, model: TokenModel | None) -> None:
         """Use ``model`` from the next message on (None: the lexicon alone)."""
         weights = lexicon_weights(self._weights, model.reliability) if model is not None else self._weights
+        if model is not None:
+            built_for = model.meta.get("lexicon", {}).get("sha")
+            if built_for and built_for != lexicon_fingerprint(self.lexicon.path):
+                log.warning("classifier model %s was trained with another version of the lexicon; "
+                            "retrain it (python -m bot classify --learn)", model.path or "")
         self._state = (model, weights)
 
     # -- matching ------------------------------------------------------------------------------

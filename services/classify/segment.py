@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import threading
 from collections.abc import Iterable
 
@@ -17,9 +18,29 @@ _main_total = 0
 _owner_undo: dict[str, int | None] | None = None
 
 
+def _import_jieba():
+    """``import jieba`` without letting it import ``pkg_resources``.
+
+    jieba imports ``pkg_resources`` only to open its own data files and falls back to plain
+    file paths without it; importing ``pkg_resources`` (deprecated, parses every installed
+    distribution) costs 0.3-0.8 s of the bot's start-up.
+    """
+    if "jieba" in sys.modules:
+        return sys.modules["jieba"]
+    blocked = "pkg_resources" not in sys.modules
+    if blocked:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # makes the import fail
+    try:
+        import jieba
+    finally:
+        if blocked and sys.modules.get("pkg_resources", False) is None:
+            del sys.modules["pkg_resources"]
+    return jieba
+
+
 def _load_main_dictionary() -> None:
     global _main_freq, _main_total
-    import jieba
+    jieba = _import_jieba()
 
     jieba.setLogLevel(logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)
@@ -37,9 +58,8 @@ def _new_tokenizer(words: Iterable[str]):
     ``Tokenizer.add_word`` adds them, with a frequency of at least 2000.
     """
     global _owner_undo
-    import jieba
-
     with _jieba_lock:
+        jieba = _import_jieba()
         if _main_freq is None:
             _load_main_dictionary()
         assert _main_freq is not None

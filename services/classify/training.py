@@ -282,7 +282,7 @@ def train(classifier: Classifier, *, base: Statistics, corrections: Sequence[Exa
     meta = {
         "revision": revision,
         "created": now.isoformat(timespec="seconds"),
-        "lexicon": {"path": str(lexicon.path), "sha": lexicon_fingerprint(lexicon.path)},
+        "lexicon": {"file": lexicon.path.name, "sha": lexicon_fingerprint(lexicon.path)},
         "params": params.to_json(),
         "training": {
             "examples": total.examples,

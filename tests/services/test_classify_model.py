@@ -126,6 +126,13 @@ class TestModelFile:
         assert len(model.weights) > 1000 and model.base and model.base["counts"]
         assert all(model.known)
 
+    def test_shipped_model_belongs_to_the_shipped_lexicon(self):
+        # after editing lexicon.toml rebuild it (the stored statistics suffice, see docs/classifier.md):
+        # python -m bot classify --learn --no-corrections --model services/lexicon/classifier-model.json
+        from services.classify.model import lexicon_fingerprint
+
+        assert load_model(SHIPPED_MODEL_PATH).meta["lexicon"]["sha"] == lexicon_fingerprint(DEFAULT_LEXICON_PATH)
+
 
 class TestCombinedDecision:
     def test_the_model_decides_when_the_lexicon_has_nothing(self, clf):
