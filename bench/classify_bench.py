@@ -68,7 +68,7 @@ def load_dev_texts(path: Path) -> list[str]:
             if number == 0 and cols[0].strip().lower() == "id":
                 continue
             if len(cols) >= 5:
-                texts.append(cols[3] + "\u3002" + cols[4])
+                texts.append(cols[3] + chr(0x3002) + cols[4])  # ideographic full stop
     return texts
 
 

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from services.classify import Classifier, get_classifier, load_lexicon
 from services.classify.metrics import metrics
 from services.classify.model import text_hash
-from services.classify.training import CrossValidation, Scores, cross_validate, read_examples
+from services.classify.training import FULL_STOP, CrossValidation, Scores, cross_validate, read_examples
 from services.text_norm import normalize
 from services.domain import Category, Kind
 
@@ -40,7 +40,7 @@ def _clf(classifier: Classifier | None) -> Classifier:
 def classify_text(text: str, classifier: Classifier | None = None) -> str:
     """Classify one message; return one JSON object (``ensure_ascii=False``) as a string.
 
-    Keys: category, kind, severity (e.g. "Ⅰ 紧急"), confidence, keywords (list of
+    Keys: category, kind, severity (its label), confidence, keywords (list of
     {"term", "weight", "target"}), plus flags.
     """
     return json.dumps(_clf(classifier).classify(text).to_json_dict(), ensure_ascii=False)
@@ -133,7 +133,7 @@ def evaluate_file(path: str | Path, out: TextIO, classifier: Classifier | None =
             raise TsvFormatError(f"{path}, line {number}: unknown category {category!r}")
         if kind not in kinds:
             raise TsvFormatError(f"{path}, line {number}: unknown kind {kind!r}")
-        text = title + ("\u3002" + detail if detail.strip() else "")
+        text = title + (FULL_STOP + detail if detail.strip() else "")
         result = clf.classify(text)
         in_sample += bool(trained_on) and text_hash(normalize(text)) in trained_on
         gold_c.append(category)

@@ -11,7 +11,7 @@ lexicon terms alike) goes through :func:`normalize` so that both sides meet in o
 Speed: the pure-Python OpenCC converter is slow on long messages, so :func:`to_simplified`
 reads OpenCC's own ``t2s`` dictionaries once and converts most texts with a character table
 (``str.translate``).  OpenCC itself is called only when the text contains one of its
-multi-character phrase keys (about 280, e.g. "么麽", "乾隆"), where the phrase can give a
+multi-character phrase keys (about 280), where the phrase can give a
 different result than character-by-character conversion.  Without such a phrase, OpenCC's
 ``t2s`` output *is* the character-by-character conversion (first candidate of each
 character), so the result is the same as calling OpenCC on every text.

@@ -109,8 +109,8 @@ class _Segmenter:
     Same algorithm and the same dictionary (the tokenizer's ``FREQ`` and ``total``) as jieba's
     ``cut(..., HMM=False)``: split into han / non-han blocks, build the word DAG of each han
     block and pick the maximum-probability route.  The DAG and the route are computed in one
-    pass with lists instead of jieba's dicts and generators, and the logarithms of word
-    frequencies are cached.  The result is identical (``tests/services/test_classify.py`` checks
+    pass with lists instead of jieba's dicts and generators, and the log probability of every
+    fragment looked up is cached.  The result is identical (``tests/services/test_classify.py`` checks
     it on real messages); it only exists because segmentation dominates the classifier's time.
     """
 

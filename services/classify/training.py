@@ -42,6 +42,7 @@ from services.domain import Category, Kind
 from services.text_norm import normalize
 
 CORRECTIONS = "corrections"  # the source name of staff corrections
+FULL_STOP = chr(0x3002)  # the ideographic full stop that joins a labelled message's title and detail
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Example:
 
 def read_examples(path: str | Path) -> list[Example]:
     """Labelled TSV (``id, category, kind, title, detail``; header and blank lines skipped);
-    the text is the title, plus "。" and the detail when there is one."""
+    the text is the title, plus an ideographic full stop and the detail when there is one."""
     path = Path(path)
     out = []
     with path.open(encoding="utf-8-sig") as fh:
@@ -92,7 +93,7 @@ def read_examples(path: str | Path) -> list[Example]:
             except ValueError as exc:
                 raise ValueError(f"{path}, line {number}: {exc}") from None
             detail = cols[4] if len(cols) > 4 else ""
-            text = cols[3] + ("\u3002" + detail if detail.strip() else "")
+            text = cols[3] + (FULL_STOP + detail if detail.strip() else "")
             out.append(Example(text=text, category=category, kind=kind, source=path.name))
     return out
 
