@@ -54,7 +54,7 @@ _DEFAULT_SETTINGS: dict[str, float] = {
     # … a lexicon decision closer than this is a close call (staff see both categories) …
     "lexicon_uncertain_margin": 1.0,
     # … and so is a model decision whose winner leads by less than this (model score units)
-    "model_uncertain_margin": 1.0,
+    "model_uncertain_margin": 0.5,
 }
 _INT_SETTINGS = {
     "negation_window",
