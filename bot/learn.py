@@ -12,7 +12,7 @@ from models.db import create_engine, session_factory, upgrade
 from models.types import utcnow
 from services import handling
 from services.classify import Classifier, learn_weights, load_lexicon, write_overlay
-from services.classify.model import OFF_VALUES
+from services.classify.model import OFF_VALUES, load_default_model
 
 
 def training_paths(settings: Settings, given: list[Path] | None) -> list[Path]:
@@ -39,7 +39,8 @@ async def learn_from_corrections(*, out: TextIO, settings: Settings | None = Non
         if not path.exists():
             out.write(f"training file not found: {path}\n")
             return 2
-    classifier = Classifier(load_lexicon(settings.lexicon_path, overlay=False))
+    # the model in use (the target file, else the shipped one): the new revision follows it
+    classifier = Classifier(load_lexicon(settings.lexicon_path, overlay=False), model=load_default_model(target))
     now = now or utcnow()
     if corrections:
         await upgrade(settings.database_url)
@@ -57,10 +58,12 @@ async def learn_from_corrections(*, out: TextIO, settings: Settings | None = Non
 
         rows = []
         base, where = labelled_statistics(classifier, paths)
-        fitted = fit_model(classifier, base=base, now=now)
+        revision = classifier.model.revision + 1 if classifier.model is not None else 1
+        fitted = fit_model(classifier, base=base, now=now, revision=revision)
         fitted.save(target)
         result = None
-        out.write(f"model written to {target}: {base.examples} labelled message(s) from {where}, no corrections\n")
+        out.write(f"model revision {revision} written to {target}: {base.examples} labelled message(s) "
+                  f"from {where}, no corrections\n")
     if result is not None:
         training = result.model.meta["training"]
         out.write(f"model revision {result.model.revision} written to {result.path}: "
