@@ -15,8 +15,9 @@ Prints, for three workloads,
 the texts per second of the bot's classifier (``get_classifier().classify``: the lexicon and the
 learned model) and of bare ``jieba.lcut``
 (default dictionary, HMM on, jieba already initialised) on the same texts, and the ratio
-classifier / bare jieba (goal ≥ 0.8).  Each figure is the best of ``--repeat`` runs in process
-CPU time, the classifier and jieba taking turns, so that a busy machine slows both alike.
+classifier / bare jieba (goal ≥ 0.8).  Rates are the best of ``--repeat`` runs in process CPU
+time; within a run the classifier and jieba take turns every 100 texts, and the ratio shown is
+the median over the runs of the paired ratio, so that a busy machine slows both sides alike.
 
 Start-up = time to load the lexicon, the model, jieba's dictionary and classify the first message,
 measured in a fresh subprocess (so that nothing is cached in this process); memory = the
@@ -98,17 +99,31 @@ def repeat_to(texts: list[str], n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def best_rates(fns: list, texts: list[str], repeat: int) -> list[float]:
-    """Texts per second of each function: the best of ``repeat`` runs, the functions taking turns
-    run by run (so that both sides of a ratio see the same machine load), in process CPU time."""
+def paired_rates(fns: list, texts: list[str], repeat: int, chunk: int = 100) -> tuple[list[float], float]:
+    """Texts per second of each function (the best of ``repeat`` runs, in process CPU time) and
+    the median over the runs of the ratio first / second function.
+
+    Within a run the functions take turns every ``chunk`` texts, so that a busy machine (load
+    from other processes comes in bursts) slows both sides of a ratio alike; the median ratio of
+    such paired runs is much steadier than the ratio of two separately measured best rates.
+    """
     best = [float("inf")] * len(fns)
+    ratios = []
     for _ in range(repeat):
-        for k, fn in enumerate(fns):
-            t0 = time.process_time()
-            for text in texts:
-                fn(text)
-            best[k] = min(best[k], time.process_time() - t0)
-    return [len(texts) / b if b > 0 else float("inf") for b in best]
+        spent = [0.0] * len(fns)
+        for start in range(0, len(texts), chunk):
+            part = texts[start : start + chunk]
+            for k, fn in enumerate(fns):
+                t0 = time.process_time()
+                for text in part:
+                    fn(text)
+                spent[k] += time.process_time() - t0
+        best = [min(b, x) for b, x in zip(best, spent)]
+        if spent[0] > 0:
+            ratios.append(spent[1] / spent[0])
+    ratios.sort()
+    median = ratios[len(ratios) // 2] if ratios else float("nan")
+    return [len(texts) / b if b > 0 else float("inf") for b in best], median
 
 
 # -- start-up, measured in a child process -------------------------------------------------------
@@ -152,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="labelled dev TSV")
     parser.add_argument("--lines", type=int, default=3000, help="lines per workload")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per figure (best is shown)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per figure (best rate, median ratio)")
     parser.add_argument("--startup-child", choices=("classifier", "jieba"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -194,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         for text in texts[:200]:
             clf.classify(text)
             jieba.lcut(text)
-        clf_rate, jieba_rate = best_rates([clf.classify, jieba.lcut], texts, args.repeat)
+        (clf_rate, jieba_rate), ratio = paired_rates([clf.classify, jieba.lcut], texts, args.repeat)
         avg = sum(map(len, texts)) / len(texts)
         print(
             f"{name:<16} {len(texts):>6} {avg:>9.0f} {clf_rate:>13,.0f} {jieba_rate:>13,.0f} "
-            f"{clf_rate / jieba_rate:>6.2f}"
+            f"{ratio:>6.2f}"
         )
     print(
         f"start-up (lexicon + model + jieba dictionary + first classify): {clf_start['seconds']:.2f} s, "

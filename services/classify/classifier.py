@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from services.classify.lexicon import Entry, Lexicon, load_lexicon
+from services.classify.lexicon import _DEFAULT_SETTINGS, Entry, Lexicon, load_lexicon
 from services.classify.model import TokenModel, lexicon_fingerprint, lexicon_weights, load_default_model
 from services.classify.result import LEXICON, MODEL, NONE, Classification, KeywordHit
 from services.classify.segment import _Segmenter, _new_tokenizer
@@ -23,7 +23,8 @@ _OPENER_MAX_CHARS = 10  # … a shorter opening sentence without it is a greetin
 _MAX_SKIPPED_OPENERS = 2
 _URGENT_FLAGS = frozenset({Flag.LAWSUIT, Flag.MEDIA, Flag.GROUP})
 _OTHER_TARGET = f"category:{Category.OTHER.value}"
-_KIND_TARGETS = {kind: f"kind:{kind.value}" for kind in Kind}
+_COMPLAINT, _INQUIRY, _SUGGESTION = (f"kind:{kind.value}" for kind in (Kind.COMPLAINT, Kind.INQUIRY, Kind.SUGGESTION))
+_NO_FLAGS: frozenset[Flag] = frozenset()
 _NOTHING: Any = object()  # a token that starts no lexicon term and hides none
 log = logging.getLogger(__name__)
 _COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
@@ -51,6 +52,16 @@ def _hit_order(hit: KeywordHit) -> tuple[float, str, str]:
     return -hit.weight, hit.target, hit.term
 
 
+class _Thresholds:
+    """The decision settings as attributes (read many times per message)."""
+
+    __slots__ = tuple(_DEFAULT_SETTINGS)
+
+    def __init__(self, settings: Mapping[str, float]) -> None:
+        for key in _DEFAULT_SETTINGS:
+            setattr(self, key, settings[key])
+
+
 class _Match(NamedTuple):
     """A term found in a text: the entry key and how often it occurred in the lead / the rest."""
 
@@ -61,11 +72,13 @@ class _Match(NamedTuple):
     scale: float = 1.0  # compound_factor when the term was only found inside longer tokens
 
 
-def _required_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
-    """Characters of which every match of ``rx`` must contain at least one (None: unknown).
+def _required_char_sets(rx: re.Pattern[str]) -> tuple[frozenset[str], ...] | None:
+    """Sets of characters such that every match of ``rx`` contains at least one character of
+    each set, smallest set first (None: unknown, e.g. case-insensitive patterns).
 
-    Used as a cheap pre-filter: a pattern whose required characters are all absent from a text
-    cannot match it, so the (comparatively slow) regex search is skipped.
+    Used as a cheap pre-filter: a pattern that misses all characters of one of its sets cannot
+    match a text, so the (comparatively slow) regex search is skipped.  The smallest set indexes
+    the pattern; the others are checked before searching.
     """
     if rx.flags & re.IGNORECASE:
         return None
@@ -111,10 +124,11 @@ def _required_chars(rx: re.Pattern[str]) -> frozenset[str] | None:
         return best
 
     try:
-        found = of_seq(sre_parse.parse(rx.pattern, rx.flags))
+        parsed = sre_parse.parse(rx.pattern, rx.flags)
     except Exception:  # pragma: no cover - any parser surprise: no pre-filter
         return None
-    return frozenset(found) if found else None
+    sets = {frozenset(got) for op, av in parsed if (got := of_item(op, av))}
+    return tuple(sorted(sets, key=lambda x: (len(x), sorted(x)))) or None
 
 
 class Classifier:
@@ -140,17 +154,17 @@ class Classifier:
                 self._lookup_table[variant] = (canon, tuple(by_term[canon]))
         self._by_term = by_term
         self._patterns = [
-            (e, lexicon.patterns[e.key], _required_chars(lexicon.patterns[e.key]))
+            (e, lexicon.patterns[e.key], _required_char_sets(lexicon.patterns[e.key]) or ())
             for e in lexicon.entries
             if e.leaf == "patterns"
         ]
         self._pattern_index: dict[str, list[int]] = defaultdict(list)
         self._pattern_always: list[int] = []  # patterns without a usable pre-filter
         for p_idx, (_, _, required) in enumerate(self._patterns):
-            if required is None:
+            if not required:
                 self._pattern_always.append(p_idx)
             else:
-                for ch in required:
+                for ch in required[0]:
                     self._pattern_index[ch].append(p_idx)
         self._pattern_chars = frozenset(self._pattern_index)
         self._gated = {e.target for e in lexicon.entries if e.leaf == "requires"}
@@ -165,10 +179,13 @@ class Classifier:
             "flag": (s["severity_lead_boost"], 1.0),
         }
         self._default_mults = (s["lead_boost"], 1.0)
+        self._s = _Thresholds(s)
         self._cat_targets = tuple((c, f"category:{c.value}") for c in Category)
         self._prop_targets = tuple((c, t) for c, t in self._cat_targets if c is not Category.OTHER)
         self._flag_targets = tuple((f, f"flag:{f.value}") for f in Flag)
         self._flag_target_set = frozenset(t for _, t in self._flag_targets)
+        self._prop_categories = tuple(c for c, _ in self._prop_targets)
+        self._prop_index = {t: i for i, (_, t) in enumerate(self._prop_targets)}
         self._category_targets = frozenset(t for _, t in self._cat_targets)
         words = set(self._lookup_table) | set(lexicon.dictionary)
         words |= lexicon.negation_before | lexicon.negation_after
@@ -375,11 +392,15 @@ class Classifier:
             # only the patterns one of whose required characters occurs in the text (index by
             # character: a short message touches a few patterns, not all of them)
             index = self._pattern_index
+            present = set(norm)
             todo = set(self._pattern_always)
-            for ch in self._pattern_chars.intersection(norm):
+            for ch in self._pattern_chars.intersection(present):
                 todo.update(index[ch])
+            patterns = self._patterns
             for p_idx in sorted(todo):
-                entry, rx, _ = self._patterns[p_idx]
+                entry, rx, required = patterns[p_idx]
+                if any(chars.isdisjoint(present) for chars in required[1:]):
+                    continue  # a character every match needs is missing
                 for m in rx.finditer(norm):
                     found_hits.append((entry.key, m.group(0), m.start(), False))
         if not found_hits:
@@ -450,14 +471,14 @@ class Classifier:
 
     def _decide(self, matches: list[_Match], weights: Mapping[tuple[str, str, str], float], *,
                 model: TokenModel | None = None, tokens: list[str] | None = None) -> Classification:
-        s = self.settings
+        s = self._s
         scores: dict[str, float] = {}
         requires: set[str] = set()
         hits: list[KeywordHit] = []
         flag_hits: list[KeywordHit] = []
         symptoms = 0.0  # a stated problem is complaint evidence
         mults, categories, flag_targets = self._target_mults, self._category_targets, self._flag_target_set
-        cap, share = s["repeat_cap"], s["repeat_factor"]
+        cap, share = s.repeat_cap, s.repeat_factor
         for key, term, lead, body, scale in matches:
             w = weights.get(key, 0.0)
             if w == 0:
@@ -476,22 +497,31 @@ class Classifier:
                 symptoms += eff
             (flag_hits if target in flag_targets else hits).append(KeywordHit(term, eff, target))
 
-        # category, by the lexicon
-        best_prop, prop = self._prop_targets[0][0], scores.get(self._prop_targets[0][1], 0.0)
-        second_prop, second = None, 0.0
-        for c, t in self._prop_targets[1:]:
-            v = scores.get(t, 0.0)
-            if v > prop:
-                second_prop, second = best_prop, prop
-                best_prop, prop = c, v
-            elif v > second:
-                second_prop, second = c, v
+        # category, by the lexicon: the best and second property categories (ties: the earlier
+        # category), 'other', and the property context
+        props = self._prop_index
+        best_i = second_i = -1
+        prop = second = 0.0
+        for target, v in scores.items():
+            i = props.get(target)
+            if i is None or v <= 0:
+                continue
+            if best_i < 0 or v > prop or (v == prop and i < best_i):
+                if best_i >= 0:
+                    second_i, second = best_i, prop
+                best_i, prop = i, v
+            elif second_i < 0 or v > second or (v == second and i < second_i):
+                second_i, second = i, v
+        prop_categories = self._prop_categories
+        best_prop = prop_categories[best_i] if best_i >= 0 else prop_categories[0]
+        second_prop = prop_categories[second_i] if second_i >= 0 else None
         other = scores.get(_OTHER_TARGET, 0.0)
-        context = min(scores.get("context:property", 0.0), s["context_cap"]) * s["context_weight"]
-        other_level = other / s["other_margin"] if s["other_margin"] > 0 else other
+        context = min(scores.get("context:property", 0.0), s.context_cap) * s.context_weight
+        margin = s.other_margin
+        other_level = other / margin if margin > 0 else other
         if prop <= 0 and other <= 0:
-            category, confidence = Category.OTHER, s["no_evidence_confidence"]
-        elif prop + context < s["min_property_score"] or other >= (prop + context) * s["other_margin"]:
+            category, confidence = Category.OTHER, s.no_evidence_confidence
+        elif prop + context < s.min_property_score or other >= (prop + context) * margin:
             category = Category.OTHER
             confidence = (other + 1.0) / (other + prop + context + 2.0)
         else:
@@ -505,14 +535,14 @@ class Classifier:
             strength = other_level - (prop + context if prop > 0 else 0.0)
             runner_up = best_prop if prop > 0 else None
         else:
-            floor = max(other_level, s["min_property_score"])
+            floor = max(other_level, s.min_property_score)
             strength = prop + context - max(floor, second + context if second > 0 else 0.0)
             runner_up = second_prop if second > 0 and second + context >= floor else Category.OTHER
         source = LEXICON if prop > 0 or other > 0 else NONE
-        uncertain = source is LEXICON and strength < s["lexicon_uncertain_margin"] and runner_up is not None
+        uncertain = source is LEXICON and strength < s.lexicon_uncertain_margin and runner_up is not None
 
         # the learned model decides when the lexicon's evidence is weak
-        if model is not None and tokens and strength < s["lexicon_strong_margin"]:
+        if model is not None and tokens and strength < s.lexicon_strong_margin:
             vote = model.vote(tokens)
             if vote is not None:
                 target = f"category:{vote.category.value}"
@@ -527,32 +557,36 @@ class Classifier:
                 if source is MODEL:
                     confidence = vote.probability
                     hits.extend(KeywordHit(t, w, target, MODEL) for t, w in vote.terms())
-                uncertain = vote.margin < s["model_uncertain_margin"] and runner_up is not None
+                uncertain = vote.margin < s.model_uncertain_margin and runner_up is not None
 
         # flags
-        flags = set()
+        flags: frozenset[Flag] = _NO_FLAGS
         if flag_hits:
+            fired_flags = set()
             for flag, target in self._flag_targets:
-                if scores.get(target, 0.0) >= s["flag_threshold"] and (target not in self._gated or target in requires):
-                    flags.add(flag)
+                if scores.get(target, 0.0) >= s.flag_threshold and (target not in self._gated or target in requires):
+                    fired_flags.add(flag)
+            flags = frozenset(fired_flags)
 
         # kind
         # a grievance (a stated problem, a repeated or dangerous one) is complaint evidence: a
         # question asked with one is still a complaint
-        grievance = symptoms * s["kind_symptom_factor"] + s["kind_severity_factor"] * (
-            scores.get("severity:urgent", 0.0) + scores.get("severity:important", 0.0))
-        complaint = scores.get(_KIND_TARGETS[Kind.COMPLAINT], 0.0) + grievance
-        inquiry = scores.get(_KIND_TARGETS[Kind.INQUIRY], 0.0)
-        suggestion = scores.get(_KIND_TARGETS[Kind.SUGGESTION], 0.0)
-        best_kind, best_score = (Kind.SUGGESTION, suggestion) if suggestion > inquiry else (Kind.INQUIRY, inquiry)
+        urgent = scores.get("severity:urgent", 0.0)
+        important = scores.get("severity:important", 0.0)
+        inquiry = scores.get(_INQUIRY, 0.0)
+        suggestion = scores.get(_SUGGESTION, 0.0)
         kind = Kind.COMPLAINT
-        if best_score >= s["kind_threshold"] and best_score > complaint + s["kind_margin"]:
-            kind = best_kind
+        if inquiry or suggestion or s.kind_threshold <= 0:
+            complaint = (scores.get(_COMPLAINT, 0.0) + symptoms * s.kind_symptom_factor
+                         + s.kind_severity_factor * (urgent + important))
+            best_kind, best_score = (Kind.SUGGESTION, suggestion) if suggestion > inquiry else (Kind.INQUIRY, inquiry)
+            if best_score >= s.kind_threshold and best_score > complaint + s.kind_margin:
+                kind = best_kind
 
         # severity
-        if scores.get("severity:urgent", 0.0) >= s["severity_threshold"] or flags & _URGENT_FLAGS:
+        if urgent >= s.severity_threshold or flags & _URGENT_FLAGS:
             severity = Severity.URGENT
-        elif scores.get("severity:important", 0.0) >= s["severity_threshold"] and kind is Kind.COMPLAINT:
+        elif important >= s.severity_threshold and kind is Kind.COMPLAINT:
             severity = Severity.IMPORTANT
         else:
             severity = Severity.GENERAL
@@ -569,7 +603,7 @@ class Classifier:
             severity=severity,
             confidence=round(confidence, 3),
             keywords=tuple(hits),
-            flags=frozenset(flags),
+            flags=flags,
             runner_up=runner_up if runner_up is not category else None,
             uncertain=uncertain,
             source=source,
