@@ -153,14 +153,16 @@ class Classifier:
             if canon in by_term and variant not in self._lookup_table:
                 self._lookup_table[variant] = (canon, tuple(by_term[canon]))
         self._by_term = by_term
-        self._patterns = [
+        # (entry, regex, the character sets every match needs: the first indexes the pattern)
+        required_sets = [
             (e, lexicon.patterns[e.key], _required_char_sets(lexicon.patterns[e.key]) or ())
             for e in lexicon.entries
             if e.leaf == "patterns"
         ]
+        self._patterns = [(e, rx, required[1:]) for e, rx, required in required_sets]
         self._pattern_index: dict[str, list[int]] = defaultdict(list)
         self._pattern_always: list[int] = []  # patterns without a usable pre-filter
-        for p_idx, (_, _, required) in enumerate(self._patterns):
+        for p_idx, (_, _, required) in enumerate(required_sets):
             if not required:
                 self._pattern_always.append(p_idx)
             else:
@@ -363,7 +365,8 @@ class Classifier:
             partial = False
             if starts:
                 joined = tok
-                for j in range(i + 1, min(n, i + max_span)):
+                stop = i + max_span
+                for j in range(i + 1, stop if stop < n else n):
                     joined += tokens[j]
                     if joined not in prefixes:
                         break
@@ -398,11 +401,13 @@ class Classifier:
                 todo.update(index[ch])
             patterns = self._patterns
             for p_idx in sorted(todo):
-                entry, rx, required = patterns[p_idx]
-                if any(chars.isdisjoint(present) for chars in required[1:]):
-                    continue  # a character every match needs is missing
-                for m in rx.finditer(norm):
-                    found_hits.append((entry.key, m.group(0), m.start(), False))
+                entry, rx, also_required = patterns[p_idx]
+                for chars in also_required:
+                    if chars.isdisjoint(present):
+                        break  # a character every match needs is missing
+                else:
+                    for m in rx.finditer(norm):
+                        found_hits.append((entry.key, m.group(0), m.start(), False))
         if not found_hits:
             return [], tokens
 
