@@ -2,20 +2,24 @@
 
 Run: ``python -m bench.classify_bench [--dev PATH] [--lines N] [--repeat R]``
 
-Prints, for two workloads,
+Prints, for three workloads,
 
-* *dev-like lines*: the labelled dev file's messages (``title + "。" + detail``) repeated to
+* *dev-like lines*: the labelled dev file's messages (title, full stop, detail) repeated to
   ``--lines`` lines (default 3000);
 * *chat messages*: short chat-length messages (the first clause or two of each dev message, cut
-  to at most 40 characters, plus a set of hand-written ones), repeated likewise;
+  to at most 40 characters, plus the hand-written ones of ``bench/chat_messages.txt``), repeated
+  likewise;
 * *resident chat*: the hand-written phone-style messages of
   ``tests/services/data/chat_messages*.tsv`` (5–40 characters), repeated likewise;
 
-the texts per second of the classifier (``Classifier.classify``) and of bare ``jieba.lcut``
+the texts per second of the bot's classifier (``get_classifier().classify``: the lexicon and the
+learned model) and of bare ``jieba.lcut``
 (default dictionary, HMM on, jieba already initialised) on the same texts, and the ratio
-classifier / bare jieba (goal ≥ 0.8).  Each figure is the best of ``--repeat`` runs.
+classifier / bare jieba (goal ≥ 0.8).  Rates are the best of ``--repeat`` runs in process CPU
+time; within a run the classifier and jieba take turns every 100 texts, and the ratio shown is
+the median over the runs of the paired ratio, so that a busy machine slows both sides alike.
 
-Start-up = time to load the lexicon, load jieba's dictionary and classify the first message,
+Start-up = time to load the lexicon, the model, jieba's dictionary and classify the first message,
 measured in a fresh subprocess (so that nothing is cached in this process); memory = the
 resident-set-size increase over that start-up (``/proc/self/statm``, falling back to the peak
 RSS from ``resource.getrusage``).  Bare jieba's own start-up and memory are shown for
@@ -37,24 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = ROOT.parent / "shared" / "data" / "complaints-dev.tsv"
 CHAT_FILES = sorted((ROOT / "tests" / "services" / "data").glob("chat_messages*.tsv"))
 
-CHAT_MESSAGES = [
-    "电梯又坏了",
-    "楼上半夜还在装修，吵死了",
-    "請問物業費怎麼交？",
-    "小区门口垃圾堆了三天没人清",
-    "地下车库有积水，车进不去",
-    "保安态度太差了，骂人",
-    "建议在车棚装几个充电桩",
-    "楼道灯不亮好几天了",
-    "樓道有煤氣味，快來人！",
-    "隔壁养的狗天天叫",
-    "房产证什么时候能办下来",
-    "停水了，什么时候恢复？",
-    "公交站太远了，能不能加一站",
-    "物业费为什么又涨了",
-    "消防通道被车堵了",
-    "水管漏水，家里淹了",
-]
+CHAT_MESSAGES_FILE = Path(__file__).resolve().parent / "chat_messages.txt"  # hand-written, one per line
+
+
+def hand_written_chat() -> list[str]:
+    return [line.strip() for line in CHAT_MESSAGES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _rss_kib() -> int:
@@ -78,7 +69,7 @@ def load_dev_texts(path: Path) -> list[str]:
             if number == 0 and cols[0].strip().lower() == "id":
                 continue
             if len(cols) >= 5:
-                texts.append(cols[3] + "。" + cols[4])
+                texts.append(cols[3] + chr(0x3002) + cols[4])  # ideographic full stop
     return texts
 
 
@@ -93,9 +84,9 @@ def resident_chat_texts() -> list[str]:
 
 def chat_texts(dev_texts: list[str]) -> list[str]:
     """Short chat-length messages: the opening clauses of dev messages plus hand-written ones."""
-    out = list(CHAT_MESSAGES)
+    out = hand_written_chat()
     for text in dev_texts:
-        clauses = [c for c in re.split(r"(?<=[。！？!?，,])", text) if c.strip()]
+        clauses = [c for c in re.split(r"(?<=[\u3002\uff01\uff1f!?\uff0c,])", text) if c.strip()]
         short = "".join(clauses[:2])[:40]
         if short:
             out.append(short)
@@ -108,14 +99,31 @@ def repeat_to(texts: list[str], n: int) -> list[str]:
     return [texts[i % len(texts)] for i in range(n)]
 
 
-def best_rate(fn, texts: list[str], repeat: int) -> float:
-    best = float("inf")
+def paired_rates(fns: list, texts: list[str], repeat: int, chunk: int = 100) -> tuple[list[float], float]:
+    """Texts per second of each function (the best of ``repeat`` runs, in process CPU time) and
+    the median over the runs of the ratio first / second function.
+
+    Within a run the functions take turns every ``chunk`` texts, so that a busy machine (load
+    from other processes comes in bursts) slows both sides of a ratio alike; the median ratio of
+    such paired runs is much steadier than the ratio of two separately measured best rates.
+    """
+    best = [float("inf")] * len(fns)
+    ratios = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for text in texts:
-            fn(text)
-        best = min(best, time.perf_counter() - t0)
-    return len(texts) / best if best > 0 else float("inf")
+        spent = [0.0] * len(fns)
+        for start in range(0, len(texts), chunk):
+            part = texts[start : start + chunk]
+            for k, fn in enumerate(fns):
+                t0 = time.process_time()
+                for text in part:
+                    fn(text)
+                spent[k] += time.process_time() - t0
+        best = [min(b, x) for b, x in zip(best, spent)]
+        if spent[0] > 0:
+            ratios.append(spent[1] / spent[0])
+    ratios.sort()
+    median = ratios[len(ratios) // 2] if ratios else float("nan")
+    return [len(texts) / b if b > 0 else float("inf") for b in best], median
 
 
 # -- start-up, measured in a child process -------------------------------------------------------
@@ -124,18 +132,19 @@ def best_rate(fn, texts: list[str], repeat: int) -> float:
 def _startup_child(what: str) -> None:
     rss0 = _rss_kib()
     t0 = time.perf_counter()
+    first = hand_written_chat()[0]
     if what == "classifier":
-        from services.classify import Classifier
+        from services.classify import get_classifier
 
-        clf = Classifier.load()
-        clf.classify("楼道灯坏了，请尽快修理")
+        clf = get_classifier()  # as the bot: lexicon + learned model
+        clf.classify(first)
     else:
         import logging
 
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
-        jieba.lcut("楼道灯坏了，请尽快修理")
+        jieba.lcut(first)
     elapsed = time.perf_counter() - t0
     print(json.dumps({"seconds": elapsed, "rss_kib": _rss_kib() - rss0}))
 
@@ -158,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="labelled dev TSV")
     parser.add_argument("--lines", type=int, default=3000, help="lines per workload")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (best is shown)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per figure (best rate, median ratio)")
     parser.add_argument("--startup-child", choices=("classifier", "jieba"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -177,11 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import jieba
 
-    from services.classify import Classifier
+    from services.classify import get_classifier
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
-    clf = Classifier.load()
+    clf = get_classifier()  # as the bot: lexicon + learned model (CLASSIFIER_MODEL_PATH)
 
     dev = load_dev_texts(args.dev)
     workloads = {
@@ -191,26 +200,27 @@ def main(argv: list[str] | None = None) -> int:
     resident = resident_chat_texts()
     if resident:
         workloads["resident chat"] = repeat_to(resident, args.lines)
-    print(f"classifier benchmark  (python {sys.version.split()[0]}, lexicon {clf.lexicon.path.name})")
+    model = clf.model
+    used = f"model revision {model.revision} ({model.path.name})" if model and model.path else "no model"
+    print(f"classifier benchmark  (python {sys.version.split()[0]}, lexicon {clf.lexicon.path.name}, {used})")
     print(f"{'workload':<16} {'lines':>6} {'avg chars':>9} {'classifier/s':>13} {'jieba.lcut/s':>13} {'ratio':>6}")
     for name, texts in workloads.items():
         # warm-up (normalisation caches, first-use imports)
         for text in texts[:200]:
             clf.classify(text)
             jieba.lcut(text)
-        clf_rate = best_rate(clf.classify, texts, args.repeat)
-        jieba_rate = best_rate(jieba.lcut, texts, args.repeat)
+        (clf_rate, jieba_rate), ratio = paired_rates([clf.classify, jieba.lcut], texts, args.repeat)
         avg = sum(map(len, texts)) / len(texts)
         print(
             f"{name:<16} {len(texts):>6} {avg:>9.0f} {clf_rate:>13,.0f} {jieba_rate:>13,.0f} "
-            f"{clf_rate / jieba_rate:>6.2f}"
+            f"{ratio:>6.2f}"
         )
     print(
-        f"start-up (lexicon + jieba dictionary + first classify): {clf_start['seconds']:.2f} s, "
+        f"start-up (lexicon + model + jieba dictionary + first classify): {clf_start['seconds']:.2f} s, "
         f"RSS +{clf_start['rss_kib'] / 1024:.1f} MiB"
     )
     print(
-        f"bare jieba start-up (dictionary + first lcut):            {jieba_start['seconds']:.2f} s, "
+        f"bare jieba start-up (dictionary + first lcut):                    {jieba_start['seconds']:.2f} s, "
         f"RSS +{jieba_start['rss_kib'] / 1024:.1f} MiB"
     )
     return 0

@@ -173,25 +173,35 @@ def classify(
     text: Annotated[Optional[str], typer.Argument(help="a message to classify")] = None,
     file: Annotated[Optional[Path], typer.Option("--file", help="TSV of id<TAB>text lines")] = None,
     eval_path: Annotated[Optional[Path], typer.Option("--eval", help="labelled TSV to evaluate")] = None,
-    learn: Annotated[bool, typer.Option("--learn", help="learn term weights from staff corrections in the database")] = False,
-    overlay: Annotated[Optional[Path], typer.Option("--overlay", help="overlay file --learn writes (default $LEXICON_OVERLAY_PATH or data/lexicon-overlay.toml)")] = None,
+    folds: Annotated[Optional[int], typer.Option("--folds", min=2, help="with --eval: k-fold cross-validation, the model refitted on the training folds")] = None,
+    learn: Annotated[bool, typer.Option("--learn", help="retrain the model from the labelled sets and the staff corrections in the database")] = False,
+    train: Annotated[Optional[list[Path]], typer.Option("--train", help="labelled TSV to train on (repeatable): with --learn instead of CLASSIFIER_TRAINING_PATH, with --folds added to every training fold")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="model file --learn writes (default CLASSIFIER_MODEL_PATH)")] = None,
+    no_corrections: Annotated[bool, typer.Option("--no-corrections", help="with --learn: the labelled sets only, no database")] = False,
+    overlay: Annotated[Optional[Path], typer.Option("--overlay", help="with --learn: also write learned lexicon weights to this overlay file")] = None,
 ) -> None:
-    """Classify a message (JSON), a file of messages (TSV), evaluate, or learn from corrections."""
+    """Classify a message (JSON), a file of messages (TSV), evaluate (or cross-validate), or retrain the model."""
     from services import classify_cli
 
     chosen = [x is not None for x in (text, file, eval_path)] + [learn]
     if sum(chosen) != 1:
-        typer.echo("give exactly one of: TEXT, --file PATH, --eval PATH, --learn  (e.g. classify \"TEXT\")", err=True)
+        typer.echo('give exactly one of: TEXT, --file PATH, --eval PATH, --learn  (e.g. classify "<message>")', err=True)
+        raise typer.Exit(code=2)
+    if folds is not None and eval_path is None:
+        typer.echo("--folds goes with --eval", err=True)
         raise typer.Exit(code=2)
     if learn:
         from bot.learn import learn_from_corrections
 
-        raise typer.Exit(code=asyncio.run(learn_from_corrections(overlay=overlay, out=sys.stdout)))
+        raise typer.Exit(code=asyncio.run(learn_from_corrections(
+            out=sys.stdout, overlay=overlay, model=model, train=train, corrections=not no_corrections)))
     try:
         if text is not None:
             typer.echo(classify_cli.classify_text(text))
         elif file is not None:
             classify_cli.classify_file(file, sys.stdout)
+        elif folds is not None:
+            classify_cli.cross_validate_file(eval_path, sys.stdout, folds=folds, extra=train or ())
         else:
             classify_cli.evaluate_file(eval_path, sys.stdout)
     except (OSError, ValueError) as error:

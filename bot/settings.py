@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
     lexicon_path: str | None = None
+    # The classifier's learned model (services.classify.model): where --learn and the scheduled
+    # retrain write it ("off" = the lexicon alone), the labelled TSV files it is trained on
+    # (comma-separated; empty = the statistics stored in the shipped model) and when it is
+    # retrained each day if staff made new category corrections ("off" = never).
+    classifier_model_path: str = "data/classifier-model.json"
+    classifier_training_path: str | None = None
+    classifier_retrain_at: time | None = time(3, 0)
     bot_username: str | None = Field(
         default=None, description="For invite links when the CLI cannot ask Telegram (getMe)."
     )
@@ -105,6 +112,13 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     sla: SlaSettings = SlaSettings()
     rate: RateSettings = RateSettings()
+
+    @field_validator("classifier_retrain_at", mode="before")
+    @classmethod
+    def _retrain_off(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "off", "none", "never"):
+            return None
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -7,6 +7,8 @@ No CLI framework here: the project's typer application calls these.
 * :func:`classify_file` — ``id<TAB>text`` lines → ``id<TAB>category<TAB>kind`` lines.
 * :func:`evaluate_file` — labelled TSV (``id, category, kind, title, detail``) → accuracy,
   macro-F1, kind accuracy, per-category table and confusion matrix.
+* :func:`cross_validate_file` — the same figures by k-fold cross-validation, the learned model
+  refitted on the training folds: lexicon alone, model alone and combined, per fold.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from services.classify import Classifier, get_classifier
+from services.classify import Classifier, get_classifier, load_lexicon
+from services.classify.metrics import metrics
+from services.classify.model import text_hash
+from services.classify.training import FULL_STOP, CrossValidation, Scores, cross_validate, read_examples
+from services.text_norm import normalize
 from services.domain import Category, Kind
 
-__all__ = ["TsvFormatError", "classify_file", "classify_text", "evaluate_file", "metrics"]
+__all__ = ["TsvFormatError", "classify_file", "classify_text", "cross_validate_file", "evaluate_file", "metrics"]
 
 
 class TsvFormatError(ValueError):
@@ -34,7 +40,7 @@ def _clf(classifier: Classifier | None) -> Classifier:
 def classify_text(text: str, classifier: Classifier | None = None) -> str:
     """Classify one message; return one JSON object (``ensure_ascii=False``) as a string.
 
-    Keys: category, kind, severity (e.g. "Ⅰ 紧急"), confidence, keywords (list of
+    Keys: category, kind, severity (its label), confidence, keywords (list of
     {"term", "weight", "target"}), plus flags.
     """
     return json.dumps(_clf(classifier).classify(text).to_json_dict(), ensure_ascii=False)
@@ -99,53 +105,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def metrics(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, per-label precision/recall/F1/support, macro-F1 and confusion matrix.
-
-    ``macro_f1`` averages F1 over the labels that occur in the gold or the predicted labels
-    (labels never seen on either side carry no information; this is scikit-learn's default);
-    ``macro_f1_all`` averages over every label in ``labels`` counting absent ones as 0.
-    """
-    n = len(gold)
-    index = {label: i for i, label in enumerate(labels)}
-    confusion = [[0] * len(labels) for _ in labels]
-    for g, p in zip(gold, predicted):
-        confusion[index[g]][index[p]] += 1
-    per_label: dict[str, dict[str, float]] = {}
-    present_f1, all_f1 = [], []
-    for label, i in index.items():
-        tp = confusion[i][i]
-        support = sum(confusion[i])
-        pred = sum(row[i] for row in confusion)
-        precision = tp / pred if pred else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label[label] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-        all_f1.append(f1)
-        if support or pred:
-            present_f1.append(f1)
-    correct = sum(1 for g, p in zip(gold, predicted) if g == p)
-    return {
-        "n": n,
-        "accuracy": correct / n if n else 0.0,
-        "macro_f1": sum(present_f1) / len(present_f1) if present_f1 else 0.0,
-        "macro_f1_all": sum(all_f1) / len(all_f1) if all_f1 else 0.0,
-        "per_label": per_label,
-        "confusion": confusion,
-        "labels": list(labels),
-    }
-
-
 def evaluate_file(path: str | Path, out: TextIO, classifier: Classifier | None = None) -> dict[str, Any]:
     """Evaluate on a labelled TSV with columns ``id, category, kind, title, detail``.
 
-    The text classified is ``title + "。" + detail``.  Prints category accuracy, macro-F1 over
+    The text classified is the title, plus an ideographic full stop and the detail when there is
+    one (as :func:`services.classify.training.read_examples` reads it).  Prints category
+    accuracy, macro-F1 over
     the 8 categories, kind accuracy, a per-category precision/recall/F1/support table and a
     confusion matrix (rows true, columns predicted) to ``out``; returns the figures as a dict:
     ``n, category_accuracy, macro_f1, macro_f1_all, kind_accuracy, per_category, confusion,
-    labels, errors`` (the misclassified ids with gold and predicted category).
+    labels, errors, in_sample`` (the misclassified ids with gold and predicted category; how many
+    messages the classifier's learned model was trained on — its figures are in-sample for those).
     """
     clf = _clf(classifier)
+    trained_on = clf.model.trained_on() if clf.model is not None else frozenset()
+    in_sample = 0
     cats = [c.value for c in Category]
     kinds = [k.value for k in Kind]
     gold_c, pred_c, gold_k, pred_k, errors = [], [], [], [], []
@@ -159,7 +133,9 @@ def evaluate_file(path: str | Path, out: TextIO, classifier: Classifier | None =
             raise TsvFormatError(f"{path}, line {number}: unknown category {category!r}")
         if kind not in kinds:
             raise TsvFormatError(f"{path}, line {number}: unknown kind {kind!r}")
-        result = clf.classify(title + "。" + detail)
+        text = title + (FULL_STOP + detail if detail.strip() else "")
+        result = clf.classify(text)
+        in_sample += bool(trained_on) and text_hash(normalize(text)) in trained_on
         gold_c.append(category)
         pred_c.append(result.category.value)
         gold_k.append(kind)
@@ -179,20 +155,67 @@ def evaluate_file(path: str | Path, out: TextIO, classifier: Classifier | None =
         "kind_confusion": km["confusion"],
         "labels": cats,
         "errors": errors,
+        "in_sample": in_sample,
     }
-    out.write(f"样本数 n = {cm['n']}\n")
-    out.write(f"分类准确率 category accuracy: {cm['accuracy']:.3f}\n")
+    out.write(f"n = {cm['n']}  ({_source(clf)})\n")
+    if in_sample:
+        out.write(f"note: the model was trained on {in_sample} of these messages: these figures are in-sample "
+                  f"(use --folds for cross-validated ones)\n")
+    out.write(f"category accuracy: {cm['accuracy']:.3f}\n")
     out.write(
-        f"宏平均F1 macro-F1: {cm['macro_f1']:.3f} "
+        f"macro-F1: {cm['macro_f1']:.3f} "
         f"(counting categories absent from both gold and predictions as 0: {cm['macro_f1_all']:.3f})\n"
     )
-    out.write(f"类型准确率 kind accuracy: {km['accuracy']:.3f}\n\n")
+    out.write(f"kind accuracy: {km['accuracy']:.3f}\n\n")
     rows = [
         [label, f"{v['precision']:.2f}", f"{v['recall']:.2f}", f"{v['f1']:.2f}", str(v["support"])]
         for label, v in cm["per_label"].items()
     ]
-    out.write(_table(["分类", "precision", "recall", "F1", "support"], rows) + "\n\n")
-    out.write("混淆矩阵 confusion matrix (行=真实 rows true, 列=预测 columns predicted)\n")
+    out.write(_table(["category", "precision", "recall", "F1", "support"], rows) + "\n\n")
+    out.write("confusion matrix (rows true, columns predicted)\n")
     rows = [[label, *map(str, cm["confusion"][i])] for i, label in enumerate(cats)]
-    out.write(_table(["真实\\预测", *cats], rows) + "\n")
+    out.write(_table(["true\\predicted", *cats], rows) + "\n")
     return report
+
+
+def _source(clf: Classifier) -> str:
+    model = clf.model
+    if model is None:
+        return "lexicon alone"
+    where = model.path.name if model.path else "in memory"
+    return f"lexicon + model revision {model.revision} ({where})"
+
+
+def _figures(scores: Scores) -> str:
+    kind = f"{scores.kind_accuracy:.3f}" if scores.kind_accuracy is not None else "  -  "
+    return f"{scores.accuracy:.3f} {scores.macro_f1:.3f} {kind}"
+
+
+def cross_validate_file(path: str | Path, out: TextIO, *, folds: int = 5, extra: Sequence[str | Path] = (),
+                        classifier: Classifier | None = None, seed: int = 17) -> CrossValidation:
+    """k-fold cross-validation on a labelled TSV (see :func:`services.classify.training.cross_validate`).
+
+    ``extra`` labelled files are added to every training fold and never scored.  Prints, per fold
+    and as mean and pooled figures, category accuracy / macro-F1 / kind accuracy of the lexicon
+    alone, the model alone and both combined, and how many combined decisions were close calls.
+    """
+    clf = classifier or Classifier(load_lexicon(overlay=False))
+    examples = read_examples(path)
+    extra_examples = [ex for p in extra for ex in read_examples(p)]
+    cv = cross_validate(clf, examples, folds=folds, seed=seed, extra=extra_examples)
+    out.write(f"{folds}-fold cross-validation on {Path(path).name} (n={len(examples)}, stratified by category, "
+              f"seed {seed}); the model and the lexicon reliability factors are fitted on the training folds"
+              + (f" + {cv.extra} message(s) of {', '.join(Path(p).name for p in extra)}" if extra else "")
+              + "; the lexicon itself is fixed\n")
+    out.write("figures: category accuracy, macro-F1, kind accuracy\n\n")
+    header = ["fold", "n", "lexicon alone", "model alone", "combined", "close calls (wrong)"]
+    rows = [[str(f.fold), str(f.combined.n), _figures(f.lexicon), _figures(f.model), _figures(f.combined),
+             f"{f.uncertain} ({f.uncertain_wrong} of {f.wrong} errors)"] for f in cv.folds]
+    rows.append(["mean", str(sum(f.combined.n for f in cv.folds)), _figures(cv.mean("lexicon")),
+                 _figures(cv.mean("model")), _figures(cv.mean("combined")),
+                 f"{sum(f.uncertain for f in cv.folds)} ({sum(f.uncertain_wrong for f in cv.folds)} of "
+                 f"{sum(f.wrong for f in cv.folds)})"])
+    rows.append(["pooled", str(cv.pooled["combined"].n), _figures(cv.pooled["lexicon"]), _figures(cv.pooled["model"]),
+                 _figures(cv.pooled["combined"]), ""])
+    out.write(_table(header, rows) + "\n")
+    return cv

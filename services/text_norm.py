@@ -11,7 +11,7 @@ lexicon terms alike) goes through :func:`normalize` so that both sides meet in o
 Speed: the pure-Python OpenCC converter is slow on long messages, so :func:`to_simplified`
 reads OpenCC's own ``t2s`` dictionaries once and converts most texts with a character table
 (``str.translate``).  OpenCC itself is called only when the text contains one of its
-multi-character phrase keys (about 280, e.g. "么麽", "乾隆"), where the phrase can give a
+multi-character phrase keys (about 280), where the phrase can give a
 different result than character-by-character conversion.  Without such a phrase, OpenCC's
 ``t2s`` output *is* the character-by-character conversion (first candidate of each
 character), so the result is the same as calling OpenCC on every text.
@@ -55,16 +55,19 @@ class _T2S:
                     phrases.setdefault(key[0], []).append(key)
         self.phrases = phrases
         self.phrase_starts = frozenset(phrases)
-        self._starts_rx = re.compile("[" + "".join(re.escape(c) for c in sorted(phrases)) + "]")
-        # one pass over the text finds out whether anything can change at all
-        self.any_rx = re.compile("[" + "".join(re.escape(c) for c in sorted(self.changing | self.phrase_starts)) + "]")
+        self.phrase_pairs = frozenset(p[:2] for keys in phrases.values() for p in keys)
+        # one pass over the text finds out whether anything can change at all (a set of
+        # characters: the regular-expression class of the same ~4200 characters, some outside
+        # the BMP, is several times slower)
+        self.trigger = self.changing | self.phrase_starts
 
     def has_phrase(self, text: str) -> bool:
-        if self.phrase_starts.isdisjoint(text):
+        starts = self.phrase_starts
+        if starts.isdisjoint(text):
             return False
-        for m in self._starts_rx.finditer(text):
-            i = m.start()
-            if any(text.startswith(p, i) for p in self.phrases[m.group()]):
+        phrases, pairs = self.phrases, self.phrase_pairs
+        for i, ch in enumerate(text):
+            if ch in starts and text[i : i + 2] in pairs and any(text.startswith(p, i) for p in phrases[ch]):
                 return True
         return False
 
@@ -106,10 +109,12 @@ def to_simplified(text: str) -> str:
     t2s = _get_t2s()
     if t2s is None:  # dictionaries not where expected: always use the converter
         return _get_converter().convert(text)
-    if t2s.any_rx.search(text) is None:  # the common case: plain Simplified text
+    if t2s.trigger.isdisjoint(text):  # the common case: plain Simplified text
         return text
     if t2s.has_phrase(text):
         return _get_converter().convert(text)
+    if t2s.changing.isdisjoint(text):  # only phrase-start characters, no phrase: nothing changes
+        return text
     return text.translate(t2s.table)
 
 

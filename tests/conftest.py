@@ -14,6 +14,10 @@ import pytest
 os.environ.setdefault("HUIFANG_SQLITE_STRICT", "1")
 
 from models.db import create_engine, session_factory, upgrade  # noqa: E402
+from services.classify.model import MODEL_ENV, SHIPPED_MODEL_PATH  # noqa: E402
+
+# the bot's default classifier uses the shipped model in tests, never a data/ model of this checkout
+os.environ[MODEL_ENV] = str(SHIPPED_MODEL_PATH)
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

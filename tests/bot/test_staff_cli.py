@@ -130,7 +130,8 @@ class TestLearn:
         await engine.dispose()
         overlay = tmp_path / "overlay.toml"
         out = io.StringIO()
-        assert await learn.learn_from_corrections(overlay=overlay, out=out, settings=settings_for(sqlite_url)) == 0
+        assert await learn.learn_from_corrections(overlay=overlay, out=out, settings=settings_for(sqlite_url),
+                                                  model=tmp_path / "model.json") == 0
         assert overlay.exists(), out.getvalue()
         after = Classifier(load_lexicon(overlay=overlay)).classify(text).category
         assert after == wanted
@@ -138,8 +139,9 @@ class TestLearn:
     async def test_nothing_to_learn(self, sqlite_url, tmp_path):
         out = io.StringIO()
         assert await learn.learn_from_corrections(overlay=tmp_path / "o.toml", out=out,
-                                                  settings=settings_for(sqlite_url)) == 0
+                                                  settings=settings_for(sqlite_url), model=tmp_path / "m.json") == 0
         assert "no category corrections" in out.getvalue()
+        assert (tmp_path / "m.json").exists() and not (tmp_path / "o.toml").exists()
 
 
 class TestTeams:

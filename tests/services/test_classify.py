@@ -97,6 +97,28 @@ class TestKind:
     def test_kinds(self, clf, text, expected):
         assert clf.classify(text).kind is expected
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "电梯坏了三天了，为什么还没人修？",
+            "物业到底管不管？楼道堆满了垃圾",
+            "凭什么停车费一年涨两次？",
+            "楼上天天半夜剁肉，还让不让人睡觉了？",
+            "路灯不亮好几天了，有没有人管？",
+            "这是什么服务态度？打了三次电话都不接",
+            "水管又漏了，报修好几次了，怎么还没人来？",
+        ],
+    )
+    def test_a_complaint_with_a_question_is_a_complaint(self, clf, text):
+        assert clf.classify(text).kind is Kind.COMPLAINT
+
+    @pytest.mark.parametrize(
+        "text",
+        ["停水了，什么时候恢复？", "门禁卡丢了怎么补办？", "装修需要办什么手续吗", "请问电梯年检是哪天？"],
+    )
+    def test_a_question_without_a_grievance_is_an_inquiry(self, clf, text):
+        assert clf.classify(text).kind is Kind.INQUIRY
+
 
 class TestSeverity:
     @pytest.mark.parametrize(
@@ -208,8 +230,40 @@ class TestResultShape:
         assert isinstance(d["category"], str) and d["category"] in {c.value for c in Category}
         assert d["kind"] in {k.value for k in Kind}
         assert 0.0 <= d["confidence"] <= 1.0
-        assert all(set(k) == {"term", "weight", "target"} for k in d["keywords"])
+        assert all(set(k) == {"term", "weight", "target", "source"} for k in d["keywords"])
+        assert {"runner_up", "uncertain", "source", "evidence"} <= set(d)
+        assert d["evidence"][0][0] == f"category:{d['category']}"
         json.dumps(d, ensure_ascii=False)
+
+    def test_evidence_is_structured_category_first(self, clf):
+        result = clf.classify("电梯又坏了，一直没人修，再不修我就起诉物业")
+        evidence = result.evidence()
+        targets = [target for target, _ in evidence]
+        assert targets[0] == f"category:{result.category.value}"
+        assert "电梯" in evidence[0][1]
+        assert "flag:lawsuit" in targets
+        assert all(isinstance(terms, tuple) for _, terms in evidence)
+        assert len(result.evidence(max_terms=1)[0][1]) == 1
+
+    def test_reason_is_worded_by_the_lexicon(self, tmp_path):
+        path = _write(tmp_path, """
+            [category."工程管理".terms]
+            "电梯" = 5.0
+
+            [reason]
+            category = "category {category}: {terms}"
+            part_separator = " | "
+            """)
+        result = Classifier(load_lexicon(path, overlay=False)).classify("电梯坏了")
+        assert result.reason() == "category 工程管理: 电梯"
+
+    def test_reason_template_fields_are_checked(self, tmp_path):
+        path = _write(tmp_path, '[reason]\ncategory = "{category} {colour}"\n')
+        with pytest.raises(LexiconError, match=r"line 2: reason template 'category'"):
+            load_lexicon(path, overlay=False)
+        path = _write(tmp_path, '[labels]\n"flag:weather" = "x"\n', name="b.toml")
+        with pytest.raises(LexiconError, match=r"line 2: unknown label target"):
+            load_lexicon(path, overlay=False)
 
     def test_reason_names_keywords(self, clf):
         reason = clf.classify("电梯坏了").reason()
@@ -238,6 +292,18 @@ class TestResultShape:
 
         clf.classify("二次供水的水泵坏了")
         assert "二次供水" not in jieba.dt.FREQ or jieba.dt.FREQ.get("二次供水", 0) == 0
+
+    def test_tokenizers_do_not_see_each_others_words(self, clf):
+        # the first tokenizer of a process uses jieba's dictionary in place; later ones must start
+        # from jieba's own frequencies, not from another classifier's additions
+        from services.classify.segment import _new_tokenizer
+
+        first = _new_tokenizer(["水泵坏了吧"])
+        assert first.FREQ["水泵坏了吧"] == 2000
+        plain = _new_tokenizer([])
+        assert "水泵坏了吧" not in plain.FREQ and "水泵坏了" not in plain.FREQ
+        assert "二次供水" in clf._tokenizer.FREQ and plain.FREQ.get("二次供水", 0) < 2000
+        assert plain.lcut("二次供水的水泵坏了", HMM=False) == ["二次", "供水", "的", "水泵", "坏", "了"]
 
 
 def _write(tmp_path: Path, body: str, name: str = "lex.toml") -> Path:

@@ -29,7 +29,7 @@ class TestClassifyText:
         assert list(data)[:5] == ["category", "kind", "severity", "confidence", "keywords"]
         assert data["severity"] == "Ⅰ 紧急"
         assert data["kind"] == "投诉"
-        assert data["keywords"][0].keys() == {"term", "weight", "target"}
+        assert data["keywords"][0].keys() == {"term", "weight", "target", "source"}
 
     def test_default_classifier(self):
         data = json.loads(classify_text("请问物业费怎么交？"))
@@ -84,14 +84,14 @@ class TestEvaluateFile:
         assert len(report["confusion"]) == 8 and all(len(r) == 8 for r in report["confusion"])
         text = out.getvalue()
         assert "category accuracy" in text and "macro-F1" in text and "kind accuracy" in text
-        assert "混淆矩阵" in text
+        assert "confusion matrix" in text
         # the confusion-matrix rows are aligned: every row has the same display width
         import unicodedata
 
         def width(s: str) -> int:
             return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
-        matrix = text.split("混淆矩阵")[1].strip().splitlines()[1:]
+        matrix = text.split("confusion matrix")[1].strip().splitlines()[1:]
         header_cols = matrix[0].split()
         assert header_cols[1:] == [c.value for c in Category]
         assert len({width(line) for line in matrix[2:]}) == 1
