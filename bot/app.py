@@ -27,6 +27,7 @@ from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from models.types import Clock, utcnow
 from scheduler.callbacks import CallbackWorker, Scheduler
+from scheduler.classifier import ClassifierRetrain
 from scheduler.reports import MonthlyReport
 from scheduler.retention import RetentionJob
 from scheduler.sla_watch import SlaWatcher
@@ -143,7 +144,8 @@ class HuifangApp:
         self.delivery = DeliveryWorker(self.sessions, self.sender, Renderer(settings, catalogues()), policy=policy,
                                        clock=clock, poll=settings.delivery_poll.total_seconds(),
                                        lease=settings.delivery_lease)
-        self.dispatcher = build_dispatcher(settings, self.sessions, classifier=classifier, clock=clock)
+        self.classifier = classifier or get_classifier()
+        self.dispatcher = build_dispatcher(settings, self.sessions, classifier=self.classifier, clock=clock)
         self.worker = CallbackWorker(self.sessions, policy, clock=clock)
         self.sla_watcher = SlaWatcher(self.sessions, SlaPolicy.from_settings(settings),
                                       nudge_after=settings.progress_nudge_after, major_after=settings.major_after,
@@ -152,7 +154,8 @@ class HuifangApp:
                                      clock=clock)
         self.retention = RetentionJob(self.sessions, keep=settings.retention, at=settings.retention_at,
                                       tz=settings.tz, clock=clock)
-        self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly, self.retention,
+        self.retrain = ClassifierRetrain.from_settings(self.sessions, self.classifier, settings)
+        self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly, self.retention, self.retrain,
                                     tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)
         self.poller = BatchPoller(self.dispatcher, self.bot, timeout=settings.polling_timeout)

@@ -29,6 +29,7 @@ from services.satisfaction import NOT_SOLVED, RATINGS
 
 log = logging.getLogger(__name__)
 CATEGORIES = [c.value for c in Category]
+OPEN = (Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED)
 
 
 @dataclass
@@ -68,6 +69,13 @@ def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
         return InlineKeyboardButton(text=_(key), callback_data=StaffCb(action=action, ticket=complaint.id).pack())
 
     status = Status(complaint.status)
+    close_call = []
+    if complaint.uncertain and complaint.runner_up in CATEGORIES and status in OPEN:
+        close_call = [[InlineKeyboardButton(text=_("staff.btn_keep_category", category=category_label(complaint.category)),
+                                            callback_data=StaffCb(action="okc", ticket=complaint.id).pack()),
+                       InlineKeyboardButton(text=_("staff.btn_runner_up", category=category_label(complaint.runner_up)),
+                                            callback_data=StaffCb(action="setc", ticket=complaint.id,
+                                                                  arg=str(CATEGORIES.index(complaint.runner_up))).pack())]]
     if status in (Status.NEW, Status.ASSIGNED, Status.REOPENED):
         rows = [[button("staff.btn_accept", "acc")],
                 [button("staff.btn_transfer", "tr"), button("staff.btn_category", "cat"),
@@ -81,7 +89,7 @@ def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
                  button("staff.btn_resume" if paused else "staff.btn_pause", "wait")]]
     else:
         return None
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return InlineKeyboardMarkup(inline_keyboard=close_call + rows)
 
 
 def contact_text(complaint: Complaint, *, full: bool) -> str:
@@ -98,10 +106,14 @@ def keywords_reason(complaint: Complaint) -> str:
     """The category keywords that decided the ticket, for staff."""
     target = f"category:{complaint.category}"
     terms: list[str] = []
+    by_model = False
     for hit in complaint.keywords:
         if hit.get("target") == target and hit["term"] not in terms:
             terms.append(hit["term"])
-    return _("staff.keywords", terms=escape(in_script(joined(terms[:6])))) if terms else _("staff.keywords_none")
+            by_model = by_model or hit.get("source") == "model"
+    if not terms:
+        return _("staff.keywords_none")
+    return _("staff.keywords_model" if by_model else "staff.keywords", terms=escape(in_script(joined(terms[:6]))))
 
 
 async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Settings, *, header: str,
@@ -112,8 +124,11 @@ async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Set
     who = _("staff.card_holder", team=team_label(team),
             assignee=escape(" · " + assignee.name) if assignee else "") if team else ""
     photos = len(complaint.photos)
+    category = category_label(complaint.category)
+    if complaint.uncertain and complaint.runner_up:
+        category = _("staff.close_call", first=category, second=category_label(complaint.runner_up))
     return _("staff.card",
-             header=header, number=complaint.number, category=category_label(complaint.category),
+             header=header, number=complaint.number, category=category,
              kind=kind_label(complaint.kind), severity=severity_label(complaint.severity),
              reason=keywords_reason(complaint), status=status_label(complaint.status), assignee=who,
              respond_by=local_time(complaint.respond_by, settings.tz),

@@ -318,6 +318,9 @@ async def show_summary(message: Message, state: FSMContext, settings: Settings, 
     photos = len(data.get("photos", []))
     reason = reason_text(category=classification.category.value, severity=classification.severity.value,
                          flags=[f.value for f in classification.flags], keywords=classification.keywords)
+    if classification.uncertain and classification.runner_up is not None:
+        reason += _("reason.check", first=category_label(classification.category.value),
+                    second=category_label(classification.runner_up.value))
     text = _("summary",
              description=escape(data["description"]),
              location=escape(data["location"]),

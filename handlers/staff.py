@@ -522,6 +522,23 @@ async def category_set(query: CallbackQuery, callback_data: StaffCb, session: As
     await query.message.edit_text(_("staff.category_changed", number=number, category=category_label(category)))
 
 
+@handlers.callback_query(StaffCb.filter(F.action == "okc"), IsStaff())
+async def category_confirmed(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                             clock: Clock) -> None:
+    """A close call checked: the detected category stands."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None:
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    try:
+        outcome = await handling.confirm_category(session, complaint.id, staff, now=clock())
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await query.answer(_("staff.category_kept", category=category_label(outcome.complaint.category)))
+    await edit_buttons(query, ticket_buttons(outcome.complaint))
+
+
 @handlers.callback_query(StaffCb.filter(F.action == "sev"), IsStaff())
 async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
     """Offer the three severities."""

@@ -73,6 +73,8 @@ class Complaint(ComplaintBase, table=True):
     severity: str = Field(max_length=16, index=True)
     status: str = Field(max_length=16, index=True)
     confidence: float = Field(default=0.0)
+    runner_up: str | None = Field(default=None, max_length=16)  # the close second category, if any
+    uncertain: bool = Field(default=False)  # the classifier's top two were close: staff should check
     keywords: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -282,6 +282,7 @@ async def correct_category(session: AsyncSession, ticket: Complaint | int, by: S
                                        predicted=complaint.category, corrected=new, at=now))
         record(session, complaint.id, "category", actor=Actor.of_staff(by), now=now, old=complaint.category, new=new)
         complaint.category, complaint.updated_at = new, now
+        complaint.uncertain, complaint.runner_up = False, None  # a person has decided
         session.add(complaint)
         outcome = Outcome(complaint)
         new_team = await staff_service.team_for_category(session, new)
@@ -289,6 +290,21 @@ async def correct_category(session: AsyncSession, ticket: Complaint | int, by: S
                 Status.NEW, Status.ASSIGNED, Status.REOPENED):
             outcome.routing, outcome.notices = await _transfer(session, complaint, by, new_team, None, now)
         return await _done(session, outcome, now)
+
+
+async def confirm_category(session: AsyncSession, ticket: Complaint | int, by: Staff, *,
+                           now: datetime) -> Outcome:
+    """A close call checked by staff: the detected category stands (nothing to learn from)."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if not can_direct(complaint, by):
+            raise DeskError("may_not_category", number=complaint.number)
+        if not complaint.uncertain:
+            return await _done(session, Outcome(complaint, changed=False), now)
+        complaint.uncertain, complaint.runner_up, complaint.updated_at = False, None, now
+        session.add(complaint)
+        record(session, complaint.id, "category_checked", actor=Actor.of_staff(by), now=now, category=complaint.category)
+        return await _done(session, Outcome(complaint), now)
 
 
 async def set_severity(session: AsyncSession, ticket: Complaint | int, staff: Staff, severity: str,

@@ -193,8 +193,10 @@ async def create_complaint(
         severity=classification.severity.value,
         status=Status.NEW.value,
         confidence=classification.confidence,
+        runner_up=classification.runner_up.value if classification.uncertain and classification.runner_up else None,
+        uncertain=classification.uncertain,
         keywords=[
-            {"term": hit.term, "weight": hit.weight, "target": hit.target}
+            {"term": hit.term, "weight": hit.weight, "target": hit.target, "source": hit.source}
             for hit in classification.keywords
         ],
         flags=sorted(flag.value for flag in classification.flags),

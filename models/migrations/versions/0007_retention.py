@@ -1,4 +1,4 @@
-"""retention: when a ticket's personal data was removed
+"""retention: when a ticket's personal data was removed; the classifier's close calls
 
 Revision ID: 0007
 Revises: 0005
@@ -21,8 +21,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.add_column(sa.Column('anonymised_at', models.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('runner_up', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('uncertain', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('complaint', schema=None) as batch_op:
+        batch_op.drop_column('uncertain')
+        batch_op.drop_column('runner_up')
         batch_op.drop_column('anonymised_at')
