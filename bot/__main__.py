@@ -39,11 +39,12 @@ resident filing a complaint, with no network needed.
 
 
 def _logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    import os
+
+    from bot.logs import configure
+
+    configure(level=logging.DEBUG if verbose else logging.INFO,
+              fmt="json" if os.environ.get("LOG_FORMAT", "").lower() == "json" else "text")
 
 
 @app.callback(invoke_without_command=True)
@@ -85,6 +86,27 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
     settings = Settings()
     upgrade_sync(settings.database_url, revision)
     typer.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
+
+
+@db_app.command("copy")
+def db_copy(to: Annotated[str, typer.Option("--to", help="target database URL, e.g. postgresql://user@host/db")]) -> None:
+    """Copy every table from DATABASE_URL into an empty database (e.g. SQLite → PostgreSQL)."""
+    from bot.settings import Settings
+    from models.copy import copy_database
+
+    settings = Settings()
+    target = Settings(database_url=to, _env_file=None).database_url  # the same URL spellings as DATABASE_URL
+
+    def progress(table: str, rows: int) -> None:
+        typer.echo(f"\r{table}: {rows} rows", nl=False)
+
+    try:
+        copied = asyncio.run(copy_database(settings.database_url, target, progress=progress))
+    except ValueError as error:
+        typer.echo(f"\nerror: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo("\n" + ", ".join(f"{name} {count}" for name, count in copied.items() if count))
+    typer.echo(f"copied {_safe_url(settings.database_url)} → {_safe_url(target)}")
 
 
 def _safe_url(url: str) -> str:
