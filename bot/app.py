@@ -20,8 +20,10 @@ from bot.i18n import DEFAULT_LOCALE, LOCALES, PersonLocaleMiddleware, _, catalog
 from bot.middlewares import DatabaseMiddleware, ResidentMiddleware
 from bot.polling import BatchPoller, TolerantSession
 from bot.render import Renderer
+from bot.webhook import WebhookServer
 from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
+from bot.shared_rate import SharedLimits
 from bot.storage import SqlStorage
 from handlers import routers
 from models.db import create_engine, session_factory, upgrade
@@ -133,13 +135,13 @@ class HuifangApp:
         self.bot = build_bot(settings)
         self.sender = Sender(self.bot)
         rate = settings.rate
-        install_rate_limiter(
-            self.bot,
-            overall=Rate(rate.overall_per_second, 1.0, burst=rate.overall_burst),
-            private=Rate(rate.private_per_second, 1.0, burst=rate.private_burst),
-            group=Rate(rate.group_per_minute, 60.0, burst=5),
-            on_forbidden=self.on_forbidden,
-        )
+        overall = Rate(rate.overall_per_second, 1.0, burst=rate.overall_burst)
+        private = Rate(rate.private_per_second, 1.0, burst=rate.private_burst)
+        group = Rate(rate.group_per_minute, 60.0, burst=5)
+        self.shared_limits = (SharedLimits(settings.redis_url, overall=overall, private=private, group=group)
+                              if settings.redis_url else None)  # one send rate across processes
+        install_rate_limiter(self.bot, overall=overall, private=private, group=group, on_forbidden=self.on_forbidden,
+                             shared=self.shared_limits)
         policy = CallbackPolicy.from_settings(settings)
         self.delivery = DeliveryWorker(self.sessions, self.sender, Renderer(settings, catalogues()), policy=policy,
                                        clock=clock, poll=settings.delivery_poll.total_seconds(),
@@ -159,6 +161,7 @@ class HuifangApp:
                                     tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)
         self.poller = BatchPoller(self.dispatcher, self.bot, timeout=settings.polling_timeout)
+        self.webhook = WebhookServer(self) if settings.webhook_url else None
         self._task: asyncio.Task | None = None
 
     async def on_forbidden(self, chat_id: int, description: str) -> None:
@@ -181,16 +184,33 @@ class HuifangApp:
         await upgrade(self.settings.database_url)
         async with self.sessions() as session:
             await seed_teams(session)
-        await self.bot.delete_webhook(drop_pending_updates=False)
+        if self.webhook is None:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        else:
+            await self.webhook.start()
+            # Every process may call this: the same arguments change nothing (stopping one of N
+            # processes does not delete the webhook; `python -m bot webhook delete` does).
+            secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
+            await self.bot.set_webhook(self.settings.webhook_url, secret_token=secret, drop_pending_updates=False,
+                                       allowed_updates=self.dispatcher.resolve_used_update_types())
         await register_commands(self.bot)
         self.delivery.start()
         if self.scheduler is not None:
             self.scheduler.start()
 
     async def run(self, *, handle_signals: bool = True) -> None:
-        """Poll until stopped (SIGINT/SIGTERM: the batch in hand is finished first)."""
+        """Serve until SIGINT/SIGTERM (the updates in hand are finished first)."""
         await self.prepare()
         me = await self.bot.get_me()
+        if self.webhook is not None:
+            log.info("webhook mode as @%s: %s", me.username, self.settings.webhook_url)
+            stopped = asyncio.Event()
+            if handle_signals:
+                loop = asyncio.get_running_loop()
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, stopped.set)
+            await stopped.wait()
+            return
         log.info("polling as @%s via %s", me.username, self.settings.telegram_api_base)
         if handle_signals:
             loop = asyncio.get_running_loop()
@@ -199,14 +219,18 @@ class HuifangApp:
         await self.poller.run()
 
     async def start(self) -> None:
-        """Start polling in the background (tests, demo) once the bot is ready."""
+        """Start serving in the background (tests, demo) once the bot is ready."""
         await self.prepare()
+        if self.webhook is not None:
+            return
         self._task = asyncio.create_task(self.poller.run())
         await asyncio.wait({self._task, asyncio.create_task(self.poller.ready.wait())},
                            return_when=asyncio.FIRST_COMPLETED)
 
     async def stop(self) -> None:
         """Stop polling and the workers, release connections, as a process exit would."""
+        if self.webhook is not None:
+            await self.webhook.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         self.poller.stop()
@@ -214,6 +238,8 @@ class HuifangApp:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.delivery.stop()
+        if self.shared_limits is not None:
+            await self.shared_limits.close()
         await self.dispatcher.storage.close()
         await self.bot.session.close()
         await self.engine.dispose()

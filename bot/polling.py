@@ -17,6 +17,8 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
 
+from bot.health import HANDLER_SECONDS, UPDATES
+
 log = logging.getLogger(__name__)
 
 
@@ -107,8 +109,10 @@ class BatchPoller:
             update.event_type  # noqa: B018 - raises for an update without anything in it
         except UpdateTypeLookupError:
             return  # an unreadable update we emptied (see sanitise_updates), or an unknown kind
+        UPDATES.labels(kind=update.event_type).inc()
         try:
-            await self.dispatcher.feed_update(self.bot, update)
+            with HANDLER_SECONDS.time():
+                await self.dispatcher.feed_update(self.bot, update)
         except Exception:  # the errors router already answered; never let one update stop the loop
             log.exception("update %s failed", update.update_id)
 

@@ -52,6 +52,8 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup
 from aiolimiter import AsyncLimiter
 
+from bot import health
+
 if TYPE_CHECKING:
     from aiogram.methods import Response, TelegramMethod
 
@@ -169,6 +171,7 @@ class RateLimitMiddleware(BaseRequestMiddleware):
         network_backoff: float = 0.5,
         on_forbidden: ForbiddenHook | None = None,
         sweep_interval: float = 30.0,
+        shared=None,
     ) -> None:
         self.overall = overall
         self.private = private
@@ -179,6 +182,7 @@ class RateLimitMiddleware(BaseRequestMiddleware):
         self.network_backoff = network_backoff
         self.on_forbidden = on_forbidden
         self.sweep_interval = sweep_interval
+        self.shared = shared  # bot.shared_rate.SharedLimits: the limits counted across processes
         self._global = overall.limiter()
         self._chats: dict[int | str, _ChatState] = {}
         self._last_sweep = time.monotonic()
@@ -248,12 +252,18 @@ class RateLimitMiddleware(BaseRequestMiddleware):
         flood_retries = network_retries = 0
         name = type(method).__name__
         while True:
-            if chat_limiter is not None:
-                await chat_limiter.acquire(min(weight, chat_limiter.max_rate))
-            await self._global.acquire(min(weight, self._global.max_rate))
+            if self.shared is not None:
+                await self.shared.acquire(chat_id)
+            else:
+                if chat_limiter is not None:
+                    await chat_limiter.acquire(min(weight, chat_limiter.max_rate))
+                await self._global.acquire(min(weight, self._global.max_rate))
             try:
-                return await make_request(bot, method)
+                response = await make_request(bot, method)
+                health.SENT.inc(weight)
+                return response
             except TelegramRetryAfter as exc:
+                health.REFUSED.labels(code="429").inc()
                 if flood_retries >= self.max_retries:
                     log.error("%s to %s: still flood-limited after %d retries", name, chat_id, flood_retries)
                     raise
@@ -261,8 +271,11 @@ class RateLimitMiddleware(BaseRequestMiddleware):
                 self.retried_429 += 1
                 delay = max(0.0, float(exc.retry_after)) + self.retry_margin
                 log.warning("%s to %s: 429, retry %d in %.2fs", name, chat_id, flood_retries, delay)
+                if self.shared is not None:
+                    await self.shared.pause(chat_id, delay)  # every process waits for this chat
                 await asyncio.sleep(delay)
             except TelegramForbiddenError as exc:
+                health.REFUSED.labels(code="403").inc()
                 await self._forbidden(chat_id, exc.message)
                 raise
             except TelegramEntityTooLarge:

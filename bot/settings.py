@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="If set, conversation state and locks live in Redis."
     )
+    # Webhook mode (several processes behind a load balancer): set WEBHOOK_URL; without it, long polling.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1:8081"  # host:port the webhook server binds; the path comes from WEBHOOK_URL
+    webhook_claim_lease: Duration = timedelta(seconds=60)  # an update claimed this long ago by a dead process is retaken
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
     lexicon_path: str | None = None

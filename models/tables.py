@@ -216,6 +216,18 @@ class OutboxNotice(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=200)
 
 
+class WebhookUpdate(SQLModel, table=True):
+    """An update that came by webhook: claimed while it is handled, then done — a retry of it by
+    Telegram (it timed out, or went to another process) is acknowledged and skipped."""
+
+    __tablename__ = "webhook_update"
+
+    update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    state: str = Field(default="handling", max_length=16)  # handling | done
+    claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
 class ComplaintEvent(SQLModel, table=True):
     """Append-only audit log: who did what to a ticket, when, from which status to which."""
 

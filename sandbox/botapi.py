@@ -444,6 +444,9 @@ class BotApi:
                 world.active_poll = None
 
     async def m_getupdates(self, params: Params) -> Any:
+        if self.world.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         offset = params.int("offset", 0) or 0
         limit = params.int("limit", 100) or 100
         limit = min(max(limit, 1), 100)
@@ -473,13 +476,43 @@ class BotApi:
     async def m_deletewebhook(self, params: Params) -> Any:
         if params.bool("drop_pending_updates"):
             self.world.updates.clear()
+        self.world.webhook = None
         return True
 
     async def m_setwebhook(self, params: Params) -> Any:
-        raise bad("webhooks are not supported by the sandbox; use getUpdates")
+        from .webhook import Webhook
+
+        url = params.str("url") or ""
+        if not url:
+            self.world.webhook = None
+            return True
+        if not url.startswith(("http://", "https://")):
+            raise bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.str("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise bad("bad webhook: secret token contains unallowed characters")
+        allowed = params.json("allowed_updates", "allowed updates")
+        if params.bool("drop_pending_updates"):
+            self.world.updates.clear()
+        current = self.world.webhook
+        if current is not None and (current.url, current.secret) == (url, secret):
+            return True  # the same call again (e.g. from another process) changes nothing
+        self.world.webhook = Webhook(url=url, secret=secret, max_connections=params.int("max_connections", 40) or 40,
+                                     allowed_updates=[str(a) for a in allowed] if isinstance(allowed, list) else None)
+        self.updates_notifier.notify()
+        return True
 
     async def m_getwebhookinfo(self, params: Params) -> Any:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self.world.updates)}
+        hook = self.world.webhook
+        info = {"url": hook.url if hook else "", "has_custom_certificate": False,
+                "pending_update_count": len(self.world.updates)}
+        if hook is not None:
+            info["max_connections"] = hook.max_connections
+            if hook.last_error_date:
+                info.update(last_error_date=hook.last_error_date, last_error_message=hook.last_error_message)
+            if hook.allowed_updates:
+                info["allowed_updates"] = hook.allowed_updates
+        return info
 
     async def m_logout(self, params: Params) -> Any:
         return True

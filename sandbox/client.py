@@ -226,6 +226,10 @@ class SandboxClient:
         """User unblocks the bot."""
         await self.request("POST", f"/control/users/{user_id}/unblock")
 
+    async def redeliver(self, count: int) -> list[int]:
+        """Deliver the last ``count`` acknowledged webhook updates again (as Telegram retries)."""
+        return (await self.request("POST", "/control/webhook/redeliver", json={"count": count}))["redelivered"]
+
     async def raw_update(self, update: dict) -> int:
         """Queue an update as given (it may be malformed on purpose); returns its update_id."""
         return (await self.request("POST", "/control/updates/raw", json={"update": update}))["update_id"]

@@ -88,6 +88,7 @@ class ControlApi:
             web.get("/control/calls", self.calls),
             web.get("/control/updates", self.pending_updates),
             web.post("/control/updates/raw", self.raw_update),
+            web.post("/control/webhook/redeliver", self.redeliver),
         ]
 
     @web.middleware
@@ -137,6 +138,9 @@ class ControlApi:
                 "pending_updates": len(w.updates),
                 "rate_limits": self.server.api.rate_limits,
                 "held_calls": w.held_calls,
+                "webhook": ({"url": w.webhook.url, "delivered": w.webhook.delivered, "attempts": w.webhook.attempts}
+                            if w.webhook else None),
+                "webhook_deliveries": list(w.webhook_deliveries),
             }
         )
 
@@ -149,6 +153,15 @@ class ControlApi:
         if "limit" in request.query:
             items = items[-_int(request.query["limit"], "limit"):]
         return _json({"calls": items})
+
+    async def redeliver(self, request: web.Request) -> web.Response:
+        """``{"count": n}``: deliver the last n acknowledged updates again, same ids (a webhook retry)."""
+        body = await self._body(request)
+        count = _int(body.get("count", 1), "count")
+        again = self.world.webhook_log[-count:] if count > 0 else []
+        self.world.updates.extend(dict(u) for u in again)
+        self.server.updates.notify()
+        return _json({"ok": True, "redelivered": [u["update_id"] for u in again]})
 
     async def raw_update(self, request: web.Request) -> web.Response:
         """Queue an update exactly as given (e.g. one the bot's library cannot parse); returns its id."""

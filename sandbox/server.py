@@ -17,6 +17,7 @@ from aiohttp import web
 from .botapi import BotApi, Params, Upload, bad
 from .control import ControlApi
 from .state import ApiError, Notifier, World
+from .webhook import WebhookPusher
 
 _TOKEN_RE = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{20,}$")
 _dumps = partial(json.dumps, ensure_ascii=False)
@@ -53,6 +54,7 @@ class SandboxServer:
         self.control = ControlApi(self)
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self.webhook = WebhookPusher(self)
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -93,6 +95,7 @@ class SandboxServer:
         site = web.SockSite(runner, sock)
         await site.start()
         self._runner = runner
+        self.webhook.start()
         bound_port = sock.getsockname()[1]
         shown = f"[{host}]" if ":" in host else host
         self._base_url = f"http://{shown}:{bound_port}"
@@ -102,6 +105,7 @@ class SandboxServer:
         """Wake all long polls and shut the server down."""
         if self._runner is None:
             return
+        await self.webhook.stop()
         self.updates.close()
         self.changes.close()
         runner, self._runner = self._runner, None

@@ -336,6 +336,9 @@ class World:
         self.held_chats: set[str] = set()  # calls to these chats wait (a network that stalls)
         self.held_calls = 0  # how many calls are waiting on a held chat now
         self.active_poll: Callable[[], bool] | None = None  # "has the running getUpdates' client gone?"
+        self.webhook = None  # sandbox.webhook.Webhook once setWebhook was called
+        self.webhook_deliveries: list[int] = []  # update ids the webhook acknowledged, in order (repeats show)
+        self.webhook_log: list[dict[str, Any]] = []  # the acknowledged updates themselves (for redelivery)
         self.calls: list[dict[str, Any]] = []
         self.call_counts: dict[str, int] = {}
         self.error_counts: dict[str, int] = {}

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.types import utcnow
+from bot.health import TICK_SECONDS
 from services import satisfaction
 from services.satisfaction import CallbackPolicy
 
@@ -60,7 +61,8 @@ class Scheduler:
         try:
             for worker in self.workers:
                 try:
-                    await worker.tick()
+                    with TICK_SECONDS.labels(job=type(worker).__name__).time():
+                        await worker.tick()
                 except Exception:  # a bad tick must not stop the next one, nor the other workers
                     log.exception("%s tick failed", type(worker).__name__)
         finally:

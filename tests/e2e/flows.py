@@ -24,16 +24,17 @@ async def onboard(app, client, user_id: int, name: str, team: str | None, role: 
     return user
 
 
-async def intake(user, description: str, location: str = "3栋1单元", *, anonymous: bool = False):
+async def intake(user, description: str, location: str = "3栋1单元", *, anonymous: bool = False,
+                 timeout: float = 10):
     """A resident's whole intake from idle; returns (the summary they confirmed, the ticket number)."""
     await user.send(description)
-    await user.expect("在哪里")
+    await user.expect("在哪里", timeout)
     await user.send(location)
-    await user.expect("联系方式")
+    await user.expect("联系方式", timeout)
     await user.tap(text("btn_anonymous") if anonymous else text("btn_share_phone"))
-    summary = await user.expect("请确认")
+    summary = await user.expect("请确认", timeout)
     await user.press("确认提交", summary)
-    receipt = await user.expect("工单号")
+    receipt = await user.expect("工单号", timeout)
     return summary, TICKET.search(receipt.text).group(0)
 
 

@@ -1,0 +1,168 @@
+"""Scale-out: three bot processes in webhook mode behind a load balancer, one PostgreSQL, one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from models.db import create_engine, session_factory, upgrade
+from models.tables import Complaint, ComplaintCreate, OutboxNotice, Staff
+from models.types import utcnow
+from sandbox import SandboxClient, SandboxServer
+from services import lifecycle, routing
+from services import staff as staff_service
+from tests.conftest import POSTGRES_URL, REDIS_URL, require_service, reset_postgres
+from tests.e2e.balancer import Balancer
+from tests.e2e.conftest import TOKEN
+from tests.e2e.flows import TICKET, intake
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+SECRET = "hook-secret-42"
+PROCESSES = 3
+RESIDENTS = 60
+STAFF = 10
+PINGS = 300
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+async def cluster(tmp_path, redis_url):
+    """Sandbox with Telegram's flood limits, a balancer, three bot processes on one PostgreSQL and Redis."""
+    require_service("postgres", POSTGRES_URL, 5432)
+    await reset_postgres(POSTGRES_URL)
+    await upgrade(POSTGRES_URL)
+    sandbox = SandboxServer(rate_limits=True)
+    await sandbox.start()
+    ports = [free_port() for _ in range(PROCESSES)]
+    balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
+    front = await balancer.start()
+    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox.base_url, "DATABASE_URL": POSTGRES_URL,
+           "REDIS_URL": redis_url, "WEBHOOK_URL": f"{front}/tg/hook", "WEBHOOK_SECRET": SECRET,
+           "WEBHOOK_CLAIM_LEASE": "30s", "REPORT_DAY": "0", "DELIVERY_POLL": "0.3s", "LOG_FORMAT": "json"}
+    processes = []
+    for port in ports:
+        processes.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=tmp_path, env={**env, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
+    client = SandboxClient(sandbox.base_url)
+    await client.__aenter__()
+    for _ in range(600):  # until every process answers its health check
+        up = 0
+        for port in ports:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                up += 1
+            except OSError:
+                pass
+        if up == PROCESSES:
+            break
+        await asyncio.sleep(0.1)
+    try:
+        yield {"sandbox": sandbox, "client": client, "balancer": balancer, "processes": processes, "front": front}
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.terminate()
+        await asyncio.gather(*(p.wait() for p in processes))
+        await client.__aexit__(None, None, None)
+        await balancer.stop()
+        await sandbox.stop()
+
+
+async def test_three_processes_behind_a_balancer(cluster):
+    client, balancer, processes = cluster["client"], cluster["balancer"], cluster["processes"]
+    engine = create_engine(POSTGRES_URL)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            codes = [(await staff_service.create_invite(session, name=f"工程{i}", team_code="engineering",
+                                                        now=utcnow()))[1] for i in range(STAFF)]
+        workers = [client.user(40000 + i, first_name=f"工程{i}") for i in range(STAFF)]
+        for worker, code in zip(workers, codes):
+            await worker.send(f"/start {code}")
+        for worker in workers:
+            await worker.expect("欢迎", timeout=60)
+
+        # 60 residents file at once; one process is killed half-way through.
+        residents = [client.user(50000 + i, first_name=f"住户{i}", phone=f"1390000{i:04d}") for i in range(RESIDENTS)]
+
+        async def kill_one_midway() -> None:
+            await asyncio.sleep(3)
+            processes[1].kill()
+
+        results = await asyncio.gather(*(intake(r, f"{i % 9 + 1}栋的电梯坏了（{i}）", f"{i % 9 + 1}栋1单元", timeout=90)
+                                         for i, r in enumerate(residents)), kill_one_midway())
+        numbers = [number for _summary, number in results[:-1]]
+        assert len(set(numbers)) == RESIDENTS
+        async with sessions() as session:
+            tickets = (await session.exec(select(Complaint))).all()
+        assert sorted(t.number for t in tickets) == sorted(numbers)  # each intake exactly one ticket
+        assert Counter(t.resident_id for t in tickets).most_common(1)[0][1] == 1
+
+        # Telegram retries deliveries: the same updates again change nothing.
+        before = {r.id: len(await r.messages()) for r in residents[-10:]}
+        redelivered = await client.redeliver(40)
+        for _ in range(200):
+            if (await client.stats())["pending_updates"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)
+        assert len(redelivered) == 40
+        async with sessions() as session:
+            assert len((await session.exec(select(Complaint))).all()) == RESIDENTS
+        assert {r.id: len(await r.messages()) for r in residents[-10:]} == before
+
+        # 300 pings across the processes: one global send rate, no 429.
+        statistics = await client.stats()
+        errors_before = statistics["retry_after_returned"]
+        calls_before = len(await client.calls("sendMessage"))
+        async with sessions() as session:
+            resident = await lifecycle.get_or_create_resident(
+                session, lifecycle.ResidentProfile(telegram_id=59999, chat_id=59999, name="批量"))
+            for n in range(PINGS):
+                complaint = await lifecycle.submit_complaint(
+                    session, resident=resident, draft_key=f"burst-{n}", tz=ZoneInfo("Asia/Shanghai"), now=utcnow(),
+                    data=ComplaintCreate(description=f"楼道灯坏了（{n}）", location=f"{n % 9 + 1}栋"),
+                    classification=_engineering(session))
+                await routing.dispatch(session, complaint.id, now=utcnow())
+        for _ in range(1200):
+            async with sessions() as session:
+                waiting = (await session.exec(select(OutboxNotice).where(OutboxNotice.state != "sent"))).all()
+            if not waiting:
+                break
+            await asyncio.sleep(0.1)
+        assert waiting == []
+        calls = (await client.calls("sendMessage"))[calls_before:]
+        assert (await client.stats())["retry_after_returned"] == errors_before == 0
+        times = sorted(call["time"] for call in calls if call.get("ok"))
+        busiest = max(sum(1 for t in times if start <= t < start + 1) for start in times)
+        assert busiest <= 30  # ≤ 30 messages in any second, all processes together
+        per_chat = Counter()
+        for call in calls:
+            per_chat[str(call["params"].get("chat_id"))] += 1
+        assert sum(per_chat.values()) >= PINGS
+        served = [count for count in balancer.forwarded.values() if count]
+        assert len(served) == PROCESSES  # every process took part
+    finally:
+        await engine.dispose()
+
+
+def _engineering(session):
+    from services.classify import get_classifier
+
+    return get_classifier().classify("电梯坏了")
