@@ -1,4 +1,5 @@
-"""The retention job: once a day at RETENTION_AT, anonymise what is past RETENTION (services.retention)."""
+"""The retention job: once a day at RETENTION_AT, anonymise what is past RETENTION (services.retention)
+and forget webhook update ids handled more than a day ago."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.types import utcnow
-from services import retention
+from services import retention, updates
 
 log = logging.getLogger(__name__)
+UPDATE_WINDOW = timedelta(days=1)  # how long a handled webhook update_id is remembered (Telegram retries for less)
 
 
 class RetentionJob:
@@ -35,6 +37,7 @@ class RetentionJob:
             return None
         async with self.sessions() as session:
             run = await retention.anonymise(session, keep=self.keep, now=now)
+            await updates.forget_old(session, now=now, window=UPDATE_WINDOW)
         self.last_day = local.date()
         if run.tickets or run.residents or run.notices:
             log.info("retention: %d ticket(s), %d resident(s) anonymised, %d old notice(s) deleted",
