@@ -35,6 +35,7 @@ from sqlalchemy.engine import make_url
 
 from models.db import create_engine, session_factory, upgrade
 from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, Resident, Staff, Team
+from bot.i18n import catalogues
 from services.report import build_report
 from services.stats import compare, month_bounds, month_stats
 
@@ -223,10 +224,10 @@ async def measure(url: str, workdir: Path) -> dict:
             out["compare"], _ = await timed(lambda: compare(session, month=MONTH, tz=TZ, now=NOW))
         async with sessions() as session:
             out["report_nolist"], _ = await timed(lambda: build_report(
-                session, month=MONTH, tz=TZ, out=workdir / "nolist.xlsx", now=NOW, ticket_list=False))
+                session, month=MONTH, tz=TZ, out=workdir / "nolist.xlsx", now=NOW, ticket_list=False, text=catalogues().text))
         async with sessions() as session:
             out["report_full"], files = await timed(lambda: build_report(
-                session, month=MONTH, tz=TZ, out=workdir / "full.xlsx", now=NOW))
+                session, month=MONTH, tz=TZ, out=workdir / "full.xlsx", now=NOW, text=catalogues().text))
             out["xlsx_mb"] = files.xlsx.stat().st_size / 1e6
     finally:
         await engine.dispose()

@@ -171,12 +171,13 @@ def report(
     month: Annotated[str, typer.Option("--month", help="YYYY-MM, e.g. 2026-10")],
     out: Annotated[Path, typer.Option("--out", help="the .xlsx to write; charts go beside it as PNG")],
     team: Annotated[Optional[str], typer.Option("--team", help="only this team's tickets (team code)")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="language of the workbook: zh_Hans, zh_Hant or en")] = "zh_Hans",
 ) -> None:
     """Write the monthly complaint analysis report (spreadsheet with charts)."""
     from bot.report_cli import write_report
 
     raise typer.Exit(code=asyncio.run(write_report(month=month, out=out, team=team, out_stream=sys.stdout,
-                                                   err=sys.stderr)))
+                                                   err=sys.stderr, locale=lang)))
 
 
 @app.command()

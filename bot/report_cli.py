@@ -1,10 +1,11 @@
-"""``python -m bot report --month YYYY-MM --out PATH.xlsx``."""
+"""``python -m bot report --month YYYY-MM --out PATH.xlsx [--lang en]``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TextIO
 
+from bot.i18n import DEFAULT_LOCALE, LOCALES, _, catalogues
 from bot.settings import Settings
 from models.db import create_engine, session_factory, upgrade
 from services import report as report_service
@@ -13,8 +14,11 @@ from services import stats
 
 
 async def write_report(*, month: str, out: Path, team: str | None, out_stream: TextIO, err: TextIO,
-                       settings: Settings | None = None) -> int:
+                       settings: Settings | None = None, locale: str = DEFAULT_LOCALE) -> int:
     settings = settings or Settings()
+    if locale not in LOCALES:
+        err.write(f"error: --lang must be one of {', '.join(LOCALES)}\n")
+        return 2
     try:
         stats.parse_month(month)
     except ValueError as error:
@@ -35,7 +39,9 @@ async def write_report(*, month: str, out: Path, team: str | None, out_stream: T
                     err.write(f"error: {error}\n")
                     return 2
             out.parent.mkdir(parents=True, exist_ok=True)
-            files = await report_service.build_report(session, month=month, tz=settings.tz, out=out, team_id=team_id)
+            with catalogues().use_locale(locale):
+                files = await report_service.build_report(session, month=month, tz=settings.tz, out=out,
+                                                          team_id=team_id, text=_)
     finally:
         await engine.dispose()
     out_stream.write(f"wrote {files.xlsx}\n")

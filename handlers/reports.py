@@ -10,6 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import FSInputFile, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.figures import render_stats_text
 from bot.i18n import _
 from bot.settings import Settings
 from handlers.declare import Handlers
@@ -54,7 +55,7 @@ async def stats_command(message: Message, command: CommandObject, session: Async
         return
     current, previous = await stats.compare(session, month=month, tz=settings.tz, team_id=scope_of(staff),
                                             now=clock())
-    await message.answer(stats.render_stats_text(current, previous))
+    await message.answer(render_stats_text(current, previous))
 
 
 @handlers.message(Command("report"), IsStaff())
@@ -69,7 +70,7 @@ async def report_command(message: Message, command: CommandObject, session: Asyn
     with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder:
         files = await report_service.build_report(session, month=month, tz=settings.tz,
                                                   out=Path(folder) / f"report-{month}.xlsx",
-                                                  team_id=scope_of(staff))
+                                                  team_id=scope_of(staff), text=_)
         await message.answer_document(FSInputFile(files.xlsx), caption=_("staff.report_caption", month=month))
         for chart in files.charts:
             await message.answer_photo(FSInputFile(chart))

@@ -1,4 +1,4 @@
-"""PNG charts of the monthly report (matplotlib, Agg backend) with Chinese labels.
+"""PNG charts of the monthly report (matplotlib, Agg backend); the caller gives every label.
 
 A CJK font is required, or Chinese renders as empty boxes. Looked up in this order and
 registered with matplotlib's font manager:
@@ -31,6 +31,7 @@ _family: str | None = None
 
 BAR_COLOUR = "#3b6ea8"
 LINE_COLOUR = "#c0504d"
+RATING_KEYS = (0, 1, 2, 3, 4, 5)  # 0: "not solved"
 RATING_COLOURS = ["#7f7f7f", "#c0504d", "#e07b39", "#e0b339", "#8cb84d", "#3f9b4a"]
 
 
@@ -95,13 +96,13 @@ def _label_bars(ax, bars, values, family: str, suffix: str = "") -> None:
                 ha="center", va="bottom", fontsize=9, fontfamily=family)
 
 
-def category_bar(counts: dict[str, int], path: Path, *, title: str) -> Path:
-    """Complaints by category (bar)."""
+def category_bar(counts: dict[str, int], path: Path, *, title: str, ylabel: str, empty: str) -> Path:
+    """Complaints by category (bar); ``empty`` labels the lone bar of a month without tickets."""
     fig, ax, family = _figure(title)
-    labels, values = list(counts) or ["无数据"], list(counts.values()) or [0]
+    labels, values = list(counts) or [empty], list(counts.values()) or [0]
     bars = ax.bar(labels, values, color=BAR_COLOUR)
     _label_bars(ax, bars, values, family)
-    ax.set_ylabel("工单数", fontfamily=family)
+    ax.set_ylabel(ylabel, fontfamily=family)
     ax.set_ylim(0, max(max(values) * 1.15, 1))
     ax.yaxis.get_major_locator().set_params(integer=True)
     for tick in ax.get_xticklabels():
@@ -110,15 +111,15 @@ def category_bar(counts: dict[str, int], path: Path, *, title: str) -> Path:
     return _save(fig, path)
 
 
-def daily_line(days: list[tuple[date, int]], path: Path, *, title: str) -> Path:
+def daily_line(days: list[tuple[date, int]], path: Path, *, title: str, xlabel: str, ylabel: str) -> Path:
     """Daily intake over the month (line), one point per local day."""
     fig, ax, family = _figure(title)
     xs = [d.day for d, _ in days]
     ys = [n for _, n in days]
     ax.plot(xs, ys, color=LINE_COLOUR, marker="o", markersize=3, linewidth=1.6)
     ax.fill_between(xs, ys, color=LINE_COLOUR, alpha=0.08)
-    ax.set_xlabel("日期（日）", fontfamily=family)
-    ax.set_ylabel("新增工单", fontfamily=family)
+    ax.set_xlabel(xlabel, fontfamily=family)
+    ax.set_ylabel(ylabel, fontfamily=family)
     ax.set_xlim(1, max(xs, default=1) or 1)
     ax.set_ylim(0, max(max(ys, default=0) * 1.15, 1))
     ax.set_xticks([x for x in xs if x == 1 or x % 5 == 0])
@@ -127,15 +128,13 @@ def daily_line(days: list[tuple[date, int]], path: Path, *, title: str) -> Path:
     return _save(fig, path)
 
 
-def rating_bar(ratings: dict[int, int], path: Path, *, title: str) -> Path:
-    """Satisfaction distribution (bar): 问题未解决, 1..5 分."""
+def rating_bar(ratings: dict[int, int], path: Path, *, title: str, labels: list[str], ylabel: str) -> Path:
+    """Satisfaction distribution (bar): 问题未解决, 1..5 分 (``labels`` in RATING_KEYS order)."""
     fig, ax, family = _figure(title)
-    keys = [0, 1, 2, 3, 4, 5]
-    labels = ["问题未解决", "1分", "2分", "3分", "4分", "5分"]
-    values = [int(ratings.get(k, 0)) for k in keys]
+    values = [int(ratings.get(k, 0)) for k in RATING_KEYS]
     bars = ax.bar(labels, values, color=RATING_COLOURS)
     _label_bars(ax, bars, values, family)
-    ax.set_ylabel("评价数", fontfamily=family)
+    ax.set_ylabel(ylabel, fontfamily=family)
     ax.set_ylim(0, max(max(values) * 1.15, 1))
     ax.yaxis.get_major_locator().set_params(integer=True)
     for tick in ax.get_xticklabels():

@@ -1,7 +1,9 @@
 """The monthly report (月度报表): an .xlsx workbook (openpyxl) plus three PNG charts.
 
-Sheets (headers in Chinese; widths set; header row frozen; numbers stored as numbers; rates as
-fractions with the ``0.0%`` format):
+Every word in the workbook and the charts comes from the caller's ``text`` (a catalogue lookup
+``text(key, **params)`` in the recipient's language: ``report.*``, labels of codes), so a manager
+reading in English gets English sheets. Sheets (widths set; header row frozen; numbers stored as
+numbers; rates as fractions with the ``0.0%`` format), named here as in Simplified Chinese:
 
 - 汇总: every figure of ``services.stats.MonthStats`` for the month and the previous month, and
   the change (counts: difference; rates: percentage points, shown as ``+1.5%``);
@@ -27,7 +29,7 @@ openpyxl's write-only mode so memory stays flat for large months.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -44,9 +46,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.tables import Staff, Team
 from models.types import UTCDateTime, utcnow
 from services import charts
-from services.domain import Category, Severity
+from services.domain import Category, Kind, Severity, Status
 from services.stats import (
-    RATING_LABELS_SHORT,
     C,
     MonthStats,
     R,
@@ -55,15 +56,16 @@ from services.stats import (
     compare,
     count_if,
     month_bounds,
-    month_label,
+    parse_month,
     resolution_subquery,
     rounds_due_condition,
     run,
     scope,
-    severity_label,
-    status_label,
     timeliness_columns,
 )
+
+Text = Callable[..., str]
+"""``text(key, **params)``: a catalogue message in the recipient's language."""
 
 TICKET_LIST_LIMIT = 1_048_575 - 2  # Excel's row limit, less the header and the note row
 BUILDING_ROWS = 300  # the rest is summed into one row
@@ -92,7 +94,7 @@ class ReportFiles:
 
 @dataclass
 class GroupRow:
-    key: str
+    key: str  # building / area or person; "" for a missing location or no assignee
     team: str | None
     n: int
     resolved: int
@@ -102,6 +104,7 @@ class GroupRow:
     reopened: int
     ratings: int = 0
     rating_avg: float | None = None
+    others: int = 0  # > 0: the row sums this many smaller buildings
 
 
 async def by_building(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
@@ -125,7 +128,7 @@ async def by_building(session: AsyncSession, stats: MonthStats) -> list[GroupRow
     if len(rows) > BUILDING_ROWS:
         rest = rows[BUILDING_ROWS - 1:]
         rows = rows[:BUILDING_ROWS - 1] + [GroupRow(
-            key=f"其他（{len(rest)}处）", team=None, n=sum(r.n for r in rest),
+            key="", others=len(rest), team=None, n=sum(r.n for r in rest),
             resolved=sum(r.resolved for r in rest),
             response=Rate(sum(r.response.numerator for r in rest), sum(r.response.denominator for r in rest)),
             resolution=Rate(sum(r.resolution.numerator for r in rest), sum(r.resolution.denominator for r in rest)),
@@ -169,12 +172,12 @@ async def by_staff(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
     rows = []
     for staff_id in sorted(set(counts) | set(ratings), key=lambda i: (i is None, i or 0)):
         r = counts.get(staff_id) or (staff_id, 0, 0, 0, 0, 0, 0, 0, 0)
-        name, team = names.get(staff_id, ("（未分派）" if staff_id is None else f"#{staff_id}", None))
+        name, team = names.get(staff_id, ("" if staff_id is None else f"#{staff_id}", None))
         n_ratings, avg = ratings.get(staff_id, (0, None))
         rows.append(GroupRow(key=name, team=team, n=r[1], resolved=r[2], response=Rate(r[4], r[3]),
                              resolution=Rate(r[6], r[5]), overdue_open=r[7], reopened=r[8],
                              ratings=n_ratings, rating_avg=avg))
-    rows.sort(key=lambda g: (g.key == "（未分派）", -g.n, g.key))
+    rows.sort(key=lambda g: (g.key == "", -g.n, g.key))
     return rows
 
 
@@ -333,6 +336,55 @@ def ticket_query(stats: MonthStats):
 # Workbook
 
 
+class Words:
+    """The report's wording through ``text``: labels of codes, month names, headers."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __call__(self, key: str, **params) -> str:
+        return self.text(key, **params)
+
+    def month(self, month: str) -> str:
+        year, mon = parse_month(month)
+        return self.text("month.label", year=year, month=mon)
+
+    def _code(self, prefix: str, enum, code: str | None) -> str:
+        if code is None:
+            return ""
+        try:
+            member = enum(code)
+        except ValueError:
+            return code
+        return self.text(f"{prefix}.{member.name.lower()}" if prefix in ("category", "kind") else f"{prefix}.{member.value}")
+
+    def category(self, code: str | None) -> str:
+        return self._code("category", Category, code)
+
+    def kind(self, code: str | None) -> str:
+        return self._code("kind", Kind, code)
+
+    def severity(self, code: str | None) -> str:
+        return self._code("severity", Severity, code)
+
+    def status(self, code: str | None) -> str:
+        return self._code("status", Status, code)
+
+    def rating(self, key: int) -> str:
+        return self.text("report.rating_short.not_solved") if key == 0 else self.text("report.rating_short", n=key)
+
+    def joined(self, items: Iterable[str]) -> str:
+        return self.text("list_separator").join(items)
+
+    def building(self, row: GroupRow) -> str:
+        if row.others:
+            return self.text("report.building_others", n=row.others)
+        return row.key or self.text("report.building_unknown")
+
+    def person(self, row: GroupRow) -> str:
+        return row.key or self.text("report.unassigned")
+
+
 def _cell(ws, value, fmt: str | None = None, *, bold: bool = False):
     cell = WriteOnlyCell(ws, value=value)
     if fmt:
@@ -361,34 +413,39 @@ def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
     return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
 
 
-def _summary_rows(cur: MonthStats, prev: MonthStats) -> Iterable[tuple[str, object, object, str]]:
-    """(label, this month, last month, kind) with kind in count / rate / decimal."""
-    yield "工单总数", cur.total, prev.total, "count"
-    yield "重大投诉", cur.major, prev.major, "count"
-    yield "响应及时率", cur.response.value, prev.response.value, "rate"
-    yield "　按时响应 / 应响应", f"{cur.response.numerator}/{cur.response.denominator}", \
+SUB = "\u3000"  # an indented (detail) row of the summary
+
+
+def _summary_rows(w: Words, cur: MonthStats, prev: MonthStats) -> Iterable[tuple[str, object, object, str]]:
+    """(label, this month, last month, kind) with kind in count / rate / decimal / text."""
+    yield w("report.row.total"), cur.total, prev.total, "count"
+    yield w("report.row.major"), cur.major, prev.major, "count"
+    yield w("report.row.response"), cur.response.value, prev.response.value, "rate"
+    yield SUB + w("report.row.response_detail"), f"{cur.response.numerator}/{cur.response.denominator}", \
         f"{prev.response.numerator}/{prev.response.denominator}", "text"
-    yield "处理及时率", cur.resolution.value, prev.resolution.value, "rate"
-    yield "　按时办结 / 应办结", f"{cur.resolution.numerator}/{cur.resolution.denominator}", \
+    yield w("report.row.resolution"), cur.resolution.value, prev.resolution.value, "rate"
+    yield SUB + w("report.row.resolution_detail"), f"{cur.resolution.numerator}/{cur.resolution.denominator}", \
         f"{prev.resolution.numerator}/{prev.resolution.denominator}", "text"
-    yield "回访率", cur.callback.value, prev.callback.value, "rate"
-    yield "　应回访", cur.callback.denominator, prev.callback.denominator, "count"
-    yield "　已回访（有评价）", cur.callback.numerator, prev.callback.numerator, "count"
-    yield "　无法联系", cur.callback_unreachable, prev.callback_unreachable, "count"
-    yield "　回访中", cur.callback_open, prev.callback_open, "count"
-    yield "　免回访", cur.callback_skipped, prev.callback_skipped, "count"
-    yield "平均满意度（分）", cur.rating_average, prev.rating_average, "decimal"
-    yield "满意率（≥4分）", cur.satisfied.value, prev.satisfied.value, "rate"
+    yield w("report.row.callback"), cur.callback.value, prev.callback.value, "rate"
+    yield SUB + w("report.row.callback_due"), cur.callback.denominator, prev.callback.denominator, "count"
+    yield SUB + w("report.row.callback_done"), cur.callback.numerator, prev.callback.numerator, "count"
+    yield SUB + w("report.row.unreachable"), cur.callback_unreachable, prev.callback_unreachable, "count"
+    yield SUB + w("report.row.callback_open"), cur.callback_open, prev.callback_open, "count"
+    yield SUB + w("report.row.callback_skipped"), cur.callback_skipped, prev.callback_skipped, "count"
+    yield w("report.row.rating_average"), cur.rating_average, prev.rating_average, "decimal"
+    yield w("report.row.satisfied"), cur.satisfied.value, prev.satisfied.value, "rate"
     for key in (0, 1, 2, 3, 4, 5):
-        yield f"　评价 {RATING_LABELS_SHORT[key]}", cur.ratings.get(key, 0), prev.ratings.get(key, 0), "count"
-    yield "重开工单", cur.reopened, prev.reopened, "count"
-    yield "超期未办结", cur.overdue_open, prev.overdue_open, "count"
+        yield SUB + w("report.row.rating", label=w.rating(key)), cur.ratings.get(key, 0), prev.ratings.get(key, 0), "count"
+    yield w("report.row.reopened"), cur.reopened, prev.reopened, "count"
+    yield w("report.row.overdue"), cur.overdue_open, prev.overdue_open, "count"
     for cat in _keys(cur.by_category, prev.by_category, [c.value for c in Category]):
-        yield f"分类：{cat}", cur.by_category.get(cat, 0), prev.by_category.get(cat, 0), "count"
+        yield (w("report.row.category", label=w.category(cat)), cur.by_category.get(cat, 0),
+               prev.by_category.get(cat, 0), "count")
     for sev in _keys(cur.by_severity, prev.by_severity, [s.value for s in Severity]):
-        yield f"级别：{severity_label(sev)}", cur.by_severity.get(sev, 0), prev.by_severity.get(sev, 0), "count"
+        yield (w("report.row.severity", label=w.severity(sev)), cur.by_severity.get(sev, 0),
+               prev.by_severity.get(sev, 0), "count")
     for st in _keys(cur.by_status, prev.by_status, []):
-        yield f"状态：{status_label(st)}", cur.by_status.get(st, 0), prev.by_status.get(st, 0), "count"
+        yield w("report.row.status", label=w.status(st)), cur.by_status.get(st, 0), prev.by_status.get(st, 0), "count"
 
 
 def _keys(a: dict, b: dict, order: list[str]) -> list[str]:
@@ -396,35 +453,40 @@ def _keys(a: dict, b: dict, order: list[str]) -> list[str]:
     return [k for k in order if k in present] + sorted(k for k in present if k not in order)
 
 
-def _write_summary(wb: Workbook, cur: MonthStats, prev: MonthStats, tz: ZoneInfo) -> None:
-    ws = _sheet(wb, "汇总", [("指标", 26), (f"本月（{month_label(cur.month)}）", 18),
-                            (f"上月（{month_label(prev.month)}）", 18), ("变化", 14)])
-    for label, now, before, kind in _summary_rows(cur, prev):
+def _write_summary(wb: Workbook, w: Words, cur: MonthStats, prev: MonthStats, tz: ZoneInfo) -> None:
+    ws = _sheet(wb, w("report.sheet.summary"), [
+        (w("report.head.figure"), 26), (w("report.head.this_month", month=w.month(cur.month)), 18),
+        (w("report.head.last_month", month=w.month(prev.month)), 18), (w("report.head.change"), 14)])
+    for label, now, before, kind in _summary_rows(w, cur, prev):
         fmt = {"count": INT, "rate": PCT, "decimal": DEC}.get(kind)
         change = None if kind == "text" or now is None or before is None else now - before
         change_fmt = {"count": INT_CHANGE, "rate": PCT_CHANGE, "decimal": "+0.00;-0.00;0.00"}.get(kind)
-        ws.append([_cell(ws, label, bold=not label.startswith("　")),
+        ws.append([_cell(ws, label, bold=not label.startswith(SUB)),
                    _cell(ws, "—" if now is None else now, fmt), _cell(ws, "—" if before is None else before, fmt),
                    _cell(ws, change, change_fmt)])
     ws.append([])
-    scope_name = cur.team_name or (f"班组 #{cur.team_id}" if cur.team_id is not None else "全部")
+    if cur.team_name:
+        scope_name = cur.team_name
+    else:
+        scope_name = w("report.scope_team", id=cur.team_id) if cur.team_id is not None else w("report.scope_all")
+    as_of = _local(cur.as_of, tz).strftime("%Y-%m-%d %H:%M") + (w("report.month_unfinished") if cur.partial else "")
     for label, value in (
-        ("统计范围", scope_name),
-        ("时区", cur.tz),
-        ("数据截至", _local(cur.as_of, tz).strftime("%Y-%m-%d %H:%M") + ("（本月未结束）" if cur.partial else "")),
-        ("生成时间", _local(utcnow(), tz).strftime("%Y-%m-%d %H:%M")),
-        ("口径", ("工单按提交时间（本地时间）归属月份；回访按首次回访到期时间归属月份；"
-                  "处理及时率按首次办结时间判断，超过时限仍未办结的计为不及时；“问题未解决”计为1分。")),
+        (w("report.scope"), scope_name),
+        (w("report.time_zone"), cur.tz),
+        (w("report.as_of"), as_of),
+        (w("report.generated"), _local(utcnow(), tz).strftime("%Y-%m-%d %H:%M")),
+        (w("report.basis"), w("report.basis_text")),
     ):
         ws.append([_cell(ws, label, bold=True), _cell(ws, value)])
 
 
-def _write_category_severity(wb: Workbook, stats: MonthStats) -> None:
+def _write_category_severity(wb: Workbook, w: Words, stats: MonthStats) -> None:
     severities = [s.value for s in Severity]
     extra = sorted({sev for _, sev in stats.by_category_severity} - set(severities))
     severities += extra
-    headers = [("分类", 14)] + [(severity_label(s), 10) for s in severities] + [("合计", 10), ("占比", 10)]
-    ws = _sheet(wb, "分类×级别", headers)
+    headers = ([(w("report.head.category"), 14)] + [(w.severity(s), 10) for s in severities]
+               + [(w("report.head.total"), 10), (w("report.head.share"), 10)])
+    ws = _sheet(wb, w("report.sheet.category_severity"), headers)
     categories = _keys(stats.by_category, {}, [c.value for c in Category])
     categories = [c.value for c in Category] + [c for c in categories if c not in {x.value for x in Category}]
     totals = [0] * len(severities)
@@ -432,23 +494,26 @@ def _write_category_severity(wb: Workbook, stats: MonthStats) -> None:
         counts = [stats.by_category_severity.get((cat, s), 0) for s in severities]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         row_total = sum(counts)
-        ws.append([_cell(ws, cat)] + [_cell(ws, n, INT) for n in counts]
+        ws.append([_cell(ws, w.category(cat))] + [_cell(ws, n, INT) for n in counts]
                   + [_cell(ws, row_total, INT), _cell(ws, row_total / stats.total if stats.total else 0, PCT)])
-    ws.append([_cell(ws, "合计", bold=True)] + [_cell(ws, n, INT, bold=True) for n in totals]
+    ws.append([_cell(ws, w("report.head.total"), bold=True)] + [_cell(ws, n, INT, bold=True) for n in totals]
               + [_cell(ws, sum(totals), INT, bold=True), _cell(ws, 1 if stats.total else 0, PCT, bold=True)])
 
 
-def _write_groups(wb: Workbook, title: str, first: str, rows: list[GroupRow], total: int, *, staff: bool) -> None:
-    headers = [(first, 18)]
+def _write_groups(wb: Workbook, w: Words, rows: list[GroupRow], total: int, *, staff: bool) -> None:
     if staff:
-        headers.append(("班组", 12))
-    headers += [("工单数", 9), ("占比", 9), ("已办结", 9), ("按时响应率", 12), ("按时办结", 10),
-                ("处理及时率", 12), ("超期未办结", 12), ("重开", 8)]
+        title, headers = w("report.sheet.staff"), [(w("report.head.person"), 18), (w("report.head.team"), 12)]
+    else:
+        title, headers = w("report.sheet.buildings"), [(w("report.head.building"), 18)]
+    headers += [(w("report.head.tickets"), 9), (w("report.head.share"), 9), (w("report.head.resolved"), 9),
+                (w("report.head.response_rate"), 12), (w("report.head.resolved_on_time"), 10),
+                (w("report.head.resolution_rate"), 12), (w("report.head.overdue"), 12),
+                (w("report.head.reopened"), 8)]
     if staff:
-        headers += [("评价数", 9), ("平均评分", 10)]
+        headers += [(w("report.head.ratings"), 9), (w("report.head.rating_average"), 10)]
     ws = _sheet(wb, title, headers)
     for g in rows:
-        line = [_cell(ws, g.key)]
+        line = [_cell(ws, w.person(g) if staff else w.building(g))]
         if staff:
             line.append(_cell(ws, g.team or ""))
         line += [_cell(ws, g.n, INT), _cell(ws, g.n / total if total else 0, PCT), _cell(ws, g.resolved, INT),
@@ -461,27 +526,30 @@ def _write_groups(wb: Workbook, title: str, first: str, rows: list[GroupRow], to
         ws.append(line)
 
 
-def _write_matters(wb: Workbook, matters: list[Matter], total: int) -> None:
-    ws = _sheet(wb, "重复问题TOP3", [("排名", 6), ("分类", 12), ("主要关键词", 14), ("共同关键词", 30),
-                                   ("工单数", 9), ("占本月比例", 12), ("示例工单", 50)])
+def _write_matters(wb: Workbook, w: Words, matters: list[Matter], total: int) -> None:
+    ws = _sheet(wb, w("report.sheet.matters"), [
+        (w("report.head.rank"), 6), (w("report.head.category"), 12), (w("report.head.primary"), 14),
+        (w("report.head.shared"), 30), (w("report.head.tickets"), 9), (w("report.head.month_share"), 12),
+        (w("report.head.examples"), 50)])
     for rank, m in enumerate(matters, start=1):
-        shared = "、".join(f"{term}（{n}）" for term, n in m.shared) or "—"
-        ws.append([_cell(ws, rank, INT), _cell(ws, m.category), _cell(ws, m.term), _cell(ws, shared),
+        shared = w.joined(w("report.matter_shared", term=term, n=n) for term, n in m.shared) or "—"
+        ws.append([_cell(ws, rank, INT), _cell(ws, w.category(m.category)), _cell(ws, m.term), _cell(ws, shared),
                    _cell(ws, m.count, INT), _cell(ws, m.count / total if total else 0, PCT),
-                   _cell(ws, "、".join(m.examples))])
+                   _cell(ws, w.joined(m.examples))])
     if not matters:
-        ws.append([_cell(ws, "—"), _cell(ws, "本月没有可归类的重复问题")])
+        ws.append([_cell(ws, "—"), _cell(ws, w("report.no_matters"))])
 
 
-TICKET_HEADERS = [("工单编号", 18), ("提交时间", 17), ("分类", 10), ("类型", 6), ("级别", 9), ("状态", 12),
-                  ("位置", 24), ("楼栋/区域", 11), ("班组", 10), ("处理人", 10), ("响应时限", 17),
-                  ("接单时间", 17), ("按时响应", 9), ("办结时限", 17), ("首次办结时间", 17), ("按时办结", 9),
-                  ("重开次数", 9), ("关闭时间", 17), ("回访评分", 9), ("重大", 6)]
+TICKET_COLUMNS = [("number", 18), ("created", 17), ("category", 10), ("kind", 6), ("severity", 9), ("status", 12),
+                  ("location", 24), ("building", 11), ("team", 10), ("assignee", 10), ("respond_by", 17),
+                  ("accepted", 17), ("responded_on_time", 9), ("resolve_by", 17), ("first_resolved", 17),
+                  ("resolved_on_time", 9), ("reopens", 9), ("closed", 17), ("rating", 9), ("major", 6)]
 
 
-async def _write_tickets(wb: Workbook, session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> int:
-    ws = _sheet(wb, "工单明细", TICKET_HEADERS)
-    yes_no = {1: "是", 0: "否"}
+async def _write_tickets(wb: Workbook, w: Words, session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> int:
+    ws = _sheet(wb, w("report.sheet.tickets"), [(w(f"report.column.{key}"), width) for key, width in TICKET_COLUMNS])
+    yes_no = {1: w("report.yes"), 0: w("report.no")}
+    yes, not_solved, unknown_building = w("report.yes"), w.rating(0), w("report.building_unknown")
     # One styled cell per formatted column, reused for every row: a write-only row is serialised
     # as soon as it is appended, so only the value changes (saves building ~10 cells a row).
     created, respond_by, accepted, resolve_by, resolved, closed = (_cell(ws, None, DATETIME) for _ in range(6))
@@ -490,16 +558,24 @@ async def _write_tickets(wb: Workbook, session: AsyncSession, stats: MonthStats,
     def local(value: datetime | None) -> datetime | None:
         return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
 
-    severity = {s: severity_label(s) for s in (x.value for x in Severity)}
+    labels: dict[tuple[str, str | None], str] = {}
+
+    def label(kind: str, code: str | None) -> str:
+        key = (kind, code)
+        if key not in labels:
+            labels[key] = getattr(w, kind)(code)
+        return labels[key]
+
     written = 0
     conn = await session.connection()
+    cut_note = w("report.list_cut", limit=TICKET_LIST_LIMIT, total=stats.total)
 
     def write(partition) -> bool:
         """Append one batch of rows; False once the list is full."""
         nonlocal written
         for r in partition:
             if written >= TICKET_LIST_LIMIT:
-                ws.append([f"（仅列出前 {TICKET_LIST_LIMIT} 条，共 {stats.total} 条）"])
+                ws.append([cut_note])
                 return False
             created.value, respond_by.value, accepted.value = (
                 local(r.created_at), local(r.respond_by), local(r.accepted_at))
@@ -508,12 +584,13 @@ async def _write_tickets(wb: Workbook, session: AsyncSession, stats: MonthStats,
             reopens.value = int(r.reopens or 0)
             rating = r.rating
             ws.append([
-                r.number, created, r.category, r.kind, severity.get(r.severity) or severity_label(r.severity),
-                status_label(r.status), r.location, r.building, r.team or "", r.assignee or "", respond_by,
+                r.number, created, label("category", r.category), label("kind", r.kind),
+                label("severity", r.severity), label("status", r.status), r.location,
+                r.building or unknown_building, r.team or "", r.assignee or "", respond_by,
                 accepted, yes_no.get(r.response_ok, "—"), resolve_by, resolved,
                 yes_no.get(r.resolution_ok, "—"), reopens, closed,
-                "未解决" if rating == 0 else (int(rating) if rating is not None else None),
-                "是" if r.major else None,
+                not_solved if rating == 0 else (int(rating) if rating is not None else None),
+                yes if r.major else None,
             ])
             written += 1
         return True
@@ -529,8 +606,8 @@ async def _write_tickets(wb: Workbook, session: AsyncSession, stats: MonthStats,
     return written
 
 
-def _write_charts(wb: Workbook, paths: list[Path]) -> None:
-    ws = wb.create_sheet("图表")
+def _write_charts(wb: Workbook, w: Words, paths: list[Path]) -> None:
+    ws = wb.create_sheet(w("report.sheet.charts"))
     row = 1
     for path in paths:
         image = XlImage(str(path))
@@ -538,43 +615,53 @@ def _write_charts(wb: Workbook, paths: list[Path]) -> None:
         row += int(image.height / 20) + 2
 
 
-async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, team_id: int | None = None,
-                       now: datetime | None = None, ticket_list: bool = True) -> ReportFiles:
+def _draw_charts(w: Words, current: MonthStats, days: list[tuple[date, int]], out: Path) -> list[Path]:
+    month = w.month(current.month)
+    scope_name = w("report.chart.scope", team=current.team_name) if current.team_name else ""
+    categories = {w.category(code): n for code, n in current.by_category.items()}
+    return [
+        charts.category_bar(categories, out.with_name(f"{out.stem}.category.png"),
+                            title=w("report.chart.category", scope=scope_name, month=month, total=current.total),
+                            ylabel=w("report.chart.tickets"), empty=w("report.chart.no_data")),
+        charts.daily_line(days, out.with_name(f"{out.stem}.daily.png"),
+                          title=w("report.chart.daily", scope=scope_name, month=month),
+                          xlabel=w("report.chart.day"), ylabel=w("report.chart.new_tickets")),
+        charts.rating_bar(current.ratings, out.with_name(f"{out.stem}.ratings.png"),
+                          title=w("report.chart.ratings", scope=scope_name, month=month, count=current.rating_count),
+                          labels=[w.rating(k) for k in charts.RATING_KEYS], ylabel=w("report.chart.ratings_axis")),
+    ]
+
+
+async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, text: Text,
+                       team_id: int | None = None, now: datetime | None = None,
+                       ticket_list: bool = True) -> ReportFiles:
     """Write the month's workbook to ``out`` and its charts next to it (``<stem>.category.png`` …).
 
-    ``now`` (default: the current time) decides whether the month is finished; ``ticket_list=False``
-    leaves out the 工单明细 sheet (the bench uses it to time the figures alone).
+    ``text`` gives the wording (the recipient's language); ``now`` (default: the current time)
+    decides whether the month is finished; ``ticket_list=False`` leaves out the ticket list (the
+    bench uses it to time the figures alone).
     """
     out = Path(out)
+    words = Words(text)
     current, previous = await compare(session, month=month, tz=tz, team_id=team_id, now=now)
     buildings = await by_building(session, current)
     staff_rows = await by_staff(session, current)
     days = await daily_intake(session, current, tz)
     matters = await recurring_matters(session, current)
 
-    label = month_label(current.month)
-    scope_name = f"{current.team_name}·" if current.team_name else ""
     out.parent.mkdir(parents=True, exist_ok=True)
-    def draw() -> list[Path]:
-        return [
-            charts.category_bar(current.by_category, out.with_name(f"{out.stem}.category.png"),
-                                title=f"{scope_name}{label}投诉分类统计（共{current.total}件）"),
-            charts.daily_line(days, out.with_name(f"{out.stem}.daily.png"), title=f"{scope_name}{label}每日新增工单"),
-            charts.rating_bar(current.ratings, out.with_name(f"{out.stem}.ratings.png"),
-                              title=f"{scope_name}{label}满意度分布（{current.rating_count}条评价）"),
-        ]
-
-    chart_paths = await asyncio.to_thread(draw)
+    # to_thread runs in a copy of this context: the wording keeps the caller's locale.
+    chart_paths = await asyncio.to_thread(_draw_charts, words, current, days, out)
 
     wb = Workbook(write_only=True)
-    _write_summary(wb, current, previous, tz)
-    _write_category_severity(wb, current)
-    _write_groups(wb, "楼栋区域", "楼栋/区域", buildings, current.total, staff=False)
-    _write_groups(wb, "人员", "人员", staff_rows, current.total, staff=True)
-    _write_matters(wb, matters, current.total)
+    _write_summary(wb, words, current, previous, tz)
+    _write_category_severity(wb, words, current)
+    _write_groups(wb, words, buildings, current.total, staff=False)
+    _write_groups(wb, words, staff_rows, current.total, staff=True)
+    _write_matters(wb, words, matters, current.total)
     if ticket_list:
-        await _write_tickets(wb, session, current, tz)
-    _write_charts(wb, chart_paths)
+        await _write_tickets(wb, words, session, current, tz)
+    _write_charts(wb, words, chart_paths)
     tmp = out.with_name(out.name + ".tmp")
     await asyncio.to_thread(wb.save, tmp)
     tmp.replace(out)

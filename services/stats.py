@@ -47,7 +47,6 @@ Open past deadline (超期未办结)
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,6 +61,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, Team
 from models.types import utcnow
 from services.domain import Category, Severity, Status
+from services.vocabulary import vocabulary
 
 C = Complaint.__table__
 E = ComplaintEvent.__table__
@@ -72,7 +72,6 @@ OPEN = tuple(s.value for s in (Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Sta
 INVALID = (Status.CANCELLED.value, Status.INVALID.value)
 MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 RATING_KEYS = (0, 1, 2, 3, 4, 5)
-RATING_LABELS_SHORT = {0: "未解决", 1: "1分", 2: "2分", 3: "3分", 4: "4分", 5: "5分"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,10 +82,10 @@ def parse_month(month: str) -> tuple[int, int]:
     """``"2026-10"`` → (2026, 10); ValueError for anything else (``"2026-13"``, ``"10/2026"``)."""
     match = MONTH_RE.match(month or "")
     if not match:
-        raise ValueError(f"月份格式应为 YYYY-MM，例如 2026-10（收到 {month!r}）")
+        raise ValueError(f"a month is written YYYY-MM, e.g. 2026-10 (got {month!r})")
     year, mon = int(match.group(1)), int(match.group(2))
     if not 1 <= mon <= 12 or not 1970 <= year <= 9998:
-        raise ValueError(f"月份无效：{month!r}")
+        raise ValueError(f"no such month: {month!r}")
     return year, mon
 
 
@@ -116,11 +115,6 @@ def month_bounds(month: str, tz: ZoneInfo) -> tuple[datetime, datetime]:
 def current_month(tz: ZoneInfo, now: datetime | None = None) -> str:
     local = (now or utcnow()).astimezone(tz)
     return month_key(local.year, local.month)
-
-
-def month_label(month: str) -> str:
-    year, mon = parse_month(month)
-    return f"{year}年{mon}月"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,26 +148,21 @@ def building_expr(location=None):
       writing a building group together;
     - ``…座`` → the prefix up to 座 ("A座1202" → "A座");
     - otherwise an area: the first 4 characters ("地下车库B2区" → "地下车库", "小区北门" → "小区北门");
-    - empty → "未填写".
+    - empty → "" (the front end shows "not given");
+    the markers and the canonical spelling are input vocabulary (``[address]`` in vocabulary.toml).
     """
     loc = func.trim(location if location is not None else C.c.location)
-
-    def found(marker: str):
+    address = vocabulary()["address"]
+    canonical = address.get("same_building", {})
+    cases = [(func.length(loc) == 0, "")]
+    for marker in address["report_building_markers"]:
         pos = strpos(loc, marker)
-        return pos, and_(pos >= 2, pos <= 6)
-
-    p_dong, has_dong = found("栋")
-    p_hao, has_hao = found("号楼")
-    p_zhuang, has_zhuang = found("幢")
-    p_zuo, has_zuo = found("座")
-    return case(
-        (func.length(loc) == 0, "未填写"),
-        (has_dong, func.substr(loc, 1, p_dong)),
-        (has_hao, func.substr(loc, 1, p_hao - 1).concat("栋")),
-        (has_zhuang, func.substr(loc, 1, p_zhuang - 1).concat("栋")),
-        (has_zuo, func.substr(loc, 1, p_zuo)),
-        else_=func.substr(loc, 1, 4),
-    )
+        inside = and_(pos >= 2, pos <= 6)
+        if canonical.get(marker, marker) == marker:
+            cases.append((inside, func.substr(loc, 1, pos + len(marker) - 1)))
+        else:
+            cases.append((inside, func.substr(loc, 1, pos - 1).concat(canonical[marker])))
+    return case(*cases, else_=func.substr(loc, 1, 4))
 
 
 def scope(start: datetime, end: datetime, team_id: int | None) -> list:
@@ -400,107 +389,3 @@ async def compare(session: AsyncSession, *, month: str, tz: ZoneInfo, team_id: i
     current = await month_stats(session, month=month, tz=tz, team_id=team_id, now=now)
     previous = await month_stats(session, month=previous_month(month), tz=tz, team_id=team_id, now=now)
     return current, previous
-
-
-# ---------------------------------------------------------------------------------------------
-# Text for /stats (Telegram HTML)
-
-
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def _count_change(now: int, before: int) -> str:
-    diff = now - before
-    if diff == 0:
-        return "持平"
-    arrow = "↑" if diff > 0 else "↓"
-    if before:
-        return f"{arrow}{abs(diff)}（{diff / before * 100:+.0f}%）"
-    return f"{arrow}{abs(diff)}"
-
-
-def _rate_change(now: float | None, before: float | None) -> str:
-    if now is None or before is None:
-        return ""
-    diff = (now - before) * 100
-    if abs(diff) < 0.05:
-        return "持平"
-    return f"{'↑' if diff > 0 else '↓'}{abs(diff):.1f}个百分点"
-
-
-def severity_label(code: str) -> str:
-    try:
-        return Severity(code).label
-    except ValueError:
-        return code
-
-
-def status_label(code: str) -> str:
-    try:
-        return Status(code).label
-    except ValueError:
-        return code
-
-
-def render_stats_text(current: MonthStats, previous: MonthStats) -> str:
-    """Compact Chinese summary for a phone, Telegram HTML, always < 4096 characters."""
-    e = html.escape
-    cur, prev = current, previous
-    scope_name = e(cur.team_name) if cur.team_name else ("班组" if cur.team_id is not None else "全部")
-    lines = [f"<b>📊 {month_label(cur.month)}投诉统计</b>（{scope_name}）"]
-    if cur.partial:
-        as_of = cur.as_of.astimezone(ZoneInfo(cur.tz))
-        lines.append(f"截至 {as_of:%m-%d %H:%M}，对比{month_label(prev.month)}")
-    else:
-        lines.append(f"对比{month_label(prev.month)}")
-    lines.append("")
-    lines.append(f"<b>工单总数</b> {cur.total}（上月 {prev.total}，{_count_change(cur.total, prev.total)}）")
-    if cur.major or prev.major:
-        lines.append(f"重大投诉 {cur.major}（上月 {prev.major}）")
-
-    def block(title: str, now: dict[str, int], before: dict[str, int], label) -> None:
-        keys = list(now) + [k for k in before if k not in now]
-        if not keys:
-            return
-        lines.append(f"<b>{title}</b>")
-        for key in keys[:12]:
-            a, b = now.get(key, 0), before.get(key, 0)
-            lines.append(f"· {e(label(key))} {a}（上月 {b}）")
-
-    block("按分类", cur.by_category, prev.by_category, str)
-    sev = " · ".join(f"{e(severity_label(k))} {v}" for k, v in list(cur.by_severity.items())[:6]) or "—"
-    lines.append(f"<b>按级别</b> {sev}")
-    status = " · ".join(f"{e(status_label(k))} {v}" for k, v in list(cur.by_status.items())[:10]) or "—"
-    lines.append(f"<b>按状态</b> {status}")
-    lines.append("")
-    lines.append("<b>服务指标</b>（本月 / 上月）")
-
-    def rate_line(title: str, a: Rate, b: Rate) -> None:
-        change = _rate_change(a.value, b.value)
-        lines.append(f"{title} {pct(a.value)}（{a.numerator}/{a.denominator}）/ {pct(b.value)}"
-                     + (f"，{change}" if change else ""))
-
-    rate_line("响应及时率", cur.response, prev.response)
-    rate_line("处理及时率", cur.resolution, prev.resolution)
-    rate_line("回访率", cur.callback, prev.callback)
-    if cur.callback_unreachable or cur.callback_open or cur.callback_skipped:
-        lines.append(f"　无法联系 {cur.callback_unreachable} · 回访中 {cur.callback_open} · 免回访 {cur.callback_skipped}")
-    avg_now, avg_before = cur.rating_average, prev.rating_average
-    avg_text = "—" if avg_now is None else f"{avg_now:.2f}分"
-    avg_prev = "—" if avg_before is None else f"{avg_before:.2f}分"
-    lines.append(f"满意度 {avg_text}（{cur.rating_count}条评价）/ {avg_prev}")
-    rate_line("满意率(≥4分)", cur.satisfied, prev.satisfied)
-    if cur.ratings.get(0):
-        lines.append(f"　其中「问题未解决」{cur.ratings[0]}条")
-    lines.append(f"重开工单 {cur.reopened}（上月 {prev.reopened}）")
-    overdue = f"<b>超期未办结</b> {cur.overdue_open}（上月 {prev.overdue_open}）"
-    if cur.overdue_numbers:
-        shown = "、".join(e(n) for n in cur.overdue_numbers)
-        more = " 等" if cur.overdue_open > len(cur.overdue_numbers) else ""
-        overdue += f"\n　{shown}{more}"
-    lines.append(overdue)
-    text = "\n".join(lines)
-    if len(text) >= 4096:  # cannot happen with the caps above; keep the promise anyway
-        text = text[:4000].rsplit("\n", 1)[0] + "\n…"
-    return text

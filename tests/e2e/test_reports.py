@@ -105,3 +105,10 @@ class TestReportCommand:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         _, error = await bad.communicate()
         assert bad.returncode == 2 and "YYYY-MM" in error.decode()
+        english = tmp_path / "report-en.xlsx"
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "report", "--month", month, "--out", str(english), "--lang", "en",
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, stderr = await asyncio.wait_for(process.communicate(), 120)
+        assert process.returncode == 0, stderr.decode()
+        assert load_workbook(english).sheetnames[0] == "Summary"

@@ -11,11 +11,13 @@ from matplotlib import font_manager
 from openpyxl import load_workbook
 from PIL import Image
 
+from bot.i18n import catalogues
 from services import charts
 from services.report import build_report, local_days
 from tests.services.test_stats import AFTER, SH, numbers, seed
 
 SHEETS = ["汇总", "分类×级别", "楼栋区域", "人员", "重复问题TOP3", "工单明细", "图表"]
+TEXT = catalogues().text  # the default locale, Simplified Chinese
 
 
 @pytest.fixture
@@ -23,7 +25,7 @@ async def report(sessions, tmp_path):
     async with sessions() as session:
         ids = await seed(session)
     async with sessions() as session:
-        files = await build_report(session, month="2026-10", tz=SH, out=tmp_path / "out" / "2026-10.xlsx", now=AFTER)
+        files = await build_report(session, month="2026-10", tz=SH, out=tmp_path / "out" / "2026-10.xlsx", now=AFTER, text=TEXT)
     return files, ids
 
 
@@ -122,7 +124,7 @@ def test_cjk_font_covers_every_label():
 
 async def test_empty_month_report(sessions, tmp_path):
     async with sessions() as session:
-        files = await build_report(session, month="2026-02", tz=SH, out=tmp_path / "empty.xlsx", now=AFTER)
+        files = await build_report(session, month="2026-02", tz=SH, out=tmp_path / "empty.xlsx", now=AFTER, text=TEXT)
     wb = load_workbook(files.xlsx)
     assert by_first(wb["汇总"])["工单总数"][:3] == (0, 0, 0)
     assert len(rows(wb["工单明细"])) == 1 and len(files.charts) == 3
@@ -143,6 +145,28 @@ async def test_ticket_list_is_capped(sessions, tmp_path, monkeypatch):
     async with sessions() as session:
         await seed(session)
     async with sessions() as session:
-        files = await build_report(session, month="2026-10", tz=SH, out=tmp_path / "cap.xlsx", now=AFTER)
+        files = await build_report(session, month="2026-10", tz=SH, out=tmp_path / "cap.xlsx", now=AFTER, text=TEXT)
     body = rows(load_workbook(files.xlsx)["工单明细"])[1:]
     assert len(body) == 4 and body[-1][0] == "（仅列出前 3 条，共 9 条）"
+
+
+async def test_workbook_in_english(sessions, tmp_path):
+    """A manager reading English gets English sheets, headers, labels and chart titles."""
+    async with sessions() as session:
+        await seed(session)
+    with catalogues().use_locale("en"):
+        async with sessions() as session:
+            files = await build_report(session, month="2026-10", tz=SH, out=tmp_path / "en.xlsx", now=AFTER,
+                                       text=catalogues().text)
+    wb = load_workbook(files.xlsx)
+    assert wb.sheetnames == ["Summary", "Category × severity", "Buildings", "Staff", "Top 3 recurring", "Tickets",
+                             "Charts"]
+    summary = wb["Summary"]
+    assert [c.value for c in summary[1]] == ["Figure", "This month (2026-10)", "Last month (2026-09)", "Change"]
+    s = by_first(summary)
+    assert s["Tickets"][:3] == (9, 1, 8) and s["Category: Engineering (工程管理)"][:3] == (5, 1, 4)
+    assert by_first(wb["Buildings"])["not given"][0] == 1
+    assert list(by_first(wb["Staff"]))[-1] == "(unassigned)"
+    header = [c.value for c in wb["Tickets"][1]]
+    t2 = dict(zip(header, next(r for r in rows(wb["Tickets"])[1:] if r[0] == numbers("T2")[0]), strict=True))
+    assert t2["Responded on time"] == "no" and t2["Resolved on time"] == "yes" and t2["Building / area"] == "3栋"

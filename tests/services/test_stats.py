@@ -26,7 +26,6 @@ T10    11-01 00:00        工程     general   new        November (the end boun
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -34,14 +33,12 @@ import pytest
 
 from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, Resident, Staff, Team
 from services.stats import (
-    MonthStats,
     Rate,
     compare,
     month_bounds,
     month_stats,
     parse_month,
     previous_month,
-    render_stats_text,
 )
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -284,31 +281,3 @@ async def test_empty_month(sessions):
         cur, prev = await compare(session, month="2026-06", tz=SH, now=AFTER)
     assert cur.total == 0 and cur.by_category == {} and cur.response.value is None
     assert cur.rating_average is None and cur.satisfied.value is None and cur.overdue_numbers == []
-    text = render_stats_text(cur, prev)
-    assert "工单总数</b> 0" in text and "—" in text
-
-
-async def test_render_stats_text(sessions, seeded):
-    async with sessions() as session:
-        cur, prev = await compare(session, month="2026-10", tz=SH, team_id=seeded["team_engineering"], now=AFTER)
-    text = render_stats_text(cur, prev)
-    assert len(text) < 4096
-    assert "2026年10月" in text and "工程&lt;部&gt;" in text and "工程<部>" not in text
-    assert "回访率 83.3%（5/6）" in text
-    assert "处理及时率 100.0%（5/5）" in text
-    assert "满意度 3.00分（5条评价）" in text
-    assert "「问题未解决」1条" in text
-    assert numbers("T2")[0] in text
-    # Only <b> tags: everything else is escaped.
-    assert set(re.findall(r"</?([a-z]+)[^>]*>", text)) <= {"b"}
-
-
-def test_render_stats_text_is_bounded():
-    now = datetime(2026, 10, 15, tzinfo=UTC)
-    start, end = month_bounds("2026-10", SH)
-    many = {f"<类别{i}>" * 20: i for i in range(200)}
-    big = MonthStats(month="2026-10", tz="Asia/Shanghai", team_id=None, team_name=None, start=start, end=end,
-                     as_of=now, total=10**6, by_category=many, by_status={f"s{i}": 1 for i in range(200)},
-                     overdue_open=99, overdue_numbers=["TS20261001-0001"] * 5)
-    text = render_stats_text(big, big)
-    assert len(text) < 4096 and "&lt;类别0&gt;" in text
