@@ -24,7 +24,7 @@ from bot.webhook import WebhookServer
 from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
 from bot.shared_rate import SharedLimits
-from bot.storage import SqlStorage
+from bot.storage import RedisConversationStorage, SqlStorage, UpdateFsm
 from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from models.types import Clock, utcnow
@@ -64,9 +64,7 @@ def build_bot(settings: Settings) -> Bot:
 def build_storage(settings: Settings, sessions) -> tuple[BaseStorage, BaseEventIsolation]:
     """Conversation state in Redis when configured, otherwise in the SQL database."""
     if settings.redis_url:
-        from aiogram.fsm.storage.redis import RedisStorage
-
-        storage = RedisStorage.from_url(settings.redis_url)
+        storage = RedisConversationStorage(settings.redis_url)
         return storage, storage.create_isolation()
     return SqlStorage(sessions), SimpleEventIsolation()
 
@@ -94,6 +92,7 @@ def build_dispatcher(settings: Settings, sessions, *, classifier: Classifier | N
     dispatcher = Dispatcher(
         storage=storage,
         events_isolation=isolation,
+        disable_fsm=True,  # replaced by UpdateFsm: the conversation read and written once per update
         settings=settings,
         clock=clock,
         classifier=classifier or get_classifier(),
@@ -101,6 +100,8 @@ def build_dispatcher(settings: Settings, sessions, *, classifier: Classifier | N
         callback_policy=CallbackPolicy.from_settings(settings),
         matter_rules=MatterRules.from_settings(settings),
     )
+    dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=isolation)
+    dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
     locale = PersonLocaleMiddleware(catalogues())
     for observer in (dispatcher.message, dispatcher.callback_query):

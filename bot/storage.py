@@ -1,12 +1,28 @@
-"""Conversation (FSM) state kept in the database, so an intake in progress survives a restart."""
+"""Conversation (FSM) state: in the SQL database (an intake in progress survives a restart) or in
+Redis, read at most once and written at most once per update.
+
+Inside an update every read and write of the conversation goes to a buffer (``UpdateFsm``, the
+FSM middleware); the buffer is saved in one write when the handler returns, and dropped when it
+raises or the process dies. With the state the id of the update that changed it is saved (the
+last few per conversation): a redelivered update — Telegram retries a webhook that was not
+acknowledged, polling gets an unconfirmed batch again — whose change was already saved is
+skipped instead of being applied to the state it produced. Outside an update (tests, tools) the
+storages read and write directly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from aiogram.types import TelegramObject, Update
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -16,53 +32,170 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.tables import FsmRecord
 from models.types import utcnow
 
+APPLIED = "_applied"  # in the stored data: ids of the last updates whose change is saved
+REMEMBERED = 8
 
-class SqlStorage(BaseStorage):
-    """aiogram FSM storage on the project's SQL database (SQLite or PostgreSQL)."""
+
+@dataclass
+class Conversation:
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    applied: list[int] = field(default_factory=list)
+    changed: bool = False
+
+    @classmethod
+    def stored(cls, state: str | None, data: Mapping[str, Any] | None) -> Conversation:
+        data = dict(data or {})
+        applied = data.pop(APPLIED, [])
+        return cls(state=state, data=data, applied=list(applied) if isinstance(applied, list) else [])
+
+    def to_store(self) -> dict[str, Any]:
+        return {**self.data, APPLIED: self.applied} if self.applied else dict(self.data)
+
+
+class ConversationStore(BaseStorage):
+    """A storage that loads and saves a conversation whole (state and data together)."""
+
+    async def load(self, key: StorageKey) -> Conversation:
+        raise NotImplementedError
+
+    async def save(self, key: StorageKey, conversation: Conversation) -> None:
+        raise NotImplementedError
+
+    # aiogram's interface: through the update's buffer when there is one, else straight through.
+    async def _conversation(self, key: StorageKey) -> Conversation:
+        buffer = _buffer.get()
+        if buffer is None:
+            return await self.load(key)
+        if key not in buffer.conversations:
+            buffer.conversations[key] = await self.load(key)
+        return buffer.conversations[key]
+
+    async def _change(self, key: StorageKey, **values: Any) -> None:
+        conversation = await self._conversation(key)
+        for name, value in values.items():
+            setattr(conversation, name, value)
+        conversation.changed = True
+        if _buffer.get() is None:
+            await self.save(key, conversation)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self._change(key, state=state.state if isinstance(state, State) else state)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return (await self._conversation(key)).state
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._change(key, data={k: v for k, v in dict(data).items() if k != APPLIED})
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return dict((await self._conversation(key)).data)
+
+
+class SqlStorage(ConversationStore):
+    """The conversation in the project's SQL database (SQLite or PostgreSQL): one row per chat."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._keys = DefaultKeyBuilder(with_destiny=True, with_bot_id=True)
 
-    async def _write(self, key: StorageKey, **values: Any) -> None:
-        """One upsert (or delete) statement: never a read followed by a write."""
+    async def load(self, key: StorageKey) -> Conversation:
+        async with self._sessions() as session:
+            record = (await session.exec(select(FsmRecord).where(FsmRecord.key == self._keys.build(key)))).first()
+        return Conversation.stored(record.state, record.data) if record else Conversation()
+
+    async def save(self, key: StorageKey, conversation: Conversation) -> None:
+        """One statement: an upsert, or a delete when nothing is left to remember."""
         record_key = self._keys.build(key)
         table = FsmRecord.__table__
+        data = conversation.to_store()
         async with self._sessions() as session:
-            current = await self._read(key) if len(values) == 1 else None
-            state = values["state"] if "state" in values else (current.state if current else None)
-            data = values["data"] if "data" in values else (dict(current.data) if current else {})
-            if state is None and not data:
-                await (await session.connection()).execute(delete(table).where(table.c.key == record_key))
+            connection = await session.connection()
+            if conversation.state is None and not data:
+                await connection.execute(delete(table).where(table.c.key == record_key))
             else:
                 insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-                row = {"key": record_key, "state": state, "data": data, "updated_at": utcnow()}
-                update = {name: row[name] for name in (*values, "updated_at")}
-                await (await session.connection()).execute(
-                    insert(table).values(**row).on_conflict_do_update(index_elements=[table.c.key], set_=update)
-                )
+                row = {"key": record_key, "state": conversation.state, "data": data, "updated_at": utcnow()}
+                await connection.execute(insert(table).values(**row).on_conflict_do_update(
+                    index_elements=[table.c.key], set_={k: v for k, v in row.items() if k != "key"}))
             await session.commit()
-
-    async def _read(self, key: StorageKey) -> FsmRecord | None:
-        async with self._sessions() as session:
-            return (
-                await session.exec(select(FsmRecord).where(FsmRecord.key == self._keys.build(key)))
-            ).first()
-
-    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        value = state.state if isinstance(state, State) else state
-        await self._write(key, state=value)
-
-    async def get_state(self, key: StorageKey) -> str | None:
-        record = await self._read(key)
-        return record.state if record else None
-
-    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        await self._write(key, data=dict(data))
-
-    async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        record = await self._read(key)
-        return dict(record.data) if record else {}
 
     async def close(self) -> None:
         """Nothing to close: sessions come from the application's engine."""
+
+
+class RedisConversationStorage(ConversationStore):
+    """The conversation in Redis, with aiogram's RedisStorage keys (``…:state``, ``…:data``)."""
+
+    def __init__(self, url: str) -> None:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        self._redis_storage = RedisStorage.from_url(url)
+        self.redis = self._redis_storage.redis
+        self.key_builder = self._redis_storage.key_builder
+
+    def create_isolation(self):
+        return self._redis_storage.create_isolation()
+
+    async def load(self, key: StorageKey) -> Conversation:
+        state, data = await self.redis.mget(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
+        if isinstance(state, bytes):
+            state = state.decode("utf-8")
+        return Conversation.stored(state, json.loads(data) if data else None)
+
+    async def save(self, key: StorageKey, conversation: Conversation) -> None:
+        """Both keys in one MULTI/EXEC: a crash never leaves the state without its data."""
+        state_key, data_key = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+        data = conversation.to_store()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if conversation.state is None:
+                pipe.delete(state_key)
+            else:
+                pipe.set(state_key, conversation.state)
+            if data:
+                pipe.set(data_key, json.dumps(data))
+            else:
+                pipe.delete(data_key)
+            await pipe.execute()
+
+    async def close(self) -> None:
+        await self._redis_storage.close()
+
+
+@dataclass
+class UpdateBuffer:
+    conversations: dict[StorageKey, Conversation] = field(default_factory=dict)
+
+
+_buffer: ContextVar[UpdateBuffer | None] = ContextVar("huifang_fsm_buffer", default=None)
+
+
+class UpdateFsm(FSMContextMiddleware):
+    """aiogram's FSM middleware with the conversation buffered for the update and saved once."""
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        storage = self.storage
+        context = self.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = storage
+        if context is None or not isinstance(storage, ConversationStore):
+            return await super().__call__(handler, event, data)
+        update_id = event.update_id if isinstance(event, Update) else None
+        async with self.events_isolation.lock(key=context.key):
+            buffer = UpdateBuffer()
+            token = _buffer.set(buffer)
+            try:
+                own = await storage._conversation(context.key)
+                if update_id is not None and update_id in own.applied:
+                    return UNHANDLED  # redelivered: its change is already saved
+                data.update({"state": context, "raw_state": own.state})
+                result = await handler(event, data)
+            finally:
+                _buffer.reset(token)
+            for key, conversation in buffer.conversations.items():
+                if not conversation.changed:
+                    continue
+                if key == context.key and update_id is not None:
+                    conversation.applied = [*conversation.applied, update_id][-REMEMBERED:]
+                await storage.save(key, conversation)
+            return result

@@ -276,6 +276,14 @@ class SandboxClient:
         """Updates the bot has not confirmed yet."""
         return (await self.request("GET", "/control/updates"))["updates"]
 
+    async def settled(self, timeout: float = 10) -> None:
+        """Wait until the bot has confirmed every update (a poller confirms only handled ones)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await self.pending_updates():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"updates still unconfirmed after {timeout} s")
+            await asyncio.sleep(0.02)
+
     # ---------------------------------------------------------------- chats
     async def chat_messages(
         self, chat_id: int, *, after: int = 0, who: str = "all", wait: float = 0, min: int = 1

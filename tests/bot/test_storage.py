@@ -1,11 +1,17 @@
-"""Conversation state in the database (both backends) and in Redis survives a new storage object."""
+"""Conversation state in the database (both backends) and in Redis survives a new storage object;
+inside an update it is read once, written once, dropped on an error, and a redelivered update
+whose change was saved is skipped."""
 
 from __future__ import annotations
 
 import pytest
+from aiogram import Bot, Dispatcher, F
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import Message, Update
 
-from bot.storage import SqlStorage
+from bot.storage import RedisConversationStorage, SqlStorage, UpdateFsm
 from handlers.states import Intake
 
 KEY = StorageKey(bot_id=1, chat_id=42, user_id=42)
@@ -48,15 +54,112 @@ class TestSqlStorage:
 @pytest.mark.redis
 class TestRedisStorage:
     async def test_state_survives_a_new_instance(self, redis_url):
-        from aiogram.fsm.storage.redis import RedisStorage
-
-        first = RedisStorage.from_url(redis_url)
+        first = RedisConversationStorage(redis_url)
         await first.set_state(KEY, Intake.location)
         await first.set_data(KEY, {"draft": "r1"})
         await first.close()
-        second = RedisStorage.from_url(redis_url)
+        second = RedisConversationStorage(redis_url)
         try:
             assert await second.get_state(KEY) == "Intake:location"
             assert await second.get_data(KEY) == {"draft": "r1"}
+            await second.set_state(KEY, None)
+            await second.set_data(KEY, {})
+            assert await second.redis.exists(second.key_builder.build(KEY, "state"),
+                                             second.key_builder.build(KEY, "data")) == 0
         finally:
             await second.close()
+
+    async def test_readable_by_aiogram_redis_storage(self, redis_url):
+        """Same keys and encoding as aiogram's RedisStorage: a deployment switching keeps its conversations."""
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        ours = RedisConversationStorage(redis_url)
+        await ours.set_state(KEY, Intake.contact)
+        await ours.set_data(KEY, {"draft": "r2"})
+        theirs = RedisStorage.from_url(redis_url)
+        try:
+            assert await theirs.get_state(KEY) == "Intake:contact"
+            assert await theirs.get_data(KEY) == {"draft": "r2"}
+        finally:
+            await theirs.close()
+            await ours.close()
+
+
+class CountingStorage(SqlStorage):
+    """SqlStorage that counts its loads and saves."""
+
+    def __init__(self, sessions) -> None:
+        super().__init__(sessions)
+        self.loads = self.saves = 0
+
+    async def load(self, key):
+        self.loads += 1
+        return await super().load(key)
+
+    async def save(self, key, conversation):
+        self.saves += 1
+        await super().save(key, conversation)
+
+
+def message_update(update_id: int, text: str) -> Update:
+    return Update.model_validate({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 0, "chat": {"id": 42, "type": "private"},
+        "from": {"id": 42, "is_bot": False, "first_name": "A"}, "text": text}})
+
+
+class TestOneReadOneWritePerUpdate:
+    """The dispatcher's FSM middleware (UpdateFsm) around a small router of three steps."""
+
+    @pytest.fixture
+    def setup(self, sessions):
+        storage = CountingStorage(sessions)
+        dispatcher = Dispatcher(storage=storage, disable_fsm=True)
+        dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=SimpleEventIsolation())
+        dispatcher.update.outer_middleware(dispatcher.fsm)
+        seen: list[str] = []
+
+        @dispatcher.message(F.text == "boom")
+        async def boom(message: Message, state: FSMContext) -> None:
+            await state.set_state(Intake.confirm)
+            raise RuntimeError("handler failed")
+
+        @dispatcher.message()
+        async def step(message: Message, state: FSMContext) -> None:
+            seen.append(f"{await state.get_state()}:{message.text}")
+            data = await state.get_data()
+            await state.update_data(texts=[*data.get("texts", []), message.text])
+            await state.set_state(Intake.location if await state.get_state() is None else Intake.contact)
+
+        bot = Bot("42:TEST")
+        return dispatcher, bot, storage, seen
+
+    async def test_one_load_and_one_save(self, setup):
+        dispatcher, bot, storage, seen = setup
+        await dispatcher.feed_update(bot, message_update(1, "电梯坏了"))
+        assert (storage.loads, storage.saves) == (1, 1)
+        await dispatcher.feed_update(bot, message_update(2, "3栋"))
+        assert (storage.loads, storage.saves) == (2, 2)
+        assert seen == ["None:电梯坏了", "Intake:location:3栋"]
+        assert await storage.get_data(KEY_42) == {"texts": ["电梯坏了", "3栋"]}
+
+    async def test_redelivered_update_is_skipped(self, setup):
+        dispatcher, bot, storage, seen = setup
+        await dispatcher.feed_update(bot, message_update(7, "电梯坏了"))
+        # The process died after saving but before acknowledging: the same update comes again.
+        await dispatcher.feed_update(bot, message_update(7, "电梯坏了"))
+        assert seen == ["None:电梯坏了"] and await storage.get_state(KEY_42) == "Intake:location"
+        await dispatcher.feed_update(bot, message_update(8, "3栋"))
+        assert seen == ["None:电梯坏了", "Intake:location:3栋"]
+
+    async def test_nothing_saved_when_the_handler_fails(self, setup, caplog):
+        dispatcher, bot, storage, seen = setup
+        await dispatcher.feed_update(bot, message_update(1, "电梯坏了"))
+        with pytest.raises(RuntimeError):
+            await dispatcher.feed_update(bot, message_update(2, "boom"))
+        assert storage.saves == 1 and await storage.get_state(KEY_42) == "Intake:location"
+        # Retried (say after a restart), the failed update is not taken for applied.
+        await dispatcher.feed_update(bot, message_update(3, "3栋"))
+        assert await storage.get_state(KEY_42) == "Intake:contact"
+
+
+KEY_42 = StorageKey(bot_id=42, chat_id=42, user_id=42)

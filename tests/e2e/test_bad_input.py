@@ -29,7 +29,10 @@ async def at_step(user, step: str) -> None:
     await user.expect("请确认")
 
 
-async def stored_state(app, user_id: int) -> str | None:
+async def stored_state(app, user) -> str | None:
+    """The conversation state saved for the user, once the bot has handled every update."""
+    await user.client.settled()
+    user_id = user.id
     async with app.sessions() as session:
         records = (await session.exec(select(FsmRecord))).all()
     return next((r.state for r in records if f":{user_id}:" in r.key), None)
@@ -45,21 +48,21 @@ class TestDescriptionStep:
         await at_step(resident, "description")
         await resident.send("\u200b\u200b")  # Telegram trims spaces, but zero-width characters get through
         assert "不能为空" in (await resident.next_message()).text
-        assert await stored_state(bot_app, resident.id) == "Intake:description"
+        assert await stored_state(bot_app, resident) == "Intake:description"
 
     async def test_too_long(self, resident, bot_app):
         await at_step(resident, "description")
         await resident.send("漏水" * 1001)
         reply = await resident.next_message()
         assert "太长" in reply.text and "2000" in reply.text
-        assert await stored_state(bot_app, resident.id) == "Intake:description"
+        assert await stored_state(bot_app, resident) == "Intake:description"
 
     @pytest.mark.parametrize("kind", ["sticker", "voice", "document", "location"])
     async def test_non_text(self, resident, bot_app, kind):
         await at_step(resident, "description")
         await getattr(resident, f"send_{kind}")()
         assert "只能接收文字" in (await resident.next_message()).text
-        assert await stored_state(bot_app, resident.id) == "Intake:description"
+        assert await stored_state(bot_app, resident) == "Intake:description"
         await resident.send("楼上漏水到我家厨房")  # and it carries on from there
         assert "在哪里" in (await resident.next_message()).text
 
@@ -71,7 +74,7 @@ class TestLocationStep:
         assert "太简略" in (await resident.next_message()).text
         await resident.send_sticker()
         assert "请用文字告诉我们位置" in (await resident.next_message()).text
-        assert await stored_state(bot_app, resident.id) == "Intake:location"
+        assert await stored_state(bot_app, resident) == "Intake:location"
 
 
 class TestContactStep:
@@ -80,13 +83,13 @@ class TestContactStep:
         await resident.send("12345")
         reply = await resident.next_message()
         assert "格式不对" in reply.text and reply.reply_keyboard  # keyboard offered again
-        assert await stored_state(bot_app, resident.id) == "Intake:contact"
+        assert await stored_state(bot_app, resident) == "Intake:contact"
 
     async def test_someone_elses_contact(self, resident, bot_app):
         await at_step(resident, "contact")
         await resident.send_contact(phone="13900001111", own=False)
         assert "别人的名片" in (await resident.next_message()).text
-        assert await stored_state(bot_app, resident.id) == "Intake:contact"
+        assert await stored_state(bot_app, resident) == "Intake:contact"
 
     async def test_foreign_number_in_own_contact(self, client, bot_app):
         user = client.user(5002, first_name="Tom", phone="+14155550100")
@@ -105,7 +108,7 @@ class TestConfirmStep:
         await at_step(resident, "confirm")
         await resident.send("好的")
         assert "确认提交" in (await resident.next_message()).text
-        assert await stored_state(bot_app, resident.id) == "Intake:confirm"
+        assert await stored_state(bot_app, resident) == "Intake:confirm"
 
     async def test_button_from_an_old_draft(self, resident, bot_app):
         await at_step(resident, "confirm")
@@ -115,7 +118,7 @@ class TestConfirmStep:
         answer = await resident.callback_answer(await resident.press_data(old_summary.message_id, old_submit))
         assert answer.show_alert and "失效" in answer.text
         assert await count_complaints(bot_app) == 0
-        assert await stored_state(bot_app, resident.id) == "Intake:confirm"
+        assert await stored_state(bot_app, resident) == "Intake:confirm"
 
     async def test_double_tap_submits_once(self, resident, bot_app):
         await at_step(resident, "confirm")
@@ -135,7 +138,7 @@ class TestConfirmStep:
         answer = await resident.callback_answer(await resident.press_data(summary.message_id, data))
         assert answer.answered and answer.show_alert
         assert await count_complaints(bot_app) == 0
-        assert await stored_state(bot_app, resident.id) == "Intake:confirm"
+        assert await stored_state(bot_app, resident) == "Intake:confirm"
 
 
 class TestCommandsAndLookups:
@@ -144,7 +147,7 @@ class TestCommandsAndLookups:
         await resident.send("/foo")
         reply = await resident.next_message()
         assert "没有这个命令：/foo" in reply.text and "请继续告诉我们位置" in reply.text
-        assert await stored_state(bot_app, resident.id) == "Intake:location"
+        assert await stored_state(bot_app, resident) == "Intake:location"
         await resident.send("9栋")
         assert "联系方式" in (await resident.next_message()).text
 
@@ -182,7 +185,7 @@ class TestCommandsAndLookups:
         assert "请继续留下联系方式" in (await resident.next_message()).text
         await resident.send("/my")
         assert "还没有提交过" in (await resident.next_message()).text
-        assert await stored_state(bot_app, resident.id) == "Intake:contact"
+        assert await stored_state(bot_app, resident) == "Intake:contact"
         await resident.send("13812345678")
         await resident.expect("请确认")
 
@@ -191,7 +194,7 @@ class TestCommandsAndLookups:
         await resident.send("/new")
         assert "重新开始" in (await resident.next_message()).text
         assert "请描述" in (await resident.next_message()).text
-        assert await stored_state(bot_app, resident.id) == "Intake:description"
+        assert await stored_state(bot_app, resident) == "Intake:description"
 
     async def test_max_length_description_fits_the_summary(self, resident, bot_app):
         await resident.send("/new")
@@ -219,7 +222,7 @@ class TestCancel:
         await resident.send("/cancel")
         reply = await resident.next_message()
         assert "已取消" in reply.text and reply.removes_keyboard
-        assert await stored_state(bot_app, resident.id) is None
+        assert await stored_state(bot_app, resident) is None
         assert await count_complaints(bot_app) == 0
         await resident.send("/cancel")
         assert "没有正在填写" in (await resident.next_message()).text
