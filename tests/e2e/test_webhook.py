@@ -20,7 +20,7 @@ from sandbox import SandboxClient, SandboxServer
 from services import lifecycle, routing
 from services import staff as staff_service
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_service, reset_postgres
-from tests.e2e.balancer import Balancer
+from sandbox.balancer import Balancer
 from tests.e2e.conftest import TOKEN
 from tests.e2e.flows import TICKET, intake
 

@@ -1,4 +1,4 @@
-"""A small round-robin load balancer for tests (nginx's role in deploy/): each request goes to the
+"""A small round-robin load balancer for tests and benches (nginx's role in deploy/): each request goes to the
 next backend; a backend that refuses the connection or answers 502/503 is skipped for the next."""
 
 from __future__ import annotations
