@@ -243,6 +243,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
         result["checkouts_in_update"] = counter.checkouts_in_update
         result["checkouts_elsewhere"] = counter.checkouts_elsewhere
         if profiler:
+            if args.profile_out:
+                profiler.dump_stats(args.profile_out)
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)
             stats.sort_stats("cumulative").print_stats(args.profile_top)
@@ -359,6 +361,7 @@ def parse_args(argv=None):
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="flushed (env BENCH_REDIS_URL)")
     parser.add_argument("--profile", action="store_true", help="cProfile the bot's measured run")
     parser.add_argument("--profile-top", type=int, default=35)
+    parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")
     parser.add_argument("--driver", choices=["bot", "echo"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
