@@ -12,7 +12,8 @@ with a pending attempt later today, sent prompts not yet expired), so every tick
 work. Then it runs the callback tick (``scheduler.callbacks.CallbackWorker.tick``:
 ``expire_unanswered``, ``queue_due_prompts``, ``close_due``) and the deadline watch
 (``scheduler.sla_watch.SlaWatcher.tick``) ``--ticks`` times each and prints the median per tick
-and the ratio largest N ÷ smallest N (the goal: ≤ 1.2). Figures only; nothing asserts on speed.
+and the best, and the ratios largest N ÷ smallest N of both (the goal: ≤ 1.2; on a busy machine
+the best of the ticks is the steadier figure). Figures only; nothing asserts on speed.
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ async def fill(url: str, n: int) -> float:
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         if engine.dialect.name == "postgresql":
             async with engine.connect() as conn:
-                await (await conn.execution_options(isolation_level="AUTOCOMMIT")).exec_driver_sql("VACUUM ANALYZE")
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM ANALYZE")
+                await conn.exec_driver_sql("CHECKPOINT")  # the bulk load's writes out of the way of the timing
         else:
             async with engine.begin() as conn:
                 await conn.exec_driver_sql("ANALYZE")
@@ -165,6 +168,7 @@ async def time_ticks(url: str, ticks: int) -> dict[str, float]:
             if name == "callback tick" and any(result.values()):
                 print(f"    ! the tick did work: {result} (the data should leave nothing due)", flush=True)
             out[name] = statistics.median(times)
+            out[name + " (best)"] = min(times)
     finally:
         await engine.dispose()
     return out
@@ -173,7 +177,7 @@ async def time_ticks(url: str, ticks: int) -> dict[str, float]:
 async def main(args) -> None:
     sizes = sorted(args.sizes)
     print(f"tick bench: {', '.join(f'{n:,}' for n in sizes)} closed tickets + {RESOLVED} resolved; "
-          f"median of {args.ticks} ticks; python {sys.version.split()[0]}", flush=True)
+          f"median and best of {args.ticks} ticks; python {sys.version.split()[0]}", flush=True)
     for backend in args.backends:
         results = {}
         for n in sizes:
@@ -189,7 +193,7 @@ async def main(args) -> None:
             print(f"{backend:9} N={n:>9,}  filled in {filled:6.1f} s  " + "  ".join(
                 f"{name} {seconds * 1000:8.2f} ms" for name, seconds in results[n].items()), flush=True)
         small, large = sizes[0], sizes[-1]
-        for name in results[small]:
+        for name in results[small]:  # median and best
             print(f"{backend:9} {name:15} {large:,} ÷ {small:,} closed: "
                   f"{results[large][name] * 1000:.2f} ms / {results[small][name] * 1000:.2f} ms = "
                   f"{results[large][name] / results[small][name]:.2f}", flush=True)
@@ -201,7 +205,7 @@ def parse_args(argv=None):
                         default=[1000, 1_000_000])
     parser.add_argument("--backends", type=lambda s: [b.strip() for b in s.split(",") if b.strip()],
                         default=["postgres"], help="postgres,sqlite")
-    parser.add_argument("--ticks", type=int, default=7)
+    parser.add_argument("--ticks", type=int, default=15)
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="dropped and recreated (env BENCH_POSTGRES_URL)")
     return parser.parse_args(argv)
 
