@@ -17,7 +17,7 @@ from aiogram.types import BotCommand, ErrorEvent
 
 from bot.delivery import DeliveryWorker
 from bot.i18n import DEFAULT_LOCALE, LOCALES, PersonLocaleMiddleware, _, catalogues
-from bot.middlewares import DatabaseMiddleware, ResidentMiddleware
+from bot.middlewares import DatabaseMiddleware, ResidentCache, ResidentMiddleware
 from bot.polling import BatchPoller, TolerantSession
 from bot.render import Renderer
 from bot.webhook import WebhookServer
@@ -104,8 +104,10 @@ def build_dispatcher(settings: Settings, sessions, *, classifier: Classifier | N
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(DatabaseMiddleware(sessions))
     locale = PersonLocaleMiddleware(catalogues())
+    # One process polling is the only one reading residents' updates: their rows can be cached.
+    residents = ResidentMiddleware(ResidentCache() if not settings.webhook_url else None)
     for observer in (dispatcher.message, dispatcher.callback_query):
-        observer.outer_middleware(ResidentMiddleware())
+        observer.outer_middleware(residents)
         observer.outer_middleware(locale)
     dispatcher.errors.register(on_error)
     dispatcher.include_routers(*routers())
@@ -131,7 +133,7 @@ class HuifangApp:
                  clock: Clock = utcnow) -> None:
         self.settings = settings
         self.clock = clock  # every "now" of handlers and jobs; tests pin it
-        self.engine = create_engine(settings.database_url)
+        self.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.sessions = session_factory(self.engine)
         self.bot = build_bot(settings)
         self.sender = Sender(self.bot)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -49,11 +50,21 @@ def sanitise_updates(content: str, bot: Bot) -> str:
     return json.dumps({**data, "result": cleaned})
 
 
+_RESPONSE_TYPES: dict[Any, type] = {}
+
+
 class TolerantSession(AiohttpSession):
-    """AiohttpSession whose getUpdates skips unreadable updates one by one."""
+    """AiohttpSession whose getUpdates skips unreadable updates one by one.
+
+    It also holds on to aiogram's ``Response[T]`` models: pydantic keeps parametrised generics
+    only weakly, so every garbage collection dropped them and the next reply rebuilt the model
+    (tens of milliseconds each, several times a second under load)."""
 
     def check_response(self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int,
                        content: str) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in _RESPONSE_TYPES:
+            _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[index]
         if isinstance(method, GetUpdates):
             content = sanitise_updates(content, bot)
         return super().check_response(bot, method, status_code, content)

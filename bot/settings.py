@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     webhook_claim_lease: Duration = timedelta(seconds=60)  # an update claimed this long ago by a dead process is retaken
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
+    # Database connections kept open per process (plus up to 10 more while busy): updates are
+    # handled concurrently, and a connection opened and closed per update costs more than the update.
+    db_pool_size: int = 15
     lexicon_path: str | None = None
     # The classifier's learned model (services.classify.model): where --learn and the scheduled
     # retrain write it ("off" = the lexicon alone), the labelled TSV files it is trained on

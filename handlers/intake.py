@@ -31,6 +31,8 @@ from models.tables import ComplaintCreate, Resident
 from models.types import Clock
 from services import lifecycle
 from services.classify import Classifier
+from services.classify.result import Classification, KeywordHit
+from services.domain import Category, Flag, Kind, Severity
 from services.intake import IntakeError, normalize_phone, parse_typed_contact, validate_description, validate_location
 from services.filing import MatterRules, file_complaint
 from services.sla import SlaPolicy
@@ -308,10 +310,46 @@ async def send_location_prompt(message: Message, state: FSMContext, session: Asy
     await message.answer(_("ask_location"), reply_markup=markup)
 
 
+def keep_classification(classification: Classification, text: str) -> dict:
+    """The classification of ``text`` as conversation data (JSON), so submit need not classify again."""
+    return {
+        "text": text,
+        "category": classification.category.value,
+        "kind": classification.kind.value,
+        "severity": classification.severity.value,
+        "confidence": classification.confidence,
+        "keywords": [list(hit) for hit in classification.keywords],
+        "flags": sorted(flag.value for flag in classification.flags),
+        "runner_up": classification.runner_up.value if classification.runner_up is not None else None,
+        "uncertain": classification.uncertain,
+        "source": classification.source,
+    }
+
+
+def classification_of(data: dict, classifier: Classifier) -> Classification:
+    """The classification the summary showed for this description, or a fresh one (the description was
+    edited since, or the kept one cannot be read)."""
+    kept = data.get("classification")
+    if isinstance(kept, dict) and kept.get("text") == data["description"]:
+        try:
+            return Classification(
+                category=Category(kept["category"]), kind=Kind(kept["kind"]), severity=Severity(kept["severity"]),
+                confidence=float(kept["confidence"]),
+                keywords=tuple(KeywordHit(*hit) for hit in kept["keywords"]),
+                flags=frozenset(Flag(flag) for flag in kept["flags"]),
+                runner_up=Category(kept["runner_up"]) if kept.get("runner_up") else None,
+                uncertain=bool(kept["uncertain"]), source=kept["source"],
+                labels=getattr(getattr(classifier, "lexicon", None), "labels", None),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass
+    return classifier.classify(data["description"])
+
+
 async def show_summary(message: Message, state: FSMContext, settings: Settings, classifier: Classifier) -> None:
-    """Classify the draft and show it for confirmation."""
+    """Classify the draft (once per description: the result is kept for submit) and show it for confirmation."""
     data = await state.get_data()
-    classification = classifier.classify(data["description"])
+    classification = classification_of(data, classifier)
     contact = contact_line(
         anonymous=bool(data.get("anonymous")), name=data.get("contact_name"), phone=data.get("contact_phone")
     )
@@ -335,7 +373,8 @@ async def show_summary(message: Message, state: FSMContext, settings: Settings, 
         await retire_buttons(message, old_summary)
     await state.set_state(Intake.confirm)
     sent = await message.answer(text, reply_markup=summary_keyboard(data["draft"]))
-    await state.update_data(editing=False, summary_message_id=sent.message_id)
+    await state.update_data(editing=False, summary_message_id=sent.message_id,
+                            classification=keep_classification(classification, data["description"]))
 
 
 @handlers.callback_query(IntakeCb.filter(F.action.in_({"desc", "loc", "contact"})))
@@ -372,7 +411,7 @@ async def submit(
         answer = _("already_submitted", number=existing.number) if existing else _("stale_button")
         await query.answer(answer, show_alert=True)
         return
-    classification = classifier.classify(data["description"])
+    classification = classification_of(data, classifier)
     complaint_data = ComplaintCreate(
         description=data["description"],
         location=data["location"],

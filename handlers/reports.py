@@ -17,7 +17,6 @@ from handlers.declare import Handlers
 from handlers.staff import IsStaff
 from models.tables import Staff
 from models.types import Clock
-from services import report as report_service
 from services import stats
 
 handlers = Handlers("reports")
@@ -68,6 +67,8 @@ async def report_command(message: Message, command: CommandObject, session: Asyn
         return
     await message.answer(_("staff.report_working", month=escape(month)))
     with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder:
+        from services import report as report_service  # openpyxl and matplotlib: only when a report is made
+
         files = await report_service.build_report(session, month=month, tz=settings.tz,
                                                   out=Path(folder) / f"report-{month}.xlsx",
                                                   team_id=scope_of(staff), text=_)

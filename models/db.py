@@ -50,6 +50,8 @@ class ReadThenWrite(RuntimeError):
 def create_engine(database_url: str, **kwargs) -> AsyncEngine:
     """Create the async engine; on SQLite make writers queue instead of failing."""
     url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
+        kwargs.pop("pool_size", None)  # one shared in-memory connection: no pool to size
     if url.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         engine = create_async_engine(url, **kwargs)

@@ -1,0 +1,374 @@
+"""Intake throughput of the bot against a minimal aiogram echo bot, on the same sandbox, in one run.
+
+Run: ``python -m bench.intake_bench [--residents 50] [--complaints 4]
+[--backends sqlite,postgres,redis] [--profile] [--pg-url URL] [--redis-url URL]``
+
+For each backend (``sqlite``: a temporary file; ``postgres``: the database of ``--pg-url``,
+default ``bench``, dropped and recreated; ``redis``: that PostgreSQL database plus
+conversation state in Redis, ``--redis-url`` db 9 by default, flushed):
+
+1. a *driver* process starts the Telegram sandbox (``sandbox.SandboxServer``) and plays the
+   residents through ``sandbox.SandboxClient``; the bot runs in this process, so the CPU time
+   measured here (``time.process_time``) is the bot's alone;
+2. the bot (``bot.app.HuifangApp``, scheduler off, send rates out of the way) is started on a
+   fresh database, warmed up with a few complaints, then N residents file M complaints each, all
+   at once, each resident waiting for the bot's answer before the next step (as in
+   ``tests/e2e/flows.py``): description → location → share-phone → 确认提交, 4 updates each;
+3. a minimal aiogram echo bot (aiogram's own polling, one message handler answering with a
+   button, one callback handler) gets the same number of updates from the same number of users in
+   the same pattern (three messages and one button press per "complaint"), on a new sandbox
+   started by the same kind of driver.
+
+Printed per backend: updates/s and CPU ms per update of both, the ratio bot ÷ echo, SQL
+statements per intake update (SQLAlchemy ``before_cursor_execute`` inside the update's handling,
+plus the ones of the delivery worker) and connection checkouts per update. ``--profile`` runs
+cProfile over the bot's measured run and prints the top functions (per update: divide by the
+update count printed). Figures only; nothing here asserts on speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TOKEN = "123456:BENCH-sandbox-token-0000"
+STEPS = 4  # updates per complaint: description, location, contact, confirm
+DEFAULT_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/bench")
+DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+MESSAGES = [line.strip() for line in Path(__file__).with_name("chat_messages.txt").read_text("utf-8").splitlines()
+            if line.strip()]
+LOCATIONS = ["3栋1单元1202", "5号楼803", "地下车库B2区", "小区北门", "12栋2单元601"]
+
+
+# --- the driver: sandbox + residents, in its own process -------------------------------------------
+
+
+async def _resident_bot(client, uid: int, complaints: int, timeout: float) -> None:
+    from bot.i18n import catalogues
+
+    share = catalogues().text("btn_share_phone", locale="zh_Hans")
+    user = client.user(uid, first_name=f"住户{uid}", phone=f"138{uid % 10**8:08d}")
+    for c in range(complaints):
+        description = MESSAGES[(uid + c) % len(MESSAGES)]
+        await user.send(description)
+        await user.expect("在哪里", timeout)
+        await user.send(LOCATIONS[(uid + c) % len(LOCATIONS)])
+        await user.expect("联系方式", timeout)
+        await user.tap(share)
+        summary = await user.expect("请确认", timeout)
+        await user.press("确认提交", summary)
+        while True:  # a receipt, or "merged into your earlier ticket"
+            reply = await user.next_message(timeout)
+            if "/status" in (reply.text or "") or "工单号" in (reply.text or ""):
+                break
+
+
+async def _resident_echo(client, uid: int, complaints: int, timeout: float) -> None:
+    user = client.user(uid, first_name=f"住户{uid}")
+    for c in range(complaints):
+        for step in range(STEPS - 1):
+            token = f"e{uid}-{c}-{step}"
+            await user.send(token)
+            echoed = await user.expect(token, timeout)
+        await user.press("ok", echoed)
+        await user.expect(f"pressed {uid}", timeout)
+
+
+async def driver_main(mode: str) -> None:
+    from sandbox import SandboxClient, SandboxServer
+
+    server = SandboxServer()
+    await server.start()
+    print(json.dumps({"url": server.base_url}), flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    play = _resident_bot if mode == "bot" else _resident_echo
+    async with SandboxClient(server.base_url) as client:
+        while line := await reader.readline():
+            command = json.loads(line)
+            if command.get("stop"):
+                break
+            first, residents, complaints = command["first_id"], command["residents"], command["complaints"]
+            started, cpu = time.perf_counter(), time.process_time()
+            results = await asyncio.gather(*(play(client, first + i, complaints, command.get("timeout", 120))
+                                             for i in range(residents)), return_exceptions=True)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            errors = [f"{type(r).__name__}: {r}"[:300] for r in results if isinstance(r, BaseException)]
+            print(json.dumps({"seconds": seconds, "driver_cpu": cpu, "updates": residents * complaints * STEPS, "errors": errors}),
+                  flush=True)
+    await server.stop()
+
+
+class Driver:
+    """The driver process seen from the bot's side."""
+
+    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
+        self.process, self.url = process, url
+
+    @classmethod
+    async def start(cls, mode: str) -> Driver:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.intake_bench", "--driver", mode,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=str(Path(__file__).parent.parent))
+        line = await process.stdout.readline()
+        return cls(process, json.loads(line)["url"])
+
+    async def play(self, *, first_id: int, residents: int, complaints: int) -> dict:
+        self.process.stdin.write((json.dumps({"first_id": first_id, "residents": residents,
+                                              "complaints": complaints}) + "\n").encode())
+        await self.process.stdin.drain()
+        result = json.loads(await self.process.stdout.readline())
+        if result["errors"]:
+            print(f"    ! {len(result['errors'])} residents failed, e.g. {result['errors'][0]}", flush=True)
+        return result
+
+    async def stop(self) -> None:
+        self.process.stdin.write(b'{"stop": true}\n')
+        await self.process.stdin.drain()
+        await self.process.wait()
+
+
+# --- the bot side -----------------------------------------------------------------------------------
+
+
+class SqlCounter:
+    """Statements and connection checkouts, inside an update's handling and elsewhere."""
+
+    def __init__(self, engine, update_tasks: set) -> None:
+        from sqlalchemy import event
+
+        self.update_tasks = update_tasks
+        self.reset()
+        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+        event.listen(engine.sync_engine.pool, "checkout", self._checkout)
+
+    def reset(self) -> None:
+        self.in_update = self.elsewhere = self.checkouts_in_update = self.checkouts_elsewhere = 0
+
+    def _inside(self) -> bool:
+        try:
+            return asyncio.current_task() in self.update_tasks
+        except RuntimeError:
+            return False
+
+    def _statement(self, *_args) -> None:
+        if self._inside():
+            self.in_update += 1
+        else:
+            self.elsewhere += 1
+
+    def _checkout(self, *_args) -> None:
+        if self._inside():
+            self.checkouts_in_update += 1
+        else:
+            self.checkouts_elsewhere += 1
+
+
+def _track_updates(dispatcher, update_tasks: set) -> None:
+    """Mark the task handling an update, so SQL can be attributed to update handling."""
+    feed = dispatcher.feed_update
+
+    async def feed_update(*args, **kwargs):
+        task = asyncio.current_task()
+        update_tasks.add(task)
+        try:
+            return await feed(*args, **kwargs)
+        finally:
+            update_tasks.discard(task)
+
+    dispatcher.feed_update = feed_update
+
+
+async def _fresh_postgres(url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    connection = await asyncpg.connect(user=parsed.username, password=parsed.password, host=parsed.host,
+                                       port=parsed.port or 5432, database="postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await connection.close()
+
+
+async def _flush_redis(url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url)
+    try:
+        await redis.flushdb()
+    finally:
+        await redis.aclose()
+
+
+async def bench_bot(database_url: str, redis_url: str | None, args, classifier) -> dict:
+    from bot.app import HuifangApp
+    from bot.settings import RateSettings, Settings
+
+    driver = await Driver.start("bot")
+    rates = RateSettings(private_per_second=1000, private_burst=1000, overall_per_second=100000,
+                         overall_burst=10000)
+    settings = Settings(bot_token=TOKEN, telegram_api_base=driver.url, database_url=database_url,
+                        redis_url=redis_url, polling_timeout=5, rate=rates, report_day=0, _env_file=None)
+    app = HuifangApp(settings, classifier=classifier, with_scheduler=False)
+    update_tasks: set = set()
+    _track_updates(app.dispatcher, update_tasks)
+    counter = SqlCounter(app.engine, update_tasks)
+    await app.start()
+    try:
+        await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
+        await asyncio.sleep(0.2)
+        counter.reset()
+        profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not waiting
+        cpu = time.process_time()
+        if profiler:
+            profiler.enable()
+        result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
+        if profiler:
+            profiler.disable()
+        result["cpu"] = time.process_time() - cpu
+        result["sql_in_update"], result["sql_elsewhere"] = counter.in_update, counter.elsewhere
+        result["checkouts_in_update"] = counter.checkouts_in_update
+        result["checkouts_elsewhere"] = counter.checkouts_elsewhere
+        if profiler:
+            if args.profile_out:
+                profiler.dump_stats(args.profile_out)
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("cumulative").print_stats(args.profile_top)
+            stats.sort_stats("tottime").print_stats(args.profile_top)
+            result["profile"] = out.getvalue()
+    finally:
+        await app.stop()
+        await driver.stop()
+    return result
+
+
+async def bench_echo(args) -> dict:
+    from aiogram import Bot, Dispatcher, F
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+    driver = await Driver.start("echo")
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(driver.url)))
+    dispatcher = Dispatcher()
+    button = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="ok", callback_data="ok")]])
+
+    @dispatcher.message(F.text)
+    async def echo(message: Message) -> None:
+        await message.answer(message.text, reply_markup=button)
+
+    @dispatcher.callback_query(F.data == "ok")
+    async def pressed(query: CallbackQuery) -> None:
+        await query.answer()
+        await query.message.answer(f"pressed {query.from_user.id}")
+
+    polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=5, handle_signals=False,
+                                                           close_bot_session=False))
+    try:
+        await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
+        cpu = time.process_time()
+        result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
+        result["cpu"] = time.process_time() - cpu
+    finally:
+        await dispatcher.stop_polling()
+        await asyncio.gather(polling, return_exceptions=True)
+        await bot.session.close()
+        await driver.stop()
+    return result
+
+
+def _rate(result: dict) -> float:
+    return result["updates"] / result["seconds"]
+
+
+def _cpu_ms(result: dict) -> float:
+    return 1000 * result["cpu"] / result["updates"]
+
+
+async def main(args) -> None:
+    import logging
+
+    from services.classify import get_classifier
+
+    logging.basicConfig(level=logging.CRITICAL)
+    classifier = get_classifier()
+    classifier.classify("电梯坏了")  # load the dictionary before anything is timed
+    total = args.residents * args.complaints * STEPS
+    print(f"intake bench: {args.residents} residents × {args.complaints} complaints = {total} updates "
+          f"per run; python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
+    rows = []
+    for backend in args.backends:
+        if backend == "sqlite":
+            folder = tempfile.mkdtemp(prefix="intake-bench-")
+            database_url, redis_url = f"sqlite+aiosqlite:///{folder}/bench.db", None
+        elif backend in ("postgres", "redis"):
+            await _fresh_postgres(args.pg_url)
+            database_url = args.pg_url
+            redis_url = args.redis_url if backend == "redis" else None
+            if redis_url:
+                await _flush_redis(redis_url)
+        else:
+            raise SystemExit(f"unknown backend {backend!r} (sqlite, postgres, redis)")
+        label = {"sqlite": "SQLite", "postgres": "PostgreSQL", "redis": "PostgreSQL + Redis"}[backend]
+        echo = await bench_echo(args)
+        bot = await bench_bot(database_url, redis_url, args, classifier)
+        updates = bot["updates"]
+        row = {
+            "backend": label, "bot/s": _rate(bot), "echo/s": _rate(echo), "ratio": _rate(bot) / _rate(echo),
+            "bot cpu ms": _cpu_ms(bot), "echo cpu ms": _cpu_ms(echo),
+            "sql/update": bot["sql_in_update"] / updates,
+            "sql other/update": bot["sql_elsewhere"] / updates,
+            "checkouts/update": bot["checkouts_in_update"] / updates,
+            "intake s": bot["seconds"] / args.complaints,  # each resident files one after the other
+        }
+        rows.append(row)
+        print(f"{label:20} bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} CPU ms/upd | "
+              f"echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
+              f"ratio {row['ratio']:.3f} | SQL/update {row['sql/update']:.2f} (+{row['sql other/update']:.2f} "
+              f"delivery) | checkouts/update {row['checkouts/update']:.2f} | "
+              f"one intake ≈ {row['intake s']:.2f} s", flush=True)
+        if "profile" in bot:
+            print(f"--- cProfile of the bot's run on {label} ({updates} updates) ---")
+            print(bot["profile"])
+    print("\nbackend              bot upd/s  echo upd/s  bot÷echo  CPU ms/upd bot  echo  SQL/upd  checkouts/upd")
+    for row in rows:
+        print(f"{row['backend']:20} {row['bot/s']:9.1f}  {row['echo/s']:10.1f}  {row['ratio']:8.3f}  "
+              f"{row['bot cpu ms']:14.2f}  {row['echo cpu ms']:4.2f}  {row['sql/update']:7.2f}  "
+              f"{row['checkouts/update']:13.2f}")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=50)
+    parser.add_argument("--complaints", type=int, default=4)
+    parser.add_argument("--backends", type=lambda s: [b.strip() for b in s.split(",") if b.strip()],
+                        default=["sqlite", "postgres", "redis"], help="sqlite,postgres,redis (redis = PostgreSQL + Redis)")
+    parser.add_argument("--pg-url", default=DEFAULT_PG, help="dropped and recreated (env BENCH_POSTGRES_URL)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="flushed (env BENCH_REDIS_URL)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the bot's measured run")
+    parser.add_argument("--profile-top", type=int, default=35)
+    parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")
+    parser.add_argument("--driver", choices=["bot", "echo"], help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    arguments = parse_args()
+    if arguments.driver:
+        asyncio.run(driver_main(arguments.driver))
+    else:
+        asyncio.run(main(arguments))
