@@ -273,6 +273,11 @@ class Renderer:
             text((_("callback_prompt", number=c.number, snippet=snippet(c.description, 40),
                     result=escape(shorten(result or _("callback_result_default"), 500))),
                   rating_keyboard(attempt.id)))
+        elif kind is NoticeKind.CLOSE_HELD:
+            newer = await session.get(Complaint, params.get("newer")) if params.get("newer") else None
+            text((_("staff.close_held", number=c.number, rule=_(f"staff.close_rule.{params.get('reason', 'no_callback')}"),
+                    newer=newer.number if newer else "—", location=escape(newer.location if newer else c.location)),
+                  None))
         elif kind is NoticeKind.MONTHLY_REPORT:
             await self._monthly_report(session, params["month"], out)
         else:  # pragma: no cover - every kind above; a new kind must be added here

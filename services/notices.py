@@ -40,6 +40,7 @@ class NoticeKind(StrEnum):
     RESOLVE_OVERDUE = "resolve_overdue"
     PROGRESS_NUDGE = "progress_nudge"  # params: period (seconds)
     MONTHLY_REPORT = "monthly_report"  # params: month
+    CLOSE_HELD = "close_held"  # not closed by the clock: a newer complaint on the same matter; params: newer, reason
     # to residents
     ACCEPTED = "accepted"  # params: staff
     NOTE = "note"  # params: note

@@ -316,9 +316,24 @@ async def add_comment(session: AsyncSession, round_id: int, resident: Resident, 
     return Comment(round_, notices)
 
 
+async def same_matter_since(session: AsyncSession, complaint: Complaint, since: datetime) -> Complaint | None:
+    """The first complaint on the same matter (same category, same building or place, any resident)
+    filed after ``since``, other than this one and not cancelled or invalid."""
+    from services.matters import area_of
+
+    rows = (await session.exec(select(Complaint).where(
+        Complaint.category == complaint.category, Complaint.created_at > since, Complaint.id != complaint.id,
+        col(Complaint.status).not_in((Status.CANCELLED.value, Status.INVALID.value)))
+        .order_by(col(Complaint.created_at), col(Complaint.id)))).all()
+    area = area_of(complaint.location)
+    return next((other for other in rows if area_of(other.location) == area), None)
+
+
 async def close_due(session: AsyncSession, *, policy: CallbackPolicy, now: datetime) -> list[int]:
     """SPEC closing rules for resolved tickets without a satisfied answer: no callback → after 7 days,
-    unreachable → after 15 days. A newer complaint of the same resident and category is noted."""
+    unreachable → after 15 days, in both cases only when no new complaint on the same matter (same
+    category and place) arrived since the resolution. Such a ticket stays resolved; the supervisor
+    is told once (a manager can close it by hand)."""
     closed: list[int] = []
     for status, after, reason in (("skipped", policy.close_no_callback_after, "no_callback"),
                                   ("unreachable", policy.close_unreachable_after, "unreachable")):
@@ -333,19 +348,31 @@ async def close_due(session: AsyncSession, *, policy: CallbackPolicy, now: datet
             .where(Complaint.status == Status.RESOLVED.value, CallbackRound.status == status,
                    CallbackRound.closed_at <= now - after))).all()
         for complaint, round_ in rows:
-            newer = (await session.exec(select(Complaint.number).where(
-                Complaint.resident_id == complaint.resident_id, Complaint.category == complaint.category,
-                Complaint.created_at > complaint.resolved_at, Complaint.id != complaint.id))).first()
+            newer = await same_matter_since(session, complaint, complaint.resolved_at or round_.opened_at)
+            if newer is not None and complaint.close_held_at is not None:
+                continue  # held before; the supervisor knows
             async with writing(session):
                 complaint = await session.get(Complaint, complaint.id, populate_existing=True)
                 if complaint.status != Status.RESOLVED.value:
                     await session.commit()
                     continue
+                if newer is not None:
+                    result = await session.exec(update(Complaint).where(
+                        Complaint.id == complaint.id, col(Complaint.close_held_at).is_(None))
+                        .values(close_held_at=now))
+                    if result.rowcount:
+                        record(session, complaint.id, "close_held", actor=Actor.system(), now=now, reason=reason,
+                               newer=newer.number)
+                        who = await reviewer(session, complaint.team_id)
+                        if who is not None:
+                            outbox.put(session, [to_staff(NoticeKind.CLOSE_HELD, who.id, complaint.id,
+                                                          newer=newer.id, reason=reason)], now)
+                    await session.commit()
+                    continue
                 complaint.close_reason = reason
                 session.add(complaint)
                 await transition(session, complaint, Status.CLOSED, actor=Actor.system(), now=now,
-                                 reason=reason, skip=round_.skip_reason, after=int(after.total_seconds()),
-                                 newer=newer)
+                                 reason=reason, skip=round_.skip_reason, after=int(after.total_seconds()))
                 closed.append(complaint.id)
                 await session.commit()
     return closed

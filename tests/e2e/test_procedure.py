@@ -1,0 +1,86 @@
+"""Issue 13 through the sandbox: the procedure's rules as residents and staff see them in chat.
+
+Clocks are pinned (tests.clock); the scheduler does not run by itself: each test moves the clock
+and ticks the callback worker and the deadline watch, so days pass in milliseconds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from models.tables import Complaint
+from tests.clock import E2E_START, PinnedClock
+from tests.e2e.conftest import make_settings, running_app
+from tests.e2e.flows import file_complaint, onboard
+
+pytestmark = pytest.mark.e2e
+
+
+async def complaint_row(app, number: str) -> Complaint:
+    async with app.sessions() as session:
+        return (await session.exec(select(Complaint).where(Complaint.number == number))).one()
+
+
+async def tick(app) -> None:
+    """One scheduler tick at the pinned time, and its notices delivered."""
+    await app.worker.tick()
+    await app.sla_watcher.tick()
+    await app.delivery.flush()
+
+
+async def handle_and_resolve(worker, number: str, result: str = "已修好") -> None:
+    await worker.send(f"/accept {number}")
+    await worker.expect("已接单")
+    await worker.send(f"/resolve {number} {result}")
+    await worker.expect("已办结")
+
+
+@pytest.fixture
+def clock():
+    return PinnedClock(E2E_START)
+
+
+@pytest.fixture
+async def desk(sandbox, client, sqlite_url, classifier, clock):
+    settings = make_settings(sandbox, sqlite_url, callback_slots="", callback_delay="1d",
+                             callback_answer_timeout="4h", close_no_callback_after="7d",
+                             close_unreachable_after="15d", scheduler_tick="1h")
+    async with running_app(settings, classifier, with_scheduler=False, clock=clock) as app:
+        app.people = {
+            "supervisor": await onboard(app, client, 9301, "王主管", "engineering", "supervisor"),
+            "worker": await onboard(app, client, 9302, "张师傅", "engineering"),
+            "manager": await onboard(app, client, 9303, "李经理", None, "manager"),
+        }
+        yield app
+
+
+class TestClosingWithoutCallback:
+    async def test_closes_after_seven_days_only_without_a_new_complaint_on_the_same_matter(self, desk, client, clock):
+        worker, supervisor = desk.people["worker"], desk.people["supervisor"]
+        first = client.user(5301, first_name="赵一", phone="13800000001")
+        second = client.user(5302, first_name="钱二", phone="13800000002")
+        neighbour = client.user(5303, first_name="孙三", phone="13800000003")
+        held = await file_complaint(first, "电梯不动了，按钮没反应", "2栋1单元", anonymous=True)
+        await worker.expect(held)
+        await handle_and_resolve(worker, held)
+        quiet = await file_complaint(second, "楼道的灯坏了，晚上很黑", "6栋3单元", anonymous=True)
+        await worker.expect(quiet)
+        await handle_and_resolve(worker, quiet)
+
+        clock.advance(timedelta(days=2))  # the same matter again, from another resident
+        again = await file_complaint(neighbour, "电梯又坏了，停在三楼不动", "2栋2单元")
+        await worker.expect(again)
+
+        clock.advance(timedelta(days=5, hours=1))  # seven days after the resolutions
+        await tick(desk)
+        assert (await complaint_row(desk, quiet)).status == "closed"
+        assert (await complaint_row(desk, held)).status == "resolved"
+        alert = await supervisor.expect("暂不关闭")
+        assert held in alert.text and again in alert.text
+        clock.advance(timedelta(days=1))
+        await tick(desk)  # told once, still not closed
+        assert (await complaint_row(desk, held)).status == "resolved"
+        assert len([m for m in await supervisor.messages() if "暂不关闭" in (m.text or "")]) == 1
