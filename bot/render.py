@@ -222,7 +222,10 @@ class Renderer:
             comment = (_("staff.comment_line", comment=escape(round_.comment))
                        if round_ is not None and round_.comment else "")
             if kind is NoticeKind.RATING_REVIEW:
-                text((_("staff.review_supervisor", number=c.number, rating=rating, comment=comment), None))
+                review = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+                    text=_("staff.btn_reviewed"), callback_data=StaffCb(action="rvw", ticket=c.id).pack())]])
+                text((_("staff.review_supervisor", number=c.number, rating=rating, comment=comment),
+                      review if c.needs_review else None))
             elif kind is NoticeKind.REOPENED_SUPERVISOR:
                 assignee = await session.get(Staff, c.assignee_id) if c.assignee_id else None
                 text((_("staff.reopened_supervisor", number=c.number, rating=rating, comment=comment,

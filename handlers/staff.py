@@ -52,6 +52,7 @@ class StaffFlow(StatesGroup):
     """A staff member typing the result note after pressing "resolve"."""
 
     resolve_note = State()
+    review_note = State()
 
 
 class IsStaff(Filter):
@@ -581,3 +582,40 @@ async def close_chooser(query: CallbackQuery) -> None:
     """Close a chooser message."""
     await query.answer()
     await query.message.edit_text(_("staff.cancelled_action"))
+
+
+# --- reviews of middling ratings ---------------------------------------------------------------
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "rvw"), IsStaff())
+async def review_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                        state: FSMContext) -> None:
+    """The review task's button: ask for the review note."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None:
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    if not handling.can_supervise(complaint, staff) or not complaint.needs_review:
+        code = "may_not_review" if not handling.can_supervise(complaint, staff) else "no_review_due"
+        await query.answer(error_text(DeskError(code, number=complaint.number)), show_alert=True)
+        return
+    await query.answer()
+    await state.set_state(StaffFlow.review_note)
+    await state.update_data(review_ticket=complaint.id)
+    await query.message.answer(_("staff.review_ask", number=complaint.number))
+
+
+@handlers.message(StaffFlow.review_note, F.text, ~F.text.startswith("/"), IsStaff())
+async def review_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff,
+                      clock: Clock) -> None:
+    """The note typed after pressing "reviewed"."""
+    ticket_id = (await state.get_data()).get("review_ticket", 0)
+    try:
+        outcome = await handling.mark_reviewed(session, ticket_id, staff, message.text, now=clock())
+    except DeskError as error:
+        await message.answer(error_text(error))
+        if error.code not in ("review_empty", "review_too_long"):
+            await state.clear()
+        return
+    await state.clear()
+    await message.answer(_("staff.reviewed", number=outcome.complaint.number))

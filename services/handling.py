@@ -328,6 +328,32 @@ async def set_severity(session: AsyncSession, ticket: Complaint | int, staff: St
         return await _done(session, Outcome(complaint), now)
 
 
+# --- supervision: reviews ------------------------------------------------------------------
+
+
+def can_supervise(complaint: Complaint, staff: Staff) -> bool:
+    """The team's supervisor, managers and admins."""
+    return staff.role in ("manager", "admin") or (staff.role == "supervisor" and complaint.team_id == staff.team_id)
+
+
+async def mark_reviewed(session: AsyncSession, ticket: Complaint | int, staff: Staff, note: str, *,
+                        now: datetime) -> Outcome:
+    """A middling rating (3) was looked at: the review flag is cleared, with who, when and a note."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if not can_supervise(complaint, staff):
+            raise DeskError("may_not_review", number=complaint.number)
+        if not complaint.needs_review:
+            raise DeskError("no_review_due", number=complaint.number)
+        text = _clean(note, "review")
+        complaint.needs_review = False
+        complaint.reviewed_at, complaint.reviewed_by_id, complaint.review_note = now, staff.id, text
+        complaint.updated_at = now
+        session.add(complaint)
+        record(session, complaint.id, "reviewed", actor=Actor.of_staff(staff), now=now, note=text)
+        return await _done(session, Outcome(complaint), now)
+
+
 # --- lookups --------------------------------------------------------------------------------
 
 

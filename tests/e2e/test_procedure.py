@@ -84,3 +84,42 @@ class TestClosingWithoutCallback:
         await tick(desk)  # told once, still not closed
         assert (await complaint_row(desk, held)).status == "resolved"
         assert len([m for m in await supervisor.messages() if "暂不关闭" in (m.text or "")]) == 1
+
+
+async def rated(desk, clock, resident, number: str, label: str):
+    """A day after the resolution the prompt comes; the resident presses ``label``."""
+    clock.advance(timedelta(days=1, minutes=1))
+    await tick(desk)
+    prompt = await resident.expect("满意度回访")
+    assert number in prompt.text
+    await resident.press(label, prompt)
+    return prompt
+
+
+class TestReview:
+    async def test_rating_three_gives_the_supervisor_a_review_task_marked_reviewed_with_a_note(
+            self, desk, client, clock):
+        worker, supervisor = desk.people["worker"], desk.people["supervisor"]
+        resident = client.user(5311, first_name="周四", phone="13800000011")
+        number = await file_complaint(resident, "楼道灯坏了一个星期", "4栋2单元")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number, "已更换灯管")
+        await rated(desk, clock, resident, number, "3 一般")
+        await resident.expect("复核")
+        task = await supervisor.expect("请复核")
+        assert number in task.text and task.button_texts() == ["✅ 已复核"]
+        assert (await complaint_row(desk, number)).needs_review
+
+        refused = await worker.callback_answer(await worker.press_data(task.message_id, task.callback_data("✅ 已复核")))
+        assert refused.show_alert and "主管" in refused.text  # not the worker's task
+        await supervisor.press("✅ 已复核", task)
+        await supervisor.expect("复核意见")
+        await supervisor.send("已电话回访，住户希望灯管换成更亮的，已安排")
+        assert number in (await supervisor.expect("已记录")).text
+        row = await complaint_row(desk, number)
+        assert not row.needs_review and row.review_note == "已电话回访，住户希望灯管换成更亮的，已安排"
+        assert row.reviewed_by_id == supervisor.staff_id and row.reviewed_at == clock.now
+
+        again = await supervisor.callback_answer(await supervisor.press("✅ 已复核", task))
+        assert again.show_alert and "没有待复核" in again.text  # done already: told so, nothing changes
+        assert (await complaint_row(desk, number)).review_note.startswith("已电话回访")
