@@ -231,7 +231,9 @@ class Renderer:
                 text((_("staff.reopened_supervisor", number=c.number, rating=rating, comment=comment,
                         assignee=escape(assignee.name) if assignee else "—"), None))
             else:
-                text((_("staff.reopened_assignee", number=c.number, rating=rating), ticket_buttons(c)))
+                text((_("staff.reopened_assignee", number=c.number, rating=rating,
+                        respond_by=local_time(c.respond_by, tz), resolve_by=local_time(c.resolve_by, tz)),
+                      ticket_buttons(c)))
         elif kind is NoticeKind.CALLBACK_COMMENT:
             text((_("staff.comment_supervisor", number=c.number, comment=escape(params["comment"])), None))
         elif kind is NoticeKind.MAJOR_ALERT:

@@ -38,6 +38,7 @@ class SlaSettings(BaseModel):
     important_resolve_days: int = 5
     general_response: Duration = timedelta(hours=8)
     general_resolve_days: int = 3
+    general_complex_resolve_days: int = 7  # a Ⅲ ticket marked complex (the resident is told)
     remind_at: float = Field(default=0.8, gt=0, lt=1)  # remind the assignee at this share of the time
 
 

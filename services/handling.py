@@ -24,7 +24,7 @@ from services.errors import DeskError
 from services.lifecycle import OPEN_STATUSES, Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
 from services.satisfaction import CallbackPolicy, plan_round
-from services.sla import SlaPolicy, deadlines, parse_pauses
+from services.sla import SlaPolicy, ticket_deadlines
 
 NOTE_MAX = 1000
 
@@ -89,8 +89,7 @@ def is_paused(complaint: Complaint) -> bool:
 
 def _recompute(complaint: Complaint, policy: SlaPolicy, now: datetime) -> None:
     """Deadlines follow the pauses (the clock stops while waiting for the resident)."""
-    complaint.respond_by, complaint.resolve_by = deadlines(
-        policy, complaint.severity, complaint.created_at, pauses=parse_pauses(complaint.pauses), now=now)
+    complaint.respond_by, complaint.resolve_by = ticket_deadlines(policy, complaint, now)
 
 
 async def ticket_by_number(session: AsyncSession, number: str) -> Complaint | None:

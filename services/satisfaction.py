@@ -25,6 +25,7 @@ from services import staff as staff_service
 from services.domain import Kind, Status
 from services.lifecycle import Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
+from services.sla import SlaPolicy, ticket_deadlines
 from services.slots import Slot, first_attempt_due, next_attempt_due, parse_slots, slot_of
 
 RATINGS = (5, 4, 3, 2, 1)
@@ -226,6 +227,14 @@ async def reviewer(session: AsyncSession, team_id: int | None) -> Staff | None:
     return people[0] if people else None
 
 
+def restart_clock(complaint: Complaint, sla: SlaPolicy, now: datetime) -> None:
+    """After a reopen the deadlines count again from ``now``; warnings and nudges start over."""
+    complaint.sla_started_at = now
+    complaint.respond_by, complaint.resolve_by = ticket_deadlines(sla, complaint, now)
+    complaint.response_level = complaint.resolve_level = 0
+    complaint.last_progress_at, complaint.nudged_at = now, None
+
+
 @dataclass(frozen=True)
 class Answer:
     """What a rating did: ``closed``, ``review`` (3), ``reopened`` (≤2 / not solved), ``late`` or ``stale``."""
@@ -238,8 +247,9 @@ class Answer:
 
 
 async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rating: int, *,
-                 now: datetime) -> Answer:
-    """Record a rating from a prompt's button; the round must still be open and the resident the owner."""
+                 now: datetime, sla: SlaPolicy | None = None) -> Answer:
+    """Record a rating from a prompt's button; the round must still be open and the resident the owner.
+    A reopen starts the response and resolution deadlines again from now (with ``sla``)."""
     if rating not in RATINGS and rating != NOT_SOLVED:
         return Answer("stale")
     attempt = await session.get(CallbackAttempt, attempt_id)
@@ -270,8 +280,12 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
         else:
             outcome, to = "reopened", Status.REOPENED
         if complaint.status == Status.RESOLVED.value:
+            restart = {}
+            if to is Status.REOPENED and sla is not None:
+                restart_clock(complaint, sla, now)
+                restart = {"respond_by": complaint.respond_by.isoformat(), "resolve_by": complaint.resolve_by.isoformat()}
             session.add(complaint)
-            await transition(session, complaint, to, actor=actor, now=now, rating=rating)
+            await transition(session, complaint, to, actor=actor, now=now, rating=rating, **restart)
         who = await reviewer(session, complaint.team_id)
         assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
         if outcome == "review" and who is not None:

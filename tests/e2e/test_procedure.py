@@ -123,3 +123,34 @@ class TestReview:
         again = await supervisor.callback_answer(await supervisor.press("✅ 已复核", task))
         assert again.show_alert and "没有待复核" in again.text  # done already: told so, nothing changes
         assert (await complaint_row(desk, number)).review_note.startswith("已电话回访")
+
+
+class TestReopen:
+    async def test_deadlines_start_again_from_the_reopen(self, desk, client, clock):
+        from bot.texts import local_time
+        from services.sla import SlaPolicy, deadlines
+
+        worker, supervisor = desk.people["worker"], desk.people["supervisor"]
+        resident = client.user(5321, first_name="吴五", phone="13800000021")
+        number = await file_complaint(resident, "楼下水管漏水，墙面都湿了", "7栋1单元")
+        await worker.expect(number)
+        first = await complaint_row(desk, number)
+        await handle_and_resolve(worker, number, "已紧固接头")
+        clock.advance(timedelta(days=6))  # the prompt goes out a day later, answered days after the first deadlines
+        await rated(desk, clock, resident, number, "问题未解决")
+        reopened_at = clock.now
+        alert = await worker.expect("请再次处理")
+        row = await complaint_row(desk, number)
+        assert row.status == "reopened" and row.sla_started_at == reopened_at
+        expected = deadlines(SlaPolicy.from_settings(desk.settings), row.severity, reopened_at)
+        assert (row.respond_by, row.resolve_by) == expected
+        assert row.resolve_by > first.resolve_by + timedelta(days=6)
+        tz = desk.settings.tz
+        assert local_time(row.respond_by, tz) in alert.text and local_time(row.resolve_by, tz) in alert.text
+
+        clock.advance(timedelta(minutes=30))
+        await tick(desk)  # the old response deadline is long past: no 超时预警 for it
+        assert not [m for m in await supervisor.messages() if "超时" in (m.text or "")]
+        clock.set(row.respond_by + timedelta(minutes=1))
+        await tick(desk)  # the new one counts
+        assert number in (await supervisor.expect("超时")).text
