@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from html import escape
 from pathlib import Path
 
@@ -160,6 +161,18 @@ def major_reason_text(stored: str | dict | None) -> str:
     return joined(parts) if parts else _("major.default")
 
 
+def callback_when(expect: dict) -> str:
+    """"明天上午" / "tomorrow morning": the day (today, tomorrow, the day after, else the date) and the
+    part of the day the first callback prompt is planned for."""
+    days = expect.get("days", 1)
+    if days in (0, 1, 2):
+        day = _(f"callback_day.{days}")
+    else:
+        moment = date.fromisoformat(expect["date"])
+        day = _("callback_day.date", month=moment.month, day=moment.day)
+    return _("callback_when", day=day, part=_(f"callback_part.{expect.get('part', 'morning')}"))
+
+
 # --- notices -----------------------------------------------------------------------------------
 
 
@@ -269,7 +282,10 @@ class Renderer:
         elif kind is NoticeKind.NOTE:
             text((_("staff.note_resident", number=c.number, note=escape(params["note"])), None))
         elif kind is NoticeKind.RESOLVED:
-            text((_("staff.resolved_resident", number=c.number, result=escape(params["result"])), None))
+            message = _("staff.resolved_resident", number=c.number, result=escape(params["result"]))
+            if params.get("callback"):
+                message += "\n\n" + _("callback_expect", when=callback_when(params["callback"]))
+            text((message, None))
         elif kind is NoticeKind.CALLBACK_PROMPT:
             attempt = await session.get(CallbackAttempt, params["attempt"])
             result = (await session.exec(select(ComplaintEvent.note).where(

@@ -23,7 +23,7 @@ from services.domain import Category, Severity, Status
 from services.errors import DeskError
 from services.lifecycle import OPEN_STATUSES, Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
-from services.satisfaction import CallbackPolicy, plan_round
+from services.satisfaction import CallbackPolicy, expected_callback, first_due, plan_round
 from services.sla import SlaPolicy, ticket_deadlines
 
 NOTE_MAX = 1000
@@ -146,7 +146,10 @@ async def resolve(session: AsyncSession, ticket: Complaint | int, staff: Staff, 
         await transition(session, complaint, Status.RESOLVED, actor=Actor.of_staff(staff), now=now,
                          action="resolve", note=note, on_spot=on_spot)
         round_ = await plan_round(session, complaint, policy, now)
-        notices = [to_resident(NoticeKind.RESOLVED, complaint.resident_id, complaint.id, result=note)]
+        # The resident is told when to expect the callback (the first attempt's day and time of day).
+        expect = expected_callback(round_, await first_due(session, round_), policy, now)
+        notices = [to_resident(NoticeKind.RESOLVED, complaint.resident_id, complaint.id, result=note,
+                               **({"callback": expect} if expect else {}))]
         return await _done(session, Outcome(complaint, notices, round=round_), now)
 
 

@@ -44,7 +44,7 @@ class NoticeKind(StrEnum):
     # to residents
     ACCEPTED = "accepted"  # params: staff
     NOTE = "note"  # params: note
-    RESOLVED = "resolved"  # params: result
+    RESOLVED = "resolved"  # params: result, callback (when to expect it: days, part, date; absent = none)
     PROGRESS = "progress"
     CALLBACK_PROMPT = "callback_prompt"  # params: attempt
 

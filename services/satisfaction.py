@@ -95,6 +95,29 @@ async def plan_round(session: AsyncSession, complaint: Complaint, policy: Callba
     return round_
 
 
+def part_of_day(moment: datetime, slots: tuple[Slot, ...], tz: ZoneInfo) -> str:
+    """morning | afternoon | evening: of the callback slot ``moment`` falls in, else of its local hour."""
+    index = slot_of(moment, slots, tz) if slots else None
+    local = slots[index].start if index is not None else moment.astimezone(tz).time()
+    return "morning" if local.hour < 12 else "afternoon" if local.hour < 18 else "evening"
+
+
+def expected_callback(round_: CallbackRound | None, due: datetime | None, policy: CallbackPolicy,
+                      now: datetime) -> dict | None:
+    """When the resident can expect to be asked for a rating (the first attempt's slot), relative to
+    ``now``: ``{"days": 1, "part": "morning", "date": "2026-11-27"}``; None when no callback is made."""
+    if round_ is None or round_.status != "open" or due is None:
+        return None
+    local = due.astimezone(policy.tz)
+    return {"days": (local.date() - now.astimezone(policy.tz).date()).days,
+            "part": part_of_day(due, policy.slots, policy.tz), "date": local.date().isoformat()}
+
+
+async def first_due(session: AsyncSession, round_: CallbackRound) -> datetime | None:
+    return (await session.exec(select(CallbackAttempt.due_at).where(CallbackAttempt.round_id == round_.id)
+                               .order_by(col(CallbackAttempt.attempt_no)).limit(1))).first()
+
+
 async def used_slots(session: AsyncSession, round_id: int) -> list[int]:
     rows = await session.exec(select(CallbackAttempt.slot).where(
         CallbackAttempt.round_id == round_id, col(CallbackAttempt.slot).is_not(None)))

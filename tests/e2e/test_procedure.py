@@ -154,3 +154,38 @@ class TestReopen:
         clock.set(row.respond_by + timedelta(minutes=1))
         await tick(desk)  # the new one counts
         assert number in (await supervisor.expect("超时")).text
+
+
+class TestCallbackExpectation:
+    async def test_the_resident_is_told_when_to_expect_the_callback(self, desk, client, clock):
+        worker = desk.people["worker"]
+        resident = client.user(5331, first_name="郑六", phone="13800000031")
+        number = await file_complaint(resident, "3栋门口的路灯不亮了", "3栋门口")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number, "已更换灯泡")  # Thursday 10:00, a day's delay
+        told = await resident.expect("已更换灯泡")
+        assert "明天上午我们会请您对处理结果进行评价" in told.text
+
+        anonymous = client.user(5332, first_name="匿名", phone="13800000032")
+        other = await file_complaint(anonymous, "5栋电梯按钮失灵", "5栋1单元", anonymous=True)
+        await worker.expect(other)
+        await handle_and_resolve(worker, other, "已修复按钮")
+        assert "评价" not in (await anonymous.expect("已修复按钮")).text  # no callback, no promise
+
+    async def test_the_slot_rule_decides_the_day_and_time_of_day(self, sandbox, client, sqlite_url, classifier):
+        from datetime import UTC, datetime, time
+
+        settings = make_settings(sandbox, sqlite_url, callback_slots="09:00-12:00,14:00-17:30,18:30-20:00",
+                                 callback_delay="1d", scheduler_tick="1h")
+        # Friday 20:30: a day later is Saturday 20:30, past the evening slot → Sunday morning
+        friday = datetime.combine(datetime(2026, 11, 27).date(), time(20, 30), settings.tz).astimezone(UTC)
+        clock = PinnedClock(friday - timedelta(hours=1))
+        async with running_app(settings, classifier, with_scheduler=False, clock=clock) as app:
+            worker = await onboard(app, client, 9311, "张师傅", "engineering")
+            resident = client.user(5333, first_name="冯七", phone="13800000033")
+            number = await file_complaint(resident, "9栋电梯有异响", "9栋2单元")
+            await worker.expect(number)
+            clock.set(friday)
+            await handle_and_resolve(worker, number, "已润滑导轨")
+            told = await resident.expect("已润滑导轨")
+            assert "后天上午我们会请您" in told.text
