@@ -286,6 +286,9 @@ class Renderer:
             if params.get("callback"):
                 message += "\n\n" + _("callback_expect", when=callback_when(params["callback"]))
             text((message, None))
+        elif kind is NoticeKind.COMPLEX:
+            text((_("complex_resident", number=c.number, days=params.get("days") or "—",
+                    resolve_by=local_time(c.resolve_by, tz)), None))
         elif kind is NoticeKind.CALLBACK_PROMPT:
             attempt = await session.get(CallbackAttempt, params["attempt"])
             result = (await session.exec(select(ComplaintEvent.note).where(

@@ -541,7 +541,8 @@ async def category_confirmed(query: CallbackQuery, callback_data: StaffCb, sessi
 
 
 @handlers.callback_query(StaffCb.filter(F.action == "sev"), IsStaff())
-async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
+async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                        settings: Settings) -> None:
     """Offer the three severities."""
     complaint = await directable(query, session, callback_data.ticket, staff, "error.may_not_severity")
     if complaint is None:
@@ -550,6 +551,9 @@ async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: A
     rows = [[InlineKeyboardButton(text=("✓ " if s.value == complaint.severity else "") + severity_label(s.value),
                                   callback_data=StaffCb(action="sets", ticket=complaint.id, arg=s.value).pack())]
             for s in Severity]
+    if complaint.severity == Severity.GENERAL.value and not complaint.complex:
+        rows.append([InlineKeyboardButton(text=_("staff.btn_complex", days=settings.sla.general_complex_resolve_days),
+                                          callback_data=StaffCb(action="cpx", ticket=complaint.id).pack())])
     rows.append(back_row(complaint))
     await query.message.answer(_("staff.severity_pick", number=complaint.number,
                                  severity=severity_label(complaint.severity)),
@@ -575,6 +579,24 @@ async def severity_set(query: CallbackQuery, callback_data: StaffCb, session: As
         await query.message.edit_text(_("staff.severity_changed", number=c.number, severity=severity_label(c.severity),
                                         respond_by=local_time(c.respond_by, settings.tz),
                                         resolve_by=local_time(c.resolve_by, settings.tz)))
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "cpx"), IsStaff())
+async def complex_set(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                      sla: SlaPolicy, settings: Settings, clock: Clock) -> None:
+    """Mark a Ⅲ ticket complex: the longer resolution time; the resident is told."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None:
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    try:
+        outcome = await handling.set_complex(session, complaint.id, staff, sla, now=clock())
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await query.answer(_("staff.changed_short") if outcome.changed else _("staff.complex_same"))
+    await query.message.edit_text(_("staff.complex_set", number=outcome.complaint.number,
+                                    resolve_by=local_time(outcome.complaint.resolve_by, settings.tz)))
 
 
 @handlers.callback_query(StaffCb.filter(F.action == "x"), IsStaff())

@@ -356,6 +356,31 @@ async def mark_reviewed(session: AsyncSession, ticket: Complaint | int, staff: S
         return await _done(session, Outcome(complaint), now)
 
 
+async def set_complex(session: AsyncSession, ticket: Complaint | int, staff: Staff, policy: SlaPolicy, *,
+                      now: datetime) -> Outcome:
+    """A Ⅲ (general) ticket marked complex: the longer resolution allowance (7 working days by
+    default) from its clock start; the resident is told the new date. ``changed`` False: already so."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if not can_direct(complaint, staff):
+            raise DeskError("may_not_severity", number=complaint.number)
+        if complaint.severity != Severity.GENERAL.value:
+            raise DeskError("complex_not_general", number=complaint.number)
+        if Status(complaint.status) not in OPEN_STATUSES:
+            raise DeskError("severity_not_open", number=complaint.number, status=complaint.status)
+        if complaint.complex:
+            return await _done(session, Outcome(complaint, changed=False), now)
+        complaint.complex, complaint.updated_at = True, now
+        complaint.resolve_level = 0  # the reminder follows the new deadline
+        _recompute(complaint, policy, now)
+        session.add(complaint)
+        days = policy.general_complex.working_days if policy.general_complex else None
+        record(session, complaint.id, "complex", actor=Actor.of_staff(staff), now=now,
+               resolve_by=complaint.resolve_by.isoformat(), days=days)
+        notices = [to_resident(NoticeKind.COMPLEX, complaint.resident_id, complaint.id, days=days)]
+        return await _done(session, Outcome(complaint, notices), now)
+
+
 # --- lookups --------------------------------------------------------------------------------
 
 

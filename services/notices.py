@@ -47,6 +47,7 @@ class NoticeKind(StrEnum):
     RESOLVED = "resolved"  # params: result, callback (when to expect it: days, part, date; absent = none)
     PROGRESS = "progress"
     CALLBACK_PROMPT = "callback_prompt"  # params: attempt
+    COMPLEX = "complex"  # a Ⅲ ticket marked complex: the longer resolution time; params: days
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,43 @@ class TestCallbackExpectation:
             await handle_and_resolve(worker, number, "已润滑导轨")
             told = await resident.expect("已润滑导轨")
             assert "后天上午我们会请您" in told.text
+
+
+class TestComplex:
+    async def test_a_general_ticket_marked_complex_gets_seven_working_days_and_the_resident_is_told(
+            self, desk, client, clock):
+        from bot.texts import local_time
+        from services.sla import SlaPolicy, deadlines
+
+        worker = desk.people["worker"]
+        resident = client.user(5341, first_name="陈八", phone="13800000041")
+        number = await file_complaint(resident, "3栋门口的路灯不亮了", "3栋门口")
+        await worker.expect(number)
+        row = await complaint_row(desk, number)
+        assert row.severity == "general"
+        await worker.send(f"/accept {number}")
+        card = await worker.expect("已接单")
+        await worker.press("改级别", card)
+        chooser = await worker.expect("级别")
+        await worker.press("复杂问题", chooser)
+        policy = SlaPolicy.from_settings(desk.settings)
+        _respond, complex_by = deadlines(policy, "general", row.created_at, complex_=True)
+        _respond, normal_by = deadlines(policy, "general", row.created_at)
+        assert complex_by > normal_by
+        told = await resident.expect("情况较复杂")
+        assert number in told.text and "7 个工作日" in told.text
+        assert local_time(complex_by, desk.settings.tz) in told.text
+        assert (await complaint_row(desk, number)).resolve_by == complex_by
+        edited = await worker.message(chooser.message_id)  # the chooser now says what was done
+        assert "复杂问题" in edited.text and local_time(complex_by, desk.settings.tz) in edited.text
+
+    async def test_only_general_tickets_offer_it(self, desk, client):
+        worker = desk.people["worker"]
+        resident = client.user(5342, first_name="褚九", phone="13800000042")
+        number = await file_complaint(resident, "楼道灯坏了一个星期", "4栋2单元")  # Ⅱ 重要
+        await worker.expect(number)
+        await worker.send(f"/accept {number}")
+        card = await worker.expect("已接单")
+        await worker.press("改级别", card)
+        chooser = await worker.expect("级别")
+        assert not [b for b in chooser.button_texts() if "复杂" in b]
