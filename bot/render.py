@@ -286,6 +286,18 @@ class Renderer:
             if params.get("callback"):
                 message += "\n\n" + _("callback_expect", when=callback_when(params["callback"]))
             text((message, None))
+        elif kind is NoticeKind.CLOSED_BY_HAND:
+            text((_("closed_by_hand_resident", number=c.number, reason=_(f"close_reason.{params['reason']}"),
+                    note=escape(params["note"])), None))
+        elif kind is NoticeKind.INVALID:
+            text((_("invalid_resident", number=c.number, reason=_(f"invalid_reason.{params['reason']}"),
+                    note=escape(params["note"])), None))
+        elif kind is NoticeKind.CLOSED_BY_HAND_STAFF:
+            text((_("staff.closed_by_hand_staff", number=c.number, by=escape(params["by"]),
+                    reason=_(f"close_reason.{params['reason']}")), None))
+        elif kind is NoticeKind.INVALID_STAFF:
+            text((_("staff.invalid_staff", number=c.number, by=escape(params["by"]),
+                    reason=_(f"invalid_reason.{params['reason']}")), None))
         elif kind is NoticeKind.COMPLEX:
             text((_("complex_resident", number=c.number, days=params.get("days") or "—",
                     resolve_by=local_time(c.resolve_by, tz)), None))

@@ -37,7 +37,7 @@ from services import handling
 from services import staff as staff_service
 from services.domain import Severity, Status
 from services.errors import DeskError
-from services.satisfaction import CallbackPolicy
+from services.satisfaction import MANUAL_CLOSE_REASONS, CallbackPolicy
 from services.sla import SlaPolicy
 
 handlers = Handlers("staff")
@@ -45,6 +45,8 @@ handlers.message.filter(F.chat.type == "private")
 
 STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "help")
 REPORT_COMMANDS = ("stats", "report")
+SUPERVISOR_COMMANDS = ("invalid",)
+MANAGER_COMMANDS = ("close",)
 ADMIN_COMMANDS = ("invite",)
 
 
@@ -53,6 +55,7 @@ class StaffFlow(StatesGroup):
 
     resolve_note = State()
     review_note = State()
+    reason_note = State()  # the note after choosing why a ticket is closed by hand or invalid
 
 
 class IsStaff(Filter):
@@ -69,7 +72,9 @@ class IsStaff(Filter):
 
 
 def staff_commands(person: Staff) -> list[BotCommand]:
-    names = (STAFF_COMMANDS + (REPORT_COMMANDS if person.role in ("supervisor", "manager", "admin") else ())
+    names = (STAFF_COMMANDS + (REPORT_COMMANDS + SUPERVISOR_COMMANDS if person.role in ("supervisor", "manager", "admin")
+                               else ())
+             + (MANAGER_COMMANDS if person.role in ("manager", "admin") else ())
              + (ADMIN_COMMANDS if person.role == "admin" else ()))
     return [BotCommand(command=name, description=_(f"staff.commands.{name}")) for name in names]
 
@@ -186,7 +191,7 @@ async def show_card(message: Message, session: AsyncSession, complaint: Complain
     full = complaint.assignee_id == staff.id and complaint.status == Status.ACCEPTED.value
     text = await ticket_card(session, complaint, settings, header=_("staff.card_header", number=complaint.number),
                              full_phone=full)
-    await message.answer(text, reply_markup=ticket_buttons(complaint))
+    await message.answer(text, reply_markup=with_supervision(ticket_buttons(complaint), complaint, staff))
 
 
 @handlers.message(Command("ticket"), IsStaff())
@@ -594,9 +599,9 @@ async def complex_set(query: CallbackQuery, callback_data: StaffCb, session: Asy
     except DeskError as error:
         await query.answer(error_text(error), show_alert=True)
         return
-    await query.answer(_("staff.changed_short") if outcome.changed else _("staff.complex_same"))
     await query.message.edit_text(_("staff.complex_set", number=outcome.complaint.number,
                                     resolve_by=local_time(outcome.complaint.resolve_by, settings.tz)))
+    await query.answer(_("staff.changed_short") if outcome.changed else _("staff.complex_same"))
 
 
 @handlers.callback_query(StaffCb.filter(F.action == "x"), IsStaff())
@@ -641,3 +646,114 @@ async def review_note(message: Message, state: FSMContext, session: AsyncSession
         return
     await state.clear()
     await message.answer(_("staff.reviewed", number=outcome.complaint.number))
+
+
+# --- closing by hand (managers) and validity (supervisors, managers) ----------------------------
+
+# act → (the reasons from the list, the catalogue prefix of their labels)
+REASON_ACTS = {
+    "close": (MANUAL_CLOSE_REASONS, "close_reason"),
+    "invalid": (handling.INVALID_REASONS, "invalid_reason"),
+}
+
+
+def may_act(act: str, complaint: Complaint, staff: Staff) -> bool:
+    if act == "close":
+        return staff.role in ("manager", "admin") and Status(complaint.status) in handling.CLOSABLE
+    return handling.can_supervise(complaint, staff) and Status(complaint.status) in handling.OPEN_STATUSES
+
+
+def with_supervision(markup: InlineKeyboardMarkup | None, complaint: Complaint,
+                     staff: Staff) -> InlineKeyboardMarkup | None:
+    """A supervisor's or manager's card also offers 无效投诉 and (managers) 手动关闭."""
+    row = [InlineKeyboardButton(text=_(f"staff.btn_{act}"), callback_data=StaffCb(action=act[:2], ticket=complaint.id).pack())
+           for act in ("invalid", "close") if may_act(act, complaint, staff)]
+    if not row:
+        return markup
+    return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), row])
+
+
+ACT_OF = {"in": "invalid", "cl": "close"}
+
+
+def reasons_markup(act: str, complaint: Complaint) -> InlineKeyboardMarkup:
+    reasons, prefix = REASON_ACTS[act]
+    rows = [[InlineKeyboardButton(text=_(f"{prefix}.{code}"), callback_data=StaffCb(
+        action=f"{act[:2]}r", ticket=complaint.id, arg=code).pack())] for code in reasons]
+    rows.append(back_row(complaint))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def refusal(act: str, complaint: Complaint) -> str:
+    if act == "close":
+        return error_text(DeskError("may_not_close", number=complaint.number))
+    return error_text(DeskError("may_not_invalid", number=complaint.number))
+
+
+async def ask_reason(message: Message, act: str, complaint: Complaint) -> None:
+    await message.answer(_(f"staff.{act}_pick", number=complaint.number), reply_markup=reasons_markup(act, complaint))
+
+
+@handlers.message(Command("close", "invalid"), IsStaff())
+async def reason_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff) -> None:
+    """/close TS… (managers) or /invalid TS… (supervisors, managers): choose the reason."""
+    act = command.command
+    found = await ticket_from_command(message, command, session, staff, _("staff.ticket_usage", command=act))
+    if found is None:
+        return
+    complaint = found[0]
+    allowed = staff.role in ("manager", "admin") if act == "close" else handling.can_supervise(complaint, staff)
+    if not allowed:
+        await message.answer(refusal(act, complaint))
+        return
+    if not may_act(act, complaint, staff):
+        await message.answer(error_text(DeskError(f"{act}_not_open", number=complaint.number, status=complaint.status)))
+        return
+    await ask_reason(message, act, complaint)
+
+
+@handlers.callback_query(StaffCb.filter(F.action.in_(("in", "cl"))), IsStaff())
+async def reason_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
+    """The card's 无效投诉 / 手动关闭 button: choose the reason."""
+    act = ACT_OF[callback_data.action]
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or not may_act(act, complaint, staff):
+        await query.answer(_("stale_button") if complaint is None else refusal(act, complaint), show_alert=True)
+        return
+    await query.answer()
+    await ask_reason(query.message, act, complaint)
+
+
+@handlers.callback_query(StaffCb.filter(F.action.in_(("inr", "clr"))), IsStaff())
+async def reason_chosen(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                        state: FSMContext) -> None:
+    """A reason from the list: now the note (for the resident)."""
+    act = ACT_OF[callback_data.action[:2]]
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or callback_data.arg not in REASON_ACTS[act][0] or not may_act(act, complaint, staff):
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    await state.set_state(StaffFlow.reason_note)
+    await state.update_data(reason_act=act, reason_ticket=complaint.id, reason_code=callback_data.arg)
+    await query.message.edit_text(_(f"staff.{act}_ask", number=complaint.number,
+                                    reason=_(f"{REASON_ACTS[act][1]}.{callback_data.arg}")))
+    await query.answer()  # after the question is shown
+
+
+@handlers.message(StaffFlow.reason_note, F.text, ~F.text.startswith("/"), IsStaff())
+async def reason_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff,
+                      clock: Clock) -> None:
+    """The note: the ticket is closed by hand, or marked invalid; the resident gets the note."""
+    data = await state.get_data()
+    act, code = data.get("reason_act"), data.get("reason_code", "")
+    use_case = handling.close_by_hand if act == "close" else handling.mark_invalid
+    try:
+        outcome = await use_case(session, data.get("reason_ticket", 0), staff, code, message.text, now=clock())
+    except DeskError as error:
+        await message.answer(error_text(error))
+        if not error.code.endswith(("_empty", "_too_long")):
+            await state.clear()
+        return
+    await state.clear()
+    await message.answer(_(f"staff.{act}_done", number=outcome.complaint.number,
+                           reason=_(f"{REASON_ACTS[act][1]}.{code}")))

@@ -23,7 +23,7 @@ from services.domain import Category, Severity, Status
 from services.errors import DeskError
 from services.lifecycle import OPEN_STATUSES, Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
-from services.satisfaction import CallbackPolicy, expected_callback, first_due, plan_round
+from services.satisfaction import MANUAL_CLOSE_REASONS, CallbackPolicy, expected_callback, first_due, plan_round
 from services.sla import SlaPolicy, ticket_deadlines
 
 NOTE_MAX = 1000
@@ -378,6 +378,63 @@ async def set_complex(session: AsyncSession, ticket: Complaint | int, staff: Sta
         record(session, complaint.id, "complex", actor=Actor.of_staff(staff), now=now,
                resolve_by=complaint.resolve_by.isoformat(), days=days)
         notices = [to_resident(NoticeKind.COMPLEX, complaint.resident_id, complaint.id, days=days)]
+        return await _done(session, Outcome(complaint, notices), now)
+
+
+# --- closing by hand and validity -------------------------------------------------------------
+
+INVALID_REASONS = ("not_ours", "duplicate", "not_complaint", "unreasonable", "other")
+CLOSABLE = OPEN_STATUSES | {Status.RESOLVED}
+
+
+def _tell_assignee(complaint: Complaint, by: Staff, kind: NoticeKind, **params) -> list[Notice]:
+    if complaint.assignee_id is None or complaint.assignee_id == by.id:
+        return []
+    return [to_staff(kind, complaint.assignee_id, complaint.id, by=by.name, **params)]
+
+
+async def close_by_hand(session: AsyncSession, ticket: Complaint | int, staff: Staff, reason: str, note: str, *,
+                        now: datetime) -> Outcome:
+    """A manager closes a ticket with a reason (符合国家相关法律法规 / 超出公司管理权限) and a note.
+    A later rating is still recorded but does not reopen it (``satisfaction.apply_rating``)."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if staff.role not in ("manager", "admin"):
+            raise DeskError("may_not_close", number=complaint.number)
+        if reason not in MANUAL_CLOSE_REASONS:
+            raise DeskError("close_reason_unknown")
+        if Status(complaint.status) not in CLOSABLE:
+            raise DeskError("close_not_open", number=complaint.number, status=complaint.status)
+        text = _clean(note, "close_note")
+        complaint.close_reason, complaint.close_note = reason, text
+        session.add(complaint)
+        await transition(session, complaint, Status.CLOSED, actor=Actor.of_staff(staff), now=now, action="close",
+                         note=text, by_hand=True, reason=reason)
+        notices = [to_resident(NoticeKind.CLOSED_BY_HAND, complaint.resident_id, complaint.id, reason=reason,
+                               note=text)]
+        notices += _tell_assignee(complaint, staff, NoticeKind.CLOSED_BY_HAND_STAFF, reason=reason)
+        return await _done(session, Outcome(complaint, notices), now)
+
+
+async def mark_invalid(session: AsyncSession, ticket: Complaint | int, staff: Staff, reason: str, explanation: str,
+                       *, now: datetime) -> Outcome:
+    """无效投诉: the team supervisor or a manager marks an open ticket invalid with a reason from the
+    list and the explanation the resident receives. It stays searchable and is counted apart."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if not can_supervise(complaint, staff):
+            raise DeskError("may_not_invalid", number=complaint.number)
+        if reason not in INVALID_REASONS:
+            raise DeskError("invalid_reason_unknown")
+        if Status(complaint.status) not in OPEN_STATUSES:
+            raise DeskError("invalid_not_open", number=complaint.number, status=complaint.status)
+        text = _clean(explanation, "invalid_note")
+        complaint.invalid_reason, complaint.invalid_note = reason, text
+        session.add(complaint)
+        await transition(session, complaint, Status.INVALID, actor=Actor.of_staff(staff), now=now, action="invalid",
+                         note=text, by_hand=True, reason=reason)
+        notices = [to_resident(NoticeKind.INVALID, complaint.resident_id, complaint.id, reason=reason, note=text)]
+        notices += _tell_assignee(complaint, staff, NoticeKind.INVALID_STAFF, reason=reason)
         return await _done(session, Outcome(complaint, notices), now)
 
 

@@ -258,9 +258,47 @@ def restart_clock(complaint: Complaint, sla: SlaPolicy, now: datetime) -> None:
     complaint.last_progress_at, complaint.nudged_at = now, None
 
 
+MANUAL_CLOSE_REASONS = ("lawful", "beyond_authority")  # 符合国家相关法律法规 / 超出公司管理权限
+
+
+async def apply_rating(session: AsyncSession, complaint: Complaint, rating: int, *, actor: Actor, now: datetime,
+                       sla: SlaPolicy | None = None, **data) -> tuple[str, list[Notice]]:
+    """Inside the answer's write transaction, the round already answered: log the rating and act on
+    it — ≥4 close, 3 close and flag for review, ≤2 / not solved reopen (deadlines start again).
+    A ticket a manager closed by hand stays closed: the rating is only recorded ("recorded")."""
+    notices: list[Notice] = []
+    record(session, complaint.id, "callback_answered", actor=actor, now=now, rating=rating, **data)
+    if complaint.status == Status.CLOSED.value and complaint.close_reason in MANUAL_CLOSE_REASONS:
+        return "recorded", notices
+    if rating >= 3:
+        outcome, to = ("closed" if rating >= 4 else "review"), Status.CLOSED
+        complaint.close_reason = "satisfied" if rating >= 4 else "rated_3"
+        complaint.needs_review = rating == 3
+    else:
+        outcome, to = "reopened", Status.REOPENED
+    if complaint.status == Status.RESOLVED.value:
+        restart = {}
+        if to is Status.REOPENED and sla is not None:
+            restart_clock(complaint, sla, now)
+            restart = {"respond_by": complaint.respond_by.isoformat(), "resolve_by": complaint.resolve_by.isoformat()}
+        session.add(complaint)
+        await transition(session, complaint, to, actor=actor, now=now, rating=rating, **restart)
+    who = await reviewer(session, complaint.team_id)
+    assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
+    if outcome == "review" and who is not None:
+        notices.append(to_staff(NoticeKind.RATING_REVIEW, who.id, complaint.id, rating=rating))
+    if outcome == "reopened":
+        if who is not None:
+            notices.append(to_staff(NoticeKind.REOPENED_SUPERVISOR, who.id, complaint.id, rating=rating))
+        if assignee is not None and (who is None or assignee.id != who.id):
+            notices.append(to_staff(NoticeKind.REOPENED_ASSIGNEE, assignee.id, complaint.id, rating=rating))
+    return outcome, notices
+
+
 @dataclass(frozen=True)
 class Answer:
-    """What a rating did: ``closed``, ``review`` (3), ``reopened`` (≤2 / not solved), ``late`` or ``stale``."""
+    """What a rating did: ``closed``, ``review`` (3), ``reopened`` (≤2 / not solved), ``recorded`` (closed
+    by hand: kept as it is), ``late`` or ``stale``."""
 
     outcome: str
     complaint: Complaint | None = None
@@ -280,7 +318,6 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
     # A prompt's button exists once it was delivered; "claimed" (delivered, not yet recorded) counts.
     if attempt is None or complaint is None or complaint.resident_id != resident.id or attempt.state == "pending":
         return Answer("stale")
-    notices: list[Notice] = []
     async with writing(session):
         closed = await session.exec(
             update(CallbackRound).where(CallbackRound.id == attempt.round_id, CallbackRound.status == "open")
@@ -294,30 +331,8 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
         await session.exec(update(CallbackAttempt).where(
             CallbackAttempt.round_id == attempt.round_id, col(CallbackAttempt.state).in_(("pending", "claimed")))
             .values(state="cancelled", finished_at=now))
-        actor = Actor.of_resident(resident)
-        record(session, complaint.id, "callback_answered", actor=actor, now=now, rating=rating)
-        if rating >= 3:
-            outcome, to = ("closed" if rating >= 4 else "review"), Status.CLOSED
-            complaint.close_reason = "satisfied" if rating >= 4 else "rated_3"
-            complaint.needs_review = rating == 3
-        else:
-            outcome, to = "reopened", Status.REOPENED
-        if complaint.status == Status.RESOLVED.value:
-            restart = {}
-            if to is Status.REOPENED and sla is not None:
-                restart_clock(complaint, sla, now)
-                restart = {"respond_by": complaint.respond_by.isoformat(), "resolve_by": complaint.resolve_by.isoformat()}
-            session.add(complaint)
-            await transition(session, complaint, to, actor=actor, now=now, rating=rating, **restart)
-        who = await reviewer(session, complaint.team_id)
-        assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
-        if outcome == "review" and who is not None:
-            notices.append(to_staff(NoticeKind.RATING_REVIEW, who.id, complaint.id, rating=rating))
-        if outcome == "reopened":
-            if who is not None:
-                notices.append(to_staff(NoticeKind.REOPENED_SUPERVISOR, who.id, complaint.id, rating=rating))
-            if assignee is not None and (who is None or assignee.id != who.id):
-                notices.append(to_staff(NoticeKind.REOPENED_ASSIGNEE, assignee.id, complaint.id, rating=rating))
+        outcome, notices = await apply_rating(session, complaint, rating, actor=Actor.of_resident(resident),
+                                              now=now, sla=sla)
         outbox.put(session, notices, now)
         await session.commit()
     round_ = await session.get(CallbackRound, attempt.round_id, populate_existing=True)

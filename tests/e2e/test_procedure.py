@@ -207,7 +207,7 @@ class TestComplex:
         card = await worker.expect("已接单")
         await worker.press("改级别", card)
         chooser = await worker.expect("级别")
-        await worker.press("复杂问题", chooser)
+        await worker.callback_answer(await worker.press("复杂问题", chooser))
         policy = SlaPolicy.from_settings(desk.settings)
         _respond, complex_by = deadlines(policy, "general", row.created_at, complex_=True)
         _respond, normal_by = deadlines(policy, "general", row.created_at)
@@ -229,3 +229,87 @@ class TestComplex:
         await worker.press("改级别", card)
         chooser = await worker.expect("级别")
         assert not [b for b in chooser.button_texts() if "复杂" in b]
+
+
+class TestClosingByHand:
+    async def test_a_manager_closes_with_reason_and_note_and_a_bad_rating_does_not_reopen(self, desk, client, clock):
+        worker, supervisor, manager = desk.people["worker"], desk.people["supervisor"], desk.people["manager"]
+        resident = client.user(5351, first_name="卫十", phone="13800000051")
+        number = await file_complaint(resident, "8栋电梯按钮坏了，要求物业赔偿误工损失", "8栋1单元")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number, "已向住户说明市政施工由街道负责")
+
+        await worker.send(f"/close {number}")  # not a manager
+        assert "只有经理" in (await worker.expect("经理")).text
+        await manager.send(f"/close {number}")
+        chooser = await manager.expect("手动关闭")
+        assert chooser.button_texts()[:2] == ["已按国家相关法律法规处理", "超出公司管理权限"]
+        await manager.callback_answer(await manager.press("超出公司管理权限", chooser))
+        assert "关闭说明" in (await manager.message(chooser.message_id)).text
+        await manager.send("市政道路施工不属于物业管理范围，已告知住户向街道办反映")
+        assert number in (await manager.expect("已手动关闭")).text
+        told = await resident.expect("已由管理处关闭")
+        assert "超出公司管理权限" in told.text and "街道办" in told.text
+        row = await complaint_row(desk, number)
+        assert (row.status, row.close_reason) == ("closed", "beyond_authority")
+        assert row.close_note.startswith("市政道路施工")
+
+        prompt = await rated(desk, clock, resident, number, "1 非常不满意")  # the callback still happens
+        assert number in prompt.text
+        await resident.expect("已记录")
+        row = await complaint_row(desk, number)
+        assert (row.status, row.close_reason) == ("closed", "beyond_authority")  # not reopened
+        from models.tables import CallbackRound
+
+        async with desk.sessions() as session:
+            [round_] = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == row.id))).all()
+        assert (round_.status, round_.rating) == ("answered", 1)  # the rating is recorded
+        await tick(desk)
+        assert not [m for m in await supervisor.messages() if "重新打开" in (m.text or "")]
+        assert not [m for m in await worker.messages() if "请再次处理" in (m.text or "")]
+
+    async def test_the_managers_card_offers_it_for_an_open_ticket(self, desk, client):
+        worker, manager = desk.people["worker"], desk.people["manager"]
+        resident = client.user(5352, first_name="蒋十一", phone="13800000052")
+        number = await file_complaint(resident, "小区南门的道闸坏了", "小区南门")
+        await worker.expect(number)
+        await manager.send(f"/ticket {number}")
+        card = await manager.expect(number)
+        await manager.press("手动关闭", card)
+        chooser = await manager.expect("手动关闭")
+        await manager.callback_answer(await manager.press("已按国家相关法律法规处理", chooser))
+        await manager.send("公交站牌属公交公司管理，已转告")
+        await manager.expect("已手动关闭")
+        await resident.expect("已由管理处关闭")
+        assert "已由 李经理 手动关闭" in (await worker.expect("手动关闭")).text
+        assert (await complaint_row(desk, number)).status == "closed"
+
+
+class TestValidity:
+    async def test_the_supervisor_marks_a_ticket_invalid_with_a_reason_and_the_resident_gets_the_explanation(
+            self, desk, client):
+        worker, supervisor = desk.people["worker"], desk.people["supervisor"]
+        resident = client.user(5361, first_name="沈十二", phone="13800000061")
+        number = await file_complaint(resident, "电梯里的广告太多了，很烦", "2栋1单元")
+        await worker.expect(number)
+
+        await worker.send(f"/invalid {number}")  # staff may not
+        assert "主管" in (await worker.expect("无效")).text
+        await supervisor.send(f"/ticket {number}")
+        card = await supervisor.expect(number)
+        assert "🚫 无效投诉" in card.button_texts() and "🔒 手动关闭" not in card.button_texts()
+        await supervisor.press("无效投诉", card)
+        chooser = await supervisor.expect("无效投诉的原因")
+        assert chooser.button_texts()[:5] == ["非物业公司责任范围", "重复投诉", "不属于投诉", "要求不合理", "其他"]
+        await supervisor.callback_answer(await supervisor.press("不属于投诉", chooser))
+        assert "解释说明" in (await supervisor.message(chooser.message_id)).text
+        await supervisor.send("电梯广告由业委会统一招租，收益用于公共维修，已向您说明")
+        assert number in (await supervisor.expect("已将工单")).text
+        told = await resident.expect("无效投诉")
+        assert "不属于投诉" in told.text and "业委会" in told.text
+        assert "沈" not in (await worker.expect("无效投诉")).text  # the assignee is told, no personal data
+        row = await complaint_row(desk, number)
+        assert (row.status, row.invalid_reason) == ("invalid", "not_complaint")
+        assert row.invalid_note.startswith("电梯广告")
+        await resident.send(f"/status {number}")
+        assert number in (await resident.expect(number)).text  # still searchable by the resident
