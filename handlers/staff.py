@@ -28,12 +28,12 @@ from bot.buttons import StaffCb
 from bot.i18n import _
 from bot.render import CATEGORIES, phone_for, ticket_buttons, ticket_card
 from bot.settings import Settings
-from bot.texts import (category_label, error_text, local_time, role_label, severity_label, snippet, status_label,
-                       team_label)
+from bot.texts import (category_label, error_text, local_time, rating_label, role_label, severity_label, snippet,
+                       status_label, team_label)
 from handlers.declare import Handlers
 from models.tables import Complaint, Staff, Team
 from models.types import Clock
-from services import handling
+from services import handling, satisfaction
 from services import staff as staff_service
 from services.domain import Severity, Status
 from services.errors import DeskError
@@ -45,7 +45,7 @@ handlers.message.filter(F.chat.type == "private")
 
 STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "help")
 REPORT_COMMANDS = ("stats", "report")
-SUPERVISOR_COMMANDS = ("invalid",)
+SUPERVISOR_COMMANDS = ("invalid", "callback")
 MANAGER_COMMANDS = ("close",)
 ADMIN_COMMANDS = ("invite",)
 
@@ -757,3 +757,98 @@ async def reason_note(message: Message, state: FSMContext, session: AsyncSession
     await state.clear()
     await message.answer(_(f"staff.{act}_done", number=outcome.complaint.number,
                            reason=_(f"{REASON_ACTS[act][1]}.{code}")))
+
+
+# --- the callback record (回访记录): who called, how, with what result -----------------------------
+
+CALL_RESULTS = ("5", "4", "3", "2", "1", "0", "x")  # ratings, 0 = not solved, x = nobody answered
+
+
+async def record_text(session: AsyncSession, complaint: Complaint, settings: Settings) -> str:
+    lines = [_("staff.callback_record_header", number=complaint.number)]
+    record = await satisfaction.callback_record(session, complaint.id)
+    if not record:
+        return _("staff.callback_record_empty", number=complaint.number)
+    for round_, attempts in record:
+        lines.append(_("staff.callback_round_line", round=round_.round_no,
+                       status=_(f"callback_round_status.{round_.status}")))
+        for attempt in attempts:
+            caller = await session.get(Staff, attempt.caller_id) if attempt.caller_id else None
+            if attempt.state == "answered":
+                result = _("callback_result.answered", rating=rating_label(round_.rating)
+                           if round_.rating is not None else "—")
+            else:
+                result = _(f"callback_result.{attempt.state}")
+            lines.append(_("staff.callback_attempt_line", no=attempt.attempt_no,
+                           time=local_time(attempt.sent_at or attempt.due_at, settings.tz),
+                           method=_(f"callback_method.{attempt.method}"),
+                           caller=escape(caller.name) if caller else _("callback_caller.bot"), result=result))
+    return "\n".join(lines)
+
+
+def may_call(complaint: Complaint, staff: Staff) -> bool:
+    return handling.can_supervise(complaint, staff)
+
+
+async def method_markup(session: AsyncSession, complaint: Complaint, staff: Staff) -> InlineKeyboardMarkup | None:
+    """Buttons to record a call, while the ticket's callback round is open."""
+    if not may_call(complaint, staff) or await satisfaction.open_round(session, complaint.id) is None:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_(f"callback_method.{method}"), callback_data=StaffCb(action="cbm", ticket=complaint.id, arg=method).pack())
+        for method in satisfaction.CALL_METHODS]])
+
+
+@handlers.message(Command("callback"), IsStaff())
+async def callback_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+                           settings: Settings) -> None:
+    """/callback TS…: the 回访记录, and buttons to record a phone (visit, SMS, survey) callback."""
+    found = await ticket_from_command(message, command, session, staff, _("staff.ticket_usage", command="callback"))
+    if found is None:
+        return
+    complaint = found[0]
+    await message.answer(await record_text(session, complaint, settings),
+                         reply_markup=await method_markup(session, complaint, staff))
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "cbm"), IsStaff())
+async def call_method(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
+    """How the resident was called back: now the result."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or callback_data.arg not in satisfaction.CALL_METHODS or not may_call(complaint, staff):
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    method = callback_data.arg
+    buttons = [InlineKeyboardButton(text=_("staff.btn_no_answer") if result == "x" else rating_label(int(result)),
+                                    callback_data=StaffCb(action="cbr", ticket=complaint.id,
+                                                          arg=f"{method}.{result}").pack())
+               for result in CALL_RESULTS]
+    rows = [buttons[:2], buttons[2:5], buttons[5:], back_row(complaint)]
+    await query.message.answer(_("staff.call_pick_result", number=complaint.number,
+                                 method=_(f"callback_method.{method}")),
+                               reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+    await query.answer()
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "cbr"), IsStaff())
+async def call_result(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                      settings: Settings, callback_policy: CallbackPolicy, sla: SlaPolicy, clock: Clock) -> None:
+    """Record the call as an attempt of the open round (回访人 = this person, 方式 = the method)."""
+    method, _sep, result = callback_data.arg.partition(".")
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or method not in satisfaction.CALL_METHODS or result not in CALL_RESULTS:
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    rating = None if result == "x" else int(result)
+    try:
+        answer = await satisfaction.record_call(session, complaint.id, staff, method, rating,
+                                                policy=callback_policy, now=clock(), sla=sla)
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    outcome = _(f"staff.call_outcome.{answer.outcome}")
+    await query.message.edit_text(_("staff.call_recorded", number=complaint.number,
+                                    method=_(f"callback_method.{method}"), outcome=outcome))
+    await query.answer()
+    await query.message.answer(await record_text(session, answer.complaint, settings),
+                               reply_markup=await method_markup(session, answer.complaint, staff))

@@ -23,6 +23,7 @@ from models.tables import CallbackAttempt, CallbackRound, Complaint, Resident, S
 from services import outbox
 from services import staff as staff_service
 from services.domain import Kind, Status
+from services.errors import DeskError
 from services.lifecycle import Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
 from services.sla import SlaPolicy, ticket_deadlines
@@ -337,6 +338,81 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
         await session.commit()
     round_ = await session.get(CallbackRound, attempt.round_id, populate_existing=True)
     return Answer(outcome, complaint, round_, rating, notices)
+
+
+CALL_METHODS = ("phone", "visit", "sms", "survey")  # 电话 / 上门 / 短信 / 问卷; prompts in chat are "telegram"
+
+
+async def open_round(session: AsyncSession, complaint_id: int) -> CallbackRound | None:
+    """The ticket's latest callback round, if it is still open."""
+    round_ = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint_id)
+                                 .order_by(col(CallbackRound.id).desc()).limit(1))).first()
+    return round_ if round_ is not None and round_.status == "open" else None
+
+
+async def record_call(session: AsyncSession, complaint_id: int, staff: Staff, method: str, rating: int | None, *,
+                      policy: CallbackPolicy, now: datetime, sla: SlaPolicy | None = None) -> Answer:
+    """A callback made by a person (回访人) by phone, visit, SMS or questionnaire (方式), as one attempt
+    of the open round: ``rating`` None = nobody answered (the three-attempt rule applies), else the
+    rating acts as if the resident had pressed it. Supervisors (their team) and managers record calls."""
+    complaint = await session.get(Complaint, complaint_id)
+    if complaint is None:
+        raise DeskError("no_ticket")
+    if not (staff.role in ("manager", "admin") or (staff.role == "supervisor" and staff.team_id == complaint.team_id)):
+        raise DeskError("may_not_call", number=complaint.number)
+    if method not in CALL_METHODS or (rating is not None and rating not in RATINGS and rating != NOT_SOLVED):
+        raise DeskError("call_bad_input")
+    async with writing(session):
+        complaint = await session.get(Complaint, complaint_id, populate_existing=True)
+        round_ = await open_round(session, complaint.id)
+        if round_ is None:
+            raise DeskError("no_callback_open", number=complaint.number)
+        made = (await session.exec(select(func.count()).select_from(CallbackAttempt)
+                                   .where(CallbackAttempt.round_id == round_.id))).one()
+        attempt = CallbackAttempt(round_id=round_.id, complaint_id=complaint.id, attempt_no=made + 1, due_at=now,
+                                  state="answered" if rating is not None else "expired", claimed_at=now, sent_at=now,
+                                  finished_at=now, method=method, caller_id=staff.id)
+        session.add(attempt)
+        actor = Actor.of_staff(staff)
+        record(session, complaint.id, "callback_call", actor=actor, now=now, method=method, caller=staff.name,
+               attempt=attempt.attempt_no, answered=rating is not None)
+        notices: list[Notice] = []
+        if rating is None:
+            outcome = "unanswered"
+            unanswered = (await session.exec(select(func.count()).select_from(CallbackAttempt).where(
+                CallbackAttempt.round_id == round_.id,
+                col(CallbackAttempt.state).in_(("expired", "failed"))))).one()
+            if unanswered >= policy.max_attempts:
+                await session.exec(update(CallbackRound).where(CallbackRound.id == round_.id,
+                                                               CallbackRound.status == "open")
+                                   .values(status="unreachable", closed_at=now))
+                record(session, complaint.id, "callback_unreachable", actor=Actor.system(), now=now,
+                       attempts=policy.max_attempts)
+                outcome = "unreachable"
+        else:
+            await session.exec(update(CallbackRound).where(CallbackRound.id == round_.id)
+                               .values(status="answered", rating=rating, closed_at=now))
+            await session.exec(update(CallbackAttempt).where(
+                CallbackAttempt.round_id == round_.id, col(CallbackAttempt.state).in_(("pending", "claimed", "sent")),
+                CallbackAttempt.id != attempt.id).values(state="cancelled", finished_at=now))
+            outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, sla=sla,
+                                                  method=method)
+        outbox.put(session, notices, now)
+        await session.commit()
+    return Answer(outcome, complaint, await session.get(CallbackRound, round_.id, populate_existing=True), rating,
+                  notices)
+
+
+async def callback_record(session: AsyncSession, complaint_id: int) -> list[tuple[CallbackRound, list[CallbackAttempt]]]:
+    """回访记录: every round of the ticket with its attempts (time, 方式, 回访人, result)."""
+    rounds = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint_id)
+                                 .order_by(col(CallbackRound.id)))).all()
+    out = []
+    for round_ in rounds:
+        attempts = (await session.exec(select(CallbackAttempt).where(CallbackAttempt.round_id == round_.id)
+                                       .order_by(col(CallbackAttempt.attempt_no), col(CallbackAttempt.id)))).all()
+        out.append((round_, list(attempts)))
+    return out
 
 
 @dataclass(frozen=True)

@@ -313,3 +313,39 @@ class TestValidity:
         assert row.invalid_note.startswith("电梯广告")
         await resident.send(f"/status {number}")
         assert number in (await resident.expect(number)).text  # still searchable by the resident
+
+
+class TestCallbackRecord:
+    async def test_the_record_says_who_called_and_how(self, desk, client, clock):
+        worker, supervisor = desk.people["worker"], desk.people["supervisor"]
+        resident = client.user(5371, first_name="韩十三", phone="13800000071")
+        number = await file_complaint(resident, "6栋电梯门关不上", "6栋1单元")
+        await worker.expect(number)
+        await handle_and_resolve(worker, number)
+        clock.advance(timedelta(days=1, minutes=1))
+        await tick(desk)
+        await resident.expect("满意度回访")  # attempt 1, by the bot in chat
+
+        await supervisor.send(f"/callback {number}")
+        record = await supervisor.expect("回访记录")
+        assert "1. " in record.text and "方式：Telegram · 回访人：系统（机器人） · 已发送，等待回复" in record.text
+        assert record.button_texts() == ["电话", "上门", "短信", "问卷"]
+        await supervisor.press("电话", record)
+        results = await supervisor.expect("电话回访结果")
+        await supervisor.callback_answer(await supervisor.press("未接通", results))
+        again = await supervisor.expect("回访记录")
+        assert "2. " in again.text and "方式：电话 · 回访人：王主管 · 未接通/未回复" in again.text
+        assert "未接通，已计为一次回访" in (await supervisor.message(results.message_id)).text
+
+        await supervisor.press("上门", again)
+        results = await supervisor.expect("上门回访结果")
+        await supervisor.callback_answer(await supervisor.press("4 满意", results))
+        final = await supervisor.expect("回访记录")
+        assert "3. " in final.text and "方式：上门 · 回访人：王主管 · 评价：4 满意" in final.text
+        assert "第 1 轮（已评价）" in final.text and not final.button_texts()  # the round is over
+        row = await complaint_row(desk, number)
+        assert (row.status, row.close_reason) == ("closed", "satisfied")
+
+        await worker.send(f"/callback {number}")  # staff see the record, but cannot record calls
+        seen = await worker.expect("回访记录")
+        assert "王主管" in seen.text and not seen.button_texts()
