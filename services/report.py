@@ -364,6 +364,8 @@ def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
 def _summary_rows(cur: MonthStats, prev: MonthStats) -> Iterable[tuple[str, object, object, str]]:
     """(label, this month, last month, kind) with kind in count / rate / decimal."""
     yield "工单总数", cur.total, prev.total, "count"
+    yield "　有效投诉", cur.valid, prev.valid, "count"
+    yield "　无效投诉", cur.invalid, prev.invalid, "count"
     yield "重大投诉", cur.major, prev.major, "count"
     yield "响应及时率", cur.response.value, prev.response.value, "rate"
     yield "　按时响应 / 应响应", f"{cur.response.numerator}/{cur.response.denominator}", \

@@ -349,3 +349,19 @@ class TestCallbackRecord:
         await worker.send(f"/callback {number}")  # staff see the record, but cannot record calls
         seen = await worker.expect("回访记录")
         assert "王主管" in seen.text and not seen.button_texts()
+
+    async def test_stats_count_valid_and_invalid_apart(self, desk, client):
+        worker, manager = desk.people["worker"], desk.people["manager"]
+        numbers = []
+        for index, (text, where) in enumerate((("1栋电梯坏了", "1栋1单元"), ("5栋电梯按钮失灵", "5栋1单元"))):
+            resident = client.user(5381 + index, first_name=f"住户{index}", phone=f"1380000008{index}")
+            numbers.append(await file_complaint(resident, text, where))
+            await worker.expect(numbers[-1])
+        await manager.send(f"/invalid {numbers[1]}")
+        chooser = await manager.expect("无效投诉的原因")
+        await manager.callback_answer(await manager.press("重复投诉", chooser))
+        await manager.send("与 1 栋电梯报修为同一事项，已合并处理")
+        await manager.expect("已将工单")
+        await manager.send("/stats")
+        figures = await manager.expect("有效投诉")
+        assert "有效投诉 1 · 无效投诉 1" in figures.text.replace("<b>", "").replace("</b>", "")

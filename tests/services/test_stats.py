@@ -312,3 +312,12 @@ def test_render_stats_text_is_bounded():
                      overdue_open=99, overdue_numbers=["TS20261001-0001"] * 5)
     text = render_stats_text(big, big)
     assert len(text) < 4096 and "&lt;类别0&gt;" in text
+
+
+async def test_valid_filter_counts_invalid_complaints_apart(sessions, seeded):
+    async with sessions() as session:
+        both = await month_stats(session, month="2026-10", tz=SH, now=AFTER)
+        valid = await month_stats(session, month="2026-10", tz=SH, now=AFTER, valid=True)
+        invalid = await month_stats(session, month="2026-10", tz=SH, now=AFTER, valid=False)
+    assert (both.total, both.invalid, both.valid) == (9, 0, 9)  # no 无效投诉 in the seeded month
+    assert valid.total == 9 and invalid.total == 0
