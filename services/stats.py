@@ -450,7 +450,7 @@ def severity_label(code: str) -> str:
 def status_label(code: str) -> str:
     try:
         return Status(code).label
-    except ValueError:
+    except (ValueError, AttributeError):  # Status has no label (yet): the code itself
         return code
 
 

@@ -259,6 +259,9 @@ class TestClosingByHand:
         await resident.expect("已记录")
         row = await complaint_row(desk, number)
         assert (row.status, row.close_reason) == ("closed", "beyond_authority")  # not reopened
+        await resident.send(f"/status {number}")
+        card = await resident.expect("街道办")
+        assert "管理处关闭（超出公司管理权限）" in card.text and "1 非常不满意" in card.text
         from models.tables import CallbackRound
 
         async with desk.sessions() as session:
@@ -312,7 +315,8 @@ class TestValidity:
         assert (row.status, row.invalid_reason) == ("invalid", "not_complaint")
         assert row.invalid_note.startswith("电梯广告")
         await resident.send(f"/status {number}")
-        assert number in (await resident.expect(number)).text  # still searchable by the resident
+        card = await resident.expect(number)  # still searchable by the resident, with the explanation
+        assert "无效投诉（不属于投诉）" in card.text and "业委会" in card.text
 
 
 class TestCallbackRecord:
@@ -350,6 +354,8 @@ class TestCallbackRecord:
         seen = await worker.expect("回访记录")
         assert "王主管" in seen.text and not seen.button_texts()
 
+
+class TestValidityFigures:
     async def test_stats_count_valid_and_invalid_apart(self, desk, client):
         worker, manager = desk.people["worker"], desk.people["manager"]
         numbers = []
