@@ -444,13 +444,15 @@ async def add_comment(session: AsyncSession, round_id: int, resident: Resident, 
     return Comment(round_, notices)
 
 
-async def same_matter_since(session: AsyncSession, complaint: Complaint, since: datetime) -> Complaint | None:
+async def same_matter_since(session: AsyncSession, complaint: Complaint, since: datetime,
+                            until: datetime | None = None) -> Complaint | None:
     """The first complaint on the same matter (same category, same building or place, any resident)
-    filed after ``since``, other than this one and not cancelled or invalid."""
+    filed after ``since`` (and not after ``until``), other than this one and not cancelled or invalid."""
     from services.matters import area_of
 
+    window = [Complaint.created_at <= until] if until is not None else []
     rows = (await session.exec(select(Complaint).where(
-        Complaint.category == complaint.category, Complaint.created_at > since, Complaint.id != complaint.id,
+        Complaint.category == complaint.category, Complaint.created_at > since, *window, Complaint.id != complaint.id,
         col(Complaint.status).not_in((Status.CANCELLED.value, Status.INVALID.value)))
         .order_by(col(Complaint.created_at), col(Complaint.id)))).all()
     area = area_of(complaint.location)
@@ -476,7 +478,9 @@ async def close_due(session: AsyncSession, *, policy: CallbackPolicy, now: datet
             .where(Complaint.status == Status.RESOLVED.value, CallbackRound.status == status,
                    CallbackRound.closed_at <= now - after))).all()
         for complaint, round_ in rows:
-            newer = await same_matter_since(session, complaint, complaint.resolved_at or round_.opened_at)
+            # "meanwhile": between the resolution and the moment the rule closes the ticket
+            newer = await same_matter_since(session, complaint, complaint.resolved_at or round_.opened_at,
+                                            round_.closed_at + after)
             if newer is not None and complaint.close_held_at is not None:
                 continue  # held before; the supervisor knows
             async with writing(session):

@@ -75,6 +75,8 @@ class TestClosingWithoutCallback:
         await worker.expect(again)
 
         clock.advance(timedelta(days=5, hours=1))  # seven days after the resolutions
+        late = await file_complaint(second, "楼道的灯又坏了", "6栋3单元")  # after the seven days: not "meanwhile"
+        await worker.expect(late)
         await tick(desk)
         assert (await complaint_row(desk, quiet)).status == "closed"
         assert (await complaint_row(desk, held)).status == "resolved"
