@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from html import escape
 from pathlib import Path
 
@@ -160,6 +161,18 @@ def major_reason_text(stored: str | dict | None) -> str:
     return joined(parts) if parts else _("major.default")
 
 
+def callback_when(expect: dict) -> str:
+    """"明天上午" / "tomorrow morning": the day (today, tomorrow, the day after, else the date) and the
+    part of the day the first callback prompt is planned for."""
+    days = expect.get("days", 1)
+    if days in (0, 1, 2):
+        day = _(f"callback_day.{days}")
+    else:
+        moment = date.fromisoformat(expect["date"])
+        day = _("callback_day.date", month=moment.month, day=moment.day)
+    return _("callback_when", day=day, part=_(f"callback_part.{expect.get('part', 'morning')}"))
+
+
 # --- notices -----------------------------------------------------------------------------------
 
 
@@ -222,13 +235,18 @@ class Renderer:
             comment = (_("staff.comment_line", comment=escape(round_.comment))
                        if round_ is not None and round_.comment else "")
             if kind is NoticeKind.RATING_REVIEW:
-                text((_("staff.review_supervisor", number=c.number, rating=rating, comment=comment), None))
+                review = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+                    text=_("staff.btn_reviewed"), callback_data=StaffCb(action="rvw", ticket=c.id).pack())]])
+                text((_("staff.review_supervisor", number=c.number, rating=rating, comment=comment),
+                      review if c.needs_review else None))
             elif kind is NoticeKind.REOPENED_SUPERVISOR:
                 assignee = await session.get(Staff, c.assignee_id) if c.assignee_id else None
                 text((_("staff.reopened_supervisor", number=c.number, rating=rating, comment=comment,
                         assignee=escape(assignee.name) if assignee else "—"), None))
             else:
-                text((_("staff.reopened_assignee", number=c.number, rating=rating), ticket_buttons(c)))
+                text((_("staff.reopened_assignee", number=c.number, rating=rating,
+                        respond_by=local_time(c.respond_by, tz), resolve_by=local_time(c.resolve_by, tz)),
+                      ticket_buttons(c)))
         elif kind is NoticeKind.CALLBACK_COMMENT:
             text((_("staff.comment_supervisor", number=c.number, comment=escape(params["comment"])), None))
         elif kind is NoticeKind.MAJOR_ALERT:
@@ -264,7 +282,25 @@ class Renderer:
         elif kind is NoticeKind.NOTE:
             text((_("staff.note_resident", number=c.number, note=escape(params["note"])), None))
         elif kind is NoticeKind.RESOLVED:
-            text((_("staff.resolved_resident", number=c.number, result=escape(params["result"])), None))
+            message = _("staff.resolved_resident", number=c.number, result=escape(params["result"]))
+            if params.get("callback"):
+                message += "\n\n" + _("callback_expect", when=callback_when(params["callback"]))
+            text((message, None))
+        elif kind is NoticeKind.CLOSED_BY_HAND:
+            text((_("closed_by_hand_resident", number=c.number, reason=_(f"close_reason.{params['reason']}"),
+                    note=escape(params["note"])), None))
+        elif kind is NoticeKind.INVALID:
+            text((_("invalid_resident", number=c.number, reason=_(f"invalid_reason.{params['reason']}"),
+                    note=escape(params["note"])), None))
+        elif kind is NoticeKind.CLOSED_BY_HAND_STAFF:
+            text((_("staff.closed_by_hand_staff", number=c.number, by=escape(params["by"]),
+                    reason=_(f"close_reason.{params['reason']}")), None))
+        elif kind is NoticeKind.INVALID_STAFF:
+            text((_("staff.invalid_staff", number=c.number, by=escape(params["by"]),
+                    reason=_(f"invalid_reason.{params['reason']}")), None))
+        elif kind is NoticeKind.COMPLEX:
+            text((_("complex_resident", number=c.number, days=params.get("days") or "—",
+                    resolve_by=local_time(c.resolve_by, tz)), None))
         elif kind is NoticeKind.CALLBACK_PROMPT:
             attempt = await session.get(CallbackAttempt, params["attempt"])
             result = (await session.exec(select(ComplaintEvent.note).where(
@@ -273,6 +309,11 @@ class Renderer:
             text((_("callback_prompt", number=c.number, snippet=snippet(c.description, 40),
                     result=escape(shorten(result or _("callback_result_default"), 500))),
                   rating_keyboard(attempt.id)))
+        elif kind is NoticeKind.CLOSE_HELD:
+            newer = await session.get(Complaint, params.get("newer")) if params.get("newer") else None
+            text((_("staff.close_held", number=c.number, rule=_(f"staff.close_rule.{params.get('reason', 'no_callback')}"),
+                    newer=newer.number if newer else "—", location=escape(newer.location if newer else c.location)),
+                  None))
         elif kind is NoticeKind.MONTHLY_REPORT:
             await self._monthly_report(session, params["month"], out)
         else:  # pragma: no cover - every kind above; a new kind must be added here

@@ -38,6 +38,7 @@ class SlaSettings(BaseModel):
     important_resolve_days: int = 5
     general_response: Duration = timedelta(hours=8)
     general_resolve_days: int = 3
+    general_complex_resolve_days: int = 7  # a Ⅲ ticket marked complex (the resident is told)
     remind_at: float = Field(default=0.8, gt=0, lt=1)  # remind the assignee at this share of the time
 
 
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
     matter_similarity: float = Field(default=0.3, gt=0, le=1)  # keyword overlap (Jaccard) for "same matter"
 
     # Monthly complaint analysis report (月度投诉分析报告) to managers.
-    report_day: int = Field(default=1, ge=0, le=28)  # 0 = no scheduled report
+    # The report is due by the 10th (seeds: 每月10日前): day 1..10 of the month, 0 = no scheduled report.
+    report_day: int = 1
     report_time: time = time(9, 0)
 
     # Satisfaction callbacks (满意度回访); empty CALLBACK_SLOTS = any time of day.
@@ -126,6 +128,14 @@ class Settings(BaseSettings):
     def _retrain_off(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in ("", "off", "none", "never"):
             return None
+        return value
+
+    @field_validator("report_day")
+    @classmethod
+    def _report_by_the_tenth(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError(f"REPORT_DAY must be a day from 1 to 10 (the report is due by the 10th), "
+                             f"or 0 for no scheduled report; got {value}")
         return value
 
     @field_validator("timezone")

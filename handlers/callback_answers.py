@@ -15,6 +15,7 @@ from handlers.declare import Handlers
 from models.tables import Resident
 from models.types import Clock
 from services import satisfaction
+from services.sla import SlaPolicy
 
 handlers = Handlers("callback_answers")
 
@@ -37,9 +38,10 @@ async def drop_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None
 
 @handlers.callback_query(RatingCb.filter())
 async def rating(query: CallbackQuery, callback_data: RatingCb, session: AsyncSession, resident: Resident,
-                 state: FSMContext, clock: Clock) -> None:
-    """A rating button: close, flag for review, or reopen; then invite a comment."""
-    answer = await satisfaction.answer(session, callback_data.attempt, resident, callback_data.rating, now=clock())
+                 state: FSMContext, clock: Clock, sla: SlaPolicy) -> None:
+    """A rating button: close, flag for review, or reopen (the deadlines start again); then invite a comment."""
+    answer = await satisfaction.answer(session, callback_data.attempt, resident, callback_data.rating, now=clock(),
+                                       sla=sla)
     if answer.outcome == "stale":
         await query.answer(_("stale_button"), show_alert=True)
         return

@@ -54,7 +54,9 @@ async def stats_command(message: Message, command: CommandObject, session: Async
         return
     current, previous = await stats.compare(session, month=month, tz=settings.tz, team_id=scope_of(staff),
                                             now=clock())
-    await message.answer(render_stats_text(current, previous))
+    validity = _("staff.stats_validity", valid=current.valid, invalid=current.invalid, valid_before=previous.valid,
+                 invalid_before=previous.invalid)
+    await message.answer(render_stats_text(current, previous) + "\n" + validity)
 
 
 @handlers.message(Command("report"), IsStaff())

@@ -28,16 +28,16 @@ from bot.buttons import StaffCb
 from bot.i18n import _
 from bot.render import CATEGORIES, phone_for, ticket_buttons, ticket_card
 from bot.settings import Settings
-from bot.texts import (category_label, error_text, local_time, role_label, severity_label, snippet, status_label,
-                       team_label)
+from bot.texts import (category_label, error_text, local_time, rating_label, role_label, severity_label, snippet,
+                       status_label, team_label)
 from handlers.declare import Handlers
 from models.tables import Complaint, Staff, Team
 from models.types import Clock
-from services import handling
+from services import handling, satisfaction
 from services import staff as staff_service
 from services.domain import Severity, Status
 from services.errors import DeskError
-from services.satisfaction import CallbackPolicy
+from services.satisfaction import MANUAL_CLOSE_REASONS, CallbackPolicy
 from services.sla import SlaPolicy
 
 handlers = Handlers("staff")
@@ -45,6 +45,8 @@ handlers.message.filter(F.chat.type == "private")
 
 STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "help")
 REPORT_COMMANDS = ("stats", "report")
+SUPERVISOR_COMMANDS = ("invalid", "callback")
+MANAGER_COMMANDS = ("close",)
 ADMIN_COMMANDS = ("invite",)
 
 
@@ -52,6 +54,8 @@ class StaffFlow(StatesGroup):
     """A staff member typing the result note after pressing "resolve"."""
 
     resolve_note = State()
+    review_note = State()
+    reason_note = State()  # the note after choosing why a ticket is closed by hand or invalid
 
 
 class IsStaff(Filter):
@@ -68,7 +72,9 @@ class IsStaff(Filter):
 
 
 def staff_commands(person: Staff) -> list[BotCommand]:
-    names = (STAFF_COMMANDS + (REPORT_COMMANDS if person.role in ("supervisor", "manager", "admin") else ())
+    names = (STAFF_COMMANDS + (REPORT_COMMANDS + SUPERVISOR_COMMANDS if person.role in ("supervisor", "manager", "admin")
+                               else ())
+             + (MANAGER_COMMANDS if person.role in ("manager", "admin") else ())
              + (ADMIN_COMMANDS if person.role == "admin" else ()))
     return [BotCommand(command=name, description=_(f"staff.commands.{name}")) for name in names]
 
@@ -185,7 +191,7 @@ async def show_card(message: Message, session: AsyncSession, complaint: Complain
     full = complaint.assignee_id == staff.id and complaint.status == Status.ACCEPTED.value
     text = await ticket_card(session, complaint, settings, header=_("staff.card_header", number=complaint.number),
                              full_phone=full)
-    await message.answer(text, reply_markup=ticket_buttons(complaint))
+    await message.answer(text, reply_markup=with_supervision(ticket_buttons(complaint), complaint, staff))
 
 
 @handlers.message(Command("ticket"), IsStaff())
@@ -540,7 +546,8 @@ async def category_confirmed(query: CallbackQuery, callback_data: StaffCb, sessi
 
 
 @handlers.callback_query(StaffCb.filter(F.action == "sev"), IsStaff())
-async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
+async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                        settings: Settings) -> None:
     """Offer the three severities."""
     complaint = await directable(query, session, callback_data.ticket, staff, "error.may_not_severity")
     if complaint is None:
@@ -549,6 +556,9 @@ async def severity_pick(query: CallbackQuery, callback_data: StaffCb, session: A
     rows = [[InlineKeyboardButton(text=("✓ " if s.value == complaint.severity else "") + severity_label(s.value),
                                   callback_data=StaffCb(action="sets", ticket=complaint.id, arg=s.value).pack())]
             for s in Severity]
+    if complaint.severity == Severity.GENERAL.value and not complaint.complex:
+        rows.append([InlineKeyboardButton(text=_("staff.btn_complex", days=settings.sla.general_complex_resolve_days),
+                                          callback_data=StaffCb(action="cpx", ticket=complaint.id).pack())])
     rows.append(back_row(complaint))
     await query.message.answer(_("staff.severity_pick", number=complaint.number,
                                  severity=severity_label(complaint.severity)),
@@ -576,8 +586,269 @@ async def severity_set(query: CallbackQuery, callback_data: StaffCb, session: As
                                         resolve_by=local_time(c.resolve_by, settings.tz)))
 
 
+@handlers.callback_query(StaffCb.filter(F.action == "cpx"), IsStaff())
+async def complex_set(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                      sla: SlaPolicy, settings: Settings, clock: Clock) -> None:
+    """Mark a Ⅲ ticket complex: the longer resolution time; the resident is told."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None:
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    try:
+        outcome = await handling.set_complex(session, complaint.id, staff, sla, now=clock())
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    await query.message.edit_text(_("staff.complex_set", number=outcome.complaint.number,
+                                    resolve_by=local_time(outcome.complaint.resolve_by, settings.tz)))
+    await query.answer(_("staff.changed_short") if outcome.changed else _("staff.complex_same"))
+
+
 @handlers.callback_query(StaffCb.filter(F.action == "x"), IsStaff())
 async def close_chooser(query: CallbackQuery) -> None:
     """Close a chooser message."""
     await query.answer()
     await query.message.edit_text(_("staff.cancelled_action"))
+
+
+# --- reviews of middling ratings ---------------------------------------------------------------
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "rvw"), IsStaff())
+async def review_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                        state: FSMContext) -> None:
+    """The review task's button: ask for the review note."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None:
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    if not handling.can_supervise(complaint, staff) or not complaint.needs_review:
+        code = "may_not_review" if not handling.can_supervise(complaint, staff) else "no_review_due"
+        await query.answer(error_text(DeskError(code, number=complaint.number)), show_alert=True)
+        return
+    await query.answer()
+    await state.set_state(StaffFlow.review_note)
+    await state.update_data(review_ticket=complaint.id)
+    await query.message.answer(_("staff.review_ask", number=complaint.number))
+
+
+@handlers.message(StaffFlow.review_note, F.text, ~F.text.startswith("/"), IsStaff())
+async def review_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff,
+                      clock: Clock) -> None:
+    """The note typed after pressing "reviewed"."""
+    ticket_id = (await state.get_data()).get("review_ticket", 0)
+    try:
+        outcome = await handling.mark_reviewed(session, ticket_id, staff, message.text, now=clock())
+    except DeskError as error:
+        await message.answer(error_text(error))
+        if error.code not in ("review_empty", "review_too_long"):
+            await state.clear()
+        return
+    await state.clear()
+    await message.answer(_("staff.reviewed", number=outcome.complaint.number))
+
+
+# --- closing by hand (managers) and validity (supervisors, managers) ----------------------------
+
+# act → (the reasons from the list, the catalogue prefix of their labels)
+REASON_ACTS = {
+    "close": (MANUAL_CLOSE_REASONS, "close_reason"),
+    "invalid": (handling.INVALID_REASONS, "invalid_reason"),
+}
+
+
+def may_act(act: str, complaint: Complaint, staff: Staff) -> bool:
+    if act == "close":
+        return staff.role in ("manager", "admin") and Status(complaint.status) in handling.CLOSABLE
+    return handling.can_supervise(complaint, staff) and Status(complaint.status) in handling.OPEN_STATUSES
+
+
+def with_supervision(markup: InlineKeyboardMarkup | None, complaint: Complaint,
+                     staff: Staff) -> InlineKeyboardMarkup | None:
+    """A supervisor's or manager's card also offers 无效投诉 and (managers) 手动关闭."""
+    row = [InlineKeyboardButton(text=_(f"staff.btn_{act}"), callback_data=StaffCb(action=act[:2], ticket=complaint.id).pack())
+           for act in ("invalid", "close") if may_act(act, complaint, staff)]
+    if not row:
+        return markup
+    return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), row])
+
+
+ACT_OF = {"in": "invalid", "cl": "close"}
+
+
+def reasons_markup(act: str, complaint: Complaint) -> InlineKeyboardMarkup:
+    reasons, prefix = REASON_ACTS[act]
+    rows = [[InlineKeyboardButton(text=_(f"{prefix}.{code}"), callback_data=StaffCb(
+        action=f"{act[:2]}r", ticket=complaint.id, arg=code).pack())] for code in reasons]
+    rows.append(back_row(complaint))
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def refusal(act: str, complaint: Complaint) -> str:
+    if act == "close":
+        return error_text(DeskError("may_not_close", number=complaint.number))
+    return error_text(DeskError("may_not_invalid", number=complaint.number))
+
+
+async def ask_reason(message: Message, act: str, complaint: Complaint) -> None:
+    await message.answer(_(f"staff.{act}_pick", number=complaint.number), reply_markup=reasons_markup(act, complaint))
+
+
+@handlers.message(Command("close", "invalid"), IsStaff())
+async def reason_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff) -> None:
+    """/close TS… (managers) or /invalid TS… (supervisors, managers): choose the reason."""
+    act = command.command
+    found = await ticket_from_command(message, command, session, staff, _("staff.ticket_usage", command=act))
+    if found is None:
+        return
+    complaint = found[0]
+    allowed = staff.role in ("manager", "admin") if act == "close" else handling.can_supervise(complaint, staff)
+    if not allowed:
+        await message.answer(refusal(act, complaint))
+        return
+    if not may_act(act, complaint, staff):
+        await message.answer(error_text(DeskError(f"{act}_not_open", number=complaint.number, status=complaint.status)))
+        return
+    await ask_reason(message, act, complaint)
+
+
+@handlers.callback_query(StaffCb.filter(F.action.in_(("in", "cl"))), IsStaff())
+async def reason_button(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
+    """The card's 无效投诉 / 手动关闭 button: choose the reason."""
+    act = ACT_OF[callback_data.action]
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or not may_act(act, complaint, staff):
+        await query.answer(_("stale_button") if complaint is None else refusal(act, complaint), show_alert=True)
+        return
+    await query.answer()
+    await ask_reason(query.message, act, complaint)
+
+
+@handlers.callback_query(StaffCb.filter(F.action.in_(("inr", "clr"))), IsStaff())
+async def reason_chosen(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                        state: FSMContext) -> None:
+    """A reason from the list: now the note (for the resident)."""
+    act = ACT_OF[callback_data.action[:2]]
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or callback_data.arg not in REASON_ACTS[act][0] or not may_act(act, complaint, staff):
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    await state.set_state(StaffFlow.reason_note)
+    await state.update_data(reason_act=act, reason_ticket=complaint.id, reason_code=callback_data.arg)
+    await query.message.edit_text(_(f"staff.{act}_ask", number=complaint.number,
+                                    reason=_(f"{REASON_ACTS[act][1]}.{callback_data.arg}")))
+    await query.answer()  # after the question is shown
+
+
+@handlers.message(StaffFlow.reason_note, F.text, ~F.text.startswith("/"), IsStaff())
+async def reason_note(message: Message, state: FSMContext, session: AsyncSession, staff: Staff,
+                      clock: Clock) -> None:
+    """The note: the ticket is closed by hand, or marked invalid; the resident gets the note."""
+    data = await state.get_data()
+    act, code = data.get("reason_act"), data.get("reason_code", "")
+    use_case = handling.close_by_hand if act == "close" else handling.mark_invalid
+    try:
+        outcome = await use_case(session, data.get("reason_ticket", 0), staff, code, message.text, now=clock())
+    except DeskError as error:
+        await message.answer(error_text(error))
+        if not error.code.endswith(("_empty", "_too_long")):
+            await state.clear()
+        return
+    await state.clear()
+    await message.answer(_(f"staff.{act}_done", number=outcome.complaint.number,
+                           reason=_(f"{REASON_ACTS[act][1]}.{code}")))
+
+
+# --- the callback record (回访记录): who called, how, with what result -----------------------------
+
+CALL_RESULTS = ("5", "4", "3", "2", "1", "0", "x")  # ratings, 0 = not solved, x = nobody answered
+
+
+async def record_text(session: AsyncSession, complaint: Complaint, settings: Settings) -> str:
+    lines = [_("staff.callback_record_header", number=complaint.number)]
+    record = await satisfaction.callback_record(session, complaint.id)
+    if not record:
+        return _("staff.callback_record_empty", number=complaint.number)
+    for round_, attempts in record:
+        lines.append(_("staff.callback_round_line", round=round_.round_no,
+                       status=_(f"callback_round_status.{round_.status}")))
+        for attempt in attempts:
+            caller = await session.get(Staff, attempt.caller_id) if attempt.caller_id else None
+            if attempt.state == "answered":
+                result = _("callback_result.answered", rating=rating_label(round_.rating)
+                           if round_.rating is not None else "—")
+            else:
+                result = _(f"callback_result.{attempt.state}")
+            lines.append(_("staff.callback_attempt_line", no=attempt.attempt_no,
+                           time=local_time(attempt.sent_at or attempt.due_at, settings.tz),
+                           method=_(f"callback_method.{attempt.method}"),
+                           caller=escape(caller.name) if caller else _("callback_caller.bot"), result=result))
+    return "\n".join(lines)
+
+
+def may_call(complaint: Complaint, staff: Staff) -> bool:
+    return handling.can_supervise(complaint, staff)
+
+
+async def method_markup(session: AsyncSession, complaint: Complaint, staff: Staff) -> InlineKeyboardMarkup | None:
+    """Buttons to record a call, while the ticket's callback round is open."""
+    if not may_call(complaint, staff) or await satisfaction.open_round(session, complaint.id) is None:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_(f"callback_method.{method}"), callback_data=StaffCb(action="cbm", ticket=complaint.id, arg=method).pack())
+        for method in satisfaction.CALL_METHODS]])
+
+
+@handlers.message(Command("callback"), IsStaff())
+async def callback_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
+                           settings: Settings) -> None:
+    """/callback TS…: the 回访记录, and buttons to record a phone (visit, SMS, survey) callback."""
+    found = await ticket_from_command(message, command, session, staff, _("staff.ticket_usage", command="callback"))
+    if found is None:
+        return
+    complaint = found[0]
+    await message.answer(await record_text(session, complaint, settings),
+                         reply_markup=await method_markup(session, complaint, staff))
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "cbm"), IsStaff())
+async def call_method(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff) -> None:
+    """How the resident was called back: now the result."""
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or callback_data.arg not in satisfaction.CALL_METHODS or not may_call(complaint, staff):
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    method = callback_data.arg
+    buttons = [InlineKeyboardButton(text=_("staff.btn_no_answer") if result == "x" else rating_label(int(result)),
+                                    callback_data=StaffCb(action="cbr", ticket=complaint.id,
+                                                          arg=f"{method}.{result}").pack())
+               for result in CALL_RESULTS]
+    rows = [buttons[:2], buttons[2:5], buttons[5:], back_row(complaint)]
+    await query.message.answer(_("staff.call_pick_result", number=complaint.number,
+                                 method=_(f"callback_method.{method}")),
+                               reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+    await query.answer()
+
+
+@handlers.callback_query(StaffCb.filter(F.action == "cbr"), IsStaff())
+async def call_result(query: CallbackQuery, callback_data: StaffCb, session: AsyncSession, staff: Staff,
+                      settings: Settings, callback_policy: CallbackPolicy, sla: SlaPolicy, clock: Clock) -> None:
+    """Record the call as an attempt of the open round (回访人 = this person, 方式 = the method)."""
+    method, _sep, result = callback_data.arg.partition(".")
+    complaint = await load_visible(session, callback_data.ticket, staff)
+    if complaint is None or method not in satisfaction.CALL_METHODS or result not in CALL_RESULTS:
+        await query.answer(_("stale_button"), show_alert=True)
+        return
+    rating = None if result == "x" else int(result)
+    try:
+        answer = await satisfaction.record_call(session, complaint.id, staff, method, rating,
+                                                policy=callback_policy, now=clock(), sla=sla)
+    except DeskError as error:
+        await query.answer(error_text(error), show_alert=True)
+        return
+    outcome = _(f"staff.call_outcome.{answer.outcome}")
+    await query.message.edit_text(_("staff.call_recorded", number=complaint.number,
+                                    method=_(f"callback_method.{method}"), outcome=outcome))
+    await query.answer()
+    await query.message.answer(await record_text(session, answer.complaint, settings),
+                               reply_markup=await method_markup(session, answer.complaint, staff))

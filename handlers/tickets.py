@@ -60,7 +60,8 @@ async def render_my(session: AsyncSession, resident: Resident) -> tuple[str, Inl
 
 # What a resident sees of the log (and whether a typed note is shown); other events stay internal.
 RESIDENT_EVENTS = {"created": False, "assign": False, "queue": False, "accept": False, "note": True, "info": True,
-                   "merged": False, "resolve": True, "status": False, "callback_answered": False}
+                   "merged": False, "resolve": True, "status": False, "callback_answered": False,
+                   "close": True, "invalid": True, "complex": False}
 
 
 def history_line(event: ComplaintEvent, settings: Settings) -> str:
@@ -71,6 +72,9 @@ def history_line(event: ComplaintEvent, settings: Settings) -> str:
         label = _("history.assign_to", team=team_label(team), assignee=escape(data.get("assignee") or ""))
     elif event.action == "status":
         label = status_label(event.to_status) if event.to_status else event.action
+    elif event.action in ("close", "invalid") and data.get("reason"):
+        prefix = "close_reason" if event.action == "close" else "invalid_reason"
+        label = _(f"history.{event.action}", reason=_(f"{prefix}.{data['reason']}"))
     elif event.action == "callback_answered" and "rating" in data:
         label = _("history.callback_answered", rating=rating_label(data["rating"]))
     else:

@@ -55,6 +55,15 @@ class Complaint(ComplaintBase, table=True):
     resolved_on_spot: bool = Field(default=False)  # resolved on the spot, satisfaction confirmed
     needs_review: bool = Field(default=False)  # a middling rating the supervisor should look at
     close_reason: str | None = Field(default=None, max_length=32)
+    close_note: str | None = Field(default=None, sa_type=Text)  # closing by hand: the manager's note
+    close_held_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # not closed: same matter again
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the review of a middling rating
+    reviewed_by_id: int | None = Field(default=None)
+    review_note: str | None = Field(default=None, sa_type=Text)
+    invalid_reason: str | None = Field(default=None, max_length=32)  # 无效投诉: a reason from the list
+    invalid_note: str | None = Field(default=None, sa_type=Text)  # the explanation given to the resident
+    complex: bool = Field(default=False)  # a Ⅲ ticket marked complex: longer resolution allowance
+    sla_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # deadlines count from here (reopen)
     # Deadlines and upgrades (SLA clock, escalation, 重大投诉)
     major: bool = Field(default=False, index=True)
     major_reason: str | None = Field(default=None, max_length=64)
@@ -176,6 +185,8 @@ class CallbackAttempt(SQLModel, table=True):
     message_id: int | None = Field(default=None)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failure: str | None = Field(default=None, max_length=200)
+    method: str = Field(default="telegram", max_length=16)  # 方式: telegram | phone | visit | sms | survey
+    caller_id: int | None = Field(default=None)  # 回访人: the staff member who called; None = the bot
 
 
 class ReportRun(SQLModel, table=True):

@@ -17,7 +17,7 @@ from models.db import writing
 from models.tables import Complaint
 from services import matters, outbox, routing
 from services.notices import Notice, NoticeKind, to_resident, to_staff
-from services.sla import SlaPolicy, reminder_time
+from services.sla import SlaPolicy, clock_start, reminder_time
 
 NOT_ACCEPTED = ("new", "assigned", "reopened")
 IN_HANDLING = ("new", "assigned", "accepted", "reopened")
@@ -65,7 +65,7 @@ async def watch(session: AsyncSession, *, policy: SlaPolicy, now: datetime, nudg
 
     for c in rows:
         if c.status in NOT_ACCEPTED and c.respond_by is not None:
-            second = c.respond_by + (c.respond_by - c.created_at)  # a second period after the deadline
+            second = c.respond_by + (c.respond_by - clock_start(c))  # a second period after the deadline
             if c.response_level == 0 and now >= c.respond_by:
                 await step(c, "response_1", "response_level", 0, 1)
             elif c.response_level == 1 and now >= second:
@@ -74,7 +74,7 @@ async def watch(session: AsyncSession, *, policy: SlaPolicy, now: datetime, nudg
             if c.resolve_level < 2 and now >= c.resolve_by:
                 await step(c, "overdue", "resolve_level", c.resolve_level, 2)
             elif (c.resolve_level == 0 and c.assignee_id is not None
-                  and now >= reminder_time(policy, c.severity, c.created_at, c.resolve_by)):
+                  and now >= reminder_time(policy, c.severity, clock_start(c), c.resolve_by)):
                 await step(c, "remind", "resolve_level", 0, 1)
         if c.status == "accepted":
             since = max(filter(None, (c.last_progress_at, c.accepted_at, c.nudged_at)))

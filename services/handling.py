@@ -23,8 +23,8 @@ from services.domain import Category, Severity, Status
 from services.errors import DeskError
 from services.lifecycle import OPEN_STATUSES, Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
-from services.satisfaction import CallbackPolicy, plan_round
-from services.sla import SlaPolicy, deadlines, parse_pauses
+from services.satisfaction import MANUAL_CLOSE_REASONS, CallbackPolicy, expected_callback, first_due, plan_round
+from services.sla import SlaPolicy, ticket_deadlines
 
 NOTE_MAX = 1000
 
@@ -89,8 +89,7 @@ def is_paused(complaint: Complaint) -> bool:
 
 def _recompute(complaint: Complaint, policy: SlaPolicy, now: datetime) -> None:
     """Deadlines follow the pauses (the clock stops while waiting for the resident)."""
-    complaint.respond_by, complaint.resolve_by = deadlines(
-        policy, complaint.severity, complaint.created_at, pauses=parse_pauses(complaint.pauses), now=now)
+    complaint.respond_by, complaint.resolve_by = ticket_deadlines(policy, complaint, now)
 
 
 async def ticket_by_number(session: AsyncSession, number: str) -> Complaint | None:
@@ -147,7 +146,10 @@ async def resolve(session: AsyncSession, ticket: Complaint | int, staff: Staff, 
         await transition(session, complaint, Status.RESOLVED, actor=Actor.of_staff(staff), now=now,
                          action="resolve", note=note, on_spot=on_spot)
         round_ = await plan_round(session, complaint, policy, now)
-        notices = [to_resident(NoticeKind.RESOLVED, complaint.resident_id, complaint.id, result=note)]
+        # The resident is told when to expect the callback (the first attempt's day and time of day).
+        expect = expected_callback(round_, await first_due(session, round_), policy, now)
+        notices = [to_resident(NoticeKind.RESOLVED, complaint.resident_id, complaint.id, result=note,
+                               **({"callback": expect} if expect else {}))]
         return await _done(session, Outcome(complaint, notices, round=round_), now)
 
 
@@ -326,6 +328,114 @@ async def set_severity(session: AsyncSession, ticket: Complaint | int, staff: St
         _recompute(complaint, policy, now)
         session.add(complaint)
         return await _done(session, Outcome(complaint), now)
+
+
+# --- supervision: reviews ------------------------------------------------------------------
+
+
+def can_supervise(complaint: Complaint, staff: Staff) -> bool:
+    """The team's supervisor, managers and admins."""
+    return staff.role in ("manager", "admin") or (staff.role == "supervisor" and complaint.team_id == staff.team_id)
+
+
+async def mark_reviewed(session: AsyncSession, ticket: Complaint | int, staff: Staff, note: str, *,
+                        now: datetime) -> Outcome:
+    """A middling rating (3) was looked at: the review flag is cleared, with who, when and a note."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if not can_supervise(complaint, staff):
+            raise DeskError("may_not_review", number=complaint.number)
+        if not complaint.needs_review:
+            raise DeskError("no_review_due", number=complaint.number)
+        text = _clean(note, "review")
+        complaint.needs_review = False
+        complaint.reviewed_at, complaint.reviewed_by_id, complaint.review_note = now, staff.id, text
+        complaint.updated_at = now
+        session.add(complaint)
+        record(session, complaint.id, "reviewed", actor=Actor.of_staff(staff), now=now, note=text)
+        return await _done(session, Outcome(complaint), now)
+
+
+async def set_complex(session: AsyncSession, ticket: Complaint | int, staff: Staff, policy: SlaPolicy, *,
+                      now: datetime) -> Outcome:
+    """A Ⅲ (general) ticket marked complex: the longer resolution allowance (7 working days by
+    default) from its clock start; the resident is told the new date. ``changed`` False: already so."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if not can_direct(complaint, staff):
+            raise DeskError("may_not_severity", number=complaint.number)
+        if complaint.severity != Severity.GENERAL.value:
+            raise DeskError("complex_not_general", number=complaint.number)
+        if Status(complaint.status) not in OPEN_STATUSES:
+            raise DeskError("severity_not_open", number=complaint.number, status=complaint.status)
+        if complaint.complex:
+            return await _done(session, Outcome(complaint, changed=False), now)
+        complaint.complex, complaint.updated_at = True, now
+        complaint.resolve_level = 0  # the reminder follows the new deadline
+        _recompute(complaint, policy, now)
+        session.add(complaint)
+        days = policy.general_complex.working_days if policy.general_complex else None
+        record(session, complaint.id, "complex", actor=Actor.of_staff(staff), now=now,
+               resolve_by=complaint.resolve_by.isoformat(), days=days)
+        notices = [to_resident(NoticeKind.COMPLEX, complaint.resident_id, complaint.id, days=days)]
+        return await _done(session, Outcome(complaint, notices), now)
+
+
+# --- closing by hand and validity -------------------------------------------------------------
+
+INVALID_REASONS = ("not_ours", "duplicate", "not_complaint", "unreasonable", "other")
+CLOSABLE = OPEN_STATUSES | {Status.RESOLVED}
+
+
+def _tell_assignee(complaint: Complaint, by: Staff, kind: NoticeKind, **params) -> list[Notice]:
+    if complaint.assignee_id is None or complaint.assignee_id == by.id:
+        return []
+    return [to_staff(kind, complaint.assignee_id, complaint.id, by=by.name, **params)]
+
+
+async def close_by_hand(session: AsyncSession, ticket: Complaint | int, staff: Staff, reason: str, note: str, *,
+                        now: datetime) -> Outcome:
+    """A manager closes a ticket with a reason (符合国家相关法律法规 / 超出公司管理权限) and a note.
+    A later rating is still recorded but does not reopen it (``satisfaction.apply_rating``)."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if staff.role not in ("manager", "admin"):
+            raise DeskError("may_not_close", number=complaint.number)
+        if reason not in MANUAL_CLOSE_REASONS:
+            raise DeskError("close_reason_unknown")
+        if Status(complaint.status) not in CLOSABLE:
+            raise DeskError("close_not_open", number=complaint.number, status=complaint.status)
+        text = _clean(note, "close_note")
+        complaint.close_reason, complaint.close_note = reason, text
+        session.add(complaint)
+        await transition(session, complaint, Status.CLOSED, actor=Actor.of_staff(staff), now=now, action="close",
+                         note=text, by_hand=True, reason=reason)
+        notices = [to_resident(NoticeKind.CLOSED_BY_HAND, complaint.resident_id, complaint.id, reason=reason,
+                               note=text)]
+        notices += _tell_assignee(complaint, staff, NoticeKind.CLOSED_BY_HAND_STAFF, reason=reason)
+        return await _done(session, Outcome(complaint, notices), now)
+
+
+async def mark_invalid(session: AsyncSession, ticket: Complaint | int, staff: Staff, reason: str, explanation: str,
+                       *, now: datetime) -> Outcome:
+    """无效投诉: the team supervisor or a manager marks an open ticket invalid with a reason from the
+    list and the explanation the resident receives. It stays searchable and is counted apart."""
+    async with writing(session):
+        complaint = await _load(session, ticket)
+        if not can_supervise(complaint, staff):
+            raise DeskError("may_not_invalid", number=complaint.number)
+        if reason not in INVALID_REASONS:
+            raise DeskError("invalid_reason_unknown")
+        if Status(complaint.status) not in OPEN_STATUSES:
+            raise DeskError("invalid_not_open", number=complaint.number, status=complaint.status)
+        text = _clean(explanation, "invalid_note")
+        complaint.invalid_reason, complaint.invalid_note = reason, text
+        session.add(complaint)
+        await transition(session, complaint, Status.INVALID, actor=Actor.of_staff(staff), now=now, action="invalid",
+                         note=text, by_hand=True, reason=reason)
+        notices = [to_resident(NoticeKind.INVALID, complaint.resident_id, complaint.id, reason=reason, note=text)]
+        notices += _tell_assignee(complaint, staff, NoticeKind.INVALID_STAFF, reason=reason)
+        return await _done(session, Outcome(complaint, notices), now)
 
 
 # --- lookups --------------------------------------------------------------------------------

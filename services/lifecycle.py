@@ -43,6 +43,16 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 OPEN_STATUSES = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.REOPENED})
 
+# Moves only a person deciding by hand may make (``transition(..., by_hand=True)``): a manager
+# closes an open ticket with a reason (符合国家相关法律法规 / 超出公司管理权限); a ticket found
+# invalid while in handling.
+BY_HAND: dict[Status, frozenset[Status]] = {
+    Status.NEW: frozenset({Status.CLOSED}),
+    Status.ASSIGNED: frozenset({Status.CLOSED}),
+    Status.ACCEPTED: frozenset({Status.CLOSED, Status.INVALID}),
+    Status.REOPENED: frozenset({Status.CLOSED, Status.INVALID}),
+}
+
 
 class DuplicateSubmission(Exception):
     """The same draft was submitted twice (double tap); carries the existing ticket."""
@@ -88,14 +98,16 @@ def may_become(complaint: Complaint, to: Status) -> bool:
 
 
 async def transition(session: AsyncSession, complaint: Complaint, to: Status, *, actor: Actor, now: datetime,
-                     action: str = "status", note: str | None = None, **data: Any) -> ComplaintEvent:
-    """Move a ticket to another status inside the caller's write transaction, with its audit event.
+                     action: str = "status", note: str | None = None, by_hand: bool = False,
+                     **data: Any) -> ComplaintEvent:
+    """Move a ticket to another status inside the caller's write transaction, with its audit event
+    (``by_hand``: the extra moves of ``BY_HAND`` are allowed too).
 
     Raises ``DeskError("status_not_allowed")`` for a move the workflow forbids and
     ``DeskError("ticket_changed")`` when the row is no longer in the status the caller saw.
     """
     current = Status(complaint.status)
-    if to not in TRANSITIONS[current]:
+    if to not in TRANSITIONS[current] and not (by_hand and to in BY_HAND.get(current, ())):
         raise DeskError("status_not_allowed", number=complaint.number, status=current.value)
     values: dict[str, Any] = {"status": to.value, "updated_at": now}
     if to is Status.RESOLVED:

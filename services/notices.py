@@ -40,12 +40,18 @@ class NoticeKind(StrEnum):
     RESOLVE_OVERDUE = "resolve_overdue"
     PROGRESS_NUDGE = "progress_nudge"  # params: period (seconds)
     MONTHLY_REPORT = "monthly_report"  # params: month
+    CLOSED_BY_HAND_STAFF = "closed_by_hand_staff"  # the assignee: params: by, reason
+    INVALID_STAFF = "invalid_staff"  # the assignee: params: by, reason
+    CLOSE_HELD = "close_held"  # not closed by the clock: a newer complaint on the same matter; params: newer, reason
     # to residents
     ACCEPTED = "accepted"  # params: staff
     NOTE = "note"  # params: note
-    RESOLVED = "resolved"  # params: result
+    RESOLVED = "resolved"  # params: result, callback (when to expect it: days, part, date; absent = none)
     PROGRESS = "progress"
     CALLBACK_PROMPT = "callback_prompt"  # params: attempt
+    CLOSED_BY_HAND = "closed_by_hand"  # params: reason, note
+    INVALID = "invalid"  # params: reason, note (the explanation)
+    COMPLEX = "complex"  # a Ⅲ ticket marked complex: the longer resolution time; params: days
 
 
 @dataclass(frozen=True)

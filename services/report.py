@@ -419,6 +419,8 @@ SUB = "\u3000"  # an indented (detail) row of the summary
 def _summary_rows(w: Words, cur: MonthStats, prev: MonthStats) -> Iterable[tuple[str, object, object, str]]:
     """(label, this month, last month, kind) with kind in count / rate / decimal / text."""
     yield w("report.row.total"), cur.total, prev.total, "count"
+    yield SUB + w("report.row.valid"), cur.valid, prev.valid, "count"
+    yield SUB + w("report.row.invalid"), cur.invalid, prev.invalid, "count"
     yield w("report.row.major"), cur.major, prev.major, "count"
     yield w("report.row.response"), cur.response.value, prev.response.value, "rate"
     yield SUB + w("report.row.response_detail"), f"{cur.response.numerator}/{cur.response.denominator}", \

@@ -23,8 +23,10 @@ from models.tables import CallbackAttempt, CallbackRound, Complaint, Resident, S
 from services import outbox
 from services import staff as staff_service
 from services.domain import Kind, Status
+from services.errors import DeskError
 from services.lifecycle import Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
+from services.sla import SlaPolicy, ticket_deadlines
 from services.slots import Slot, first_attempt_due, next_attempt_due, parse_slots, slot_of
 
 RATINGS = (5, 4, 3, 2, 1)
@@ -92,6 +94,29 @@ async def plan_round(session: AsyncSession, complaint: Complaint, policy: Callba
         record(session, complaint.id, "callback_planned", actor=Actor.system(), now=now,
                round=round_.round_no, due=due.isoformat())
     return round_
+
+
+def part_of_day(moment: datetime, slots: tuple[Slot, ...], tz: ZoneInfo) -> str:
+    """morning | afternoon | evening: of the callback slot ``moment`` falls in, else of its local hour."""
+    index = slot_of(moment, slots, tz) if slots else None
+    local = slots[index].start if index is not None else moment.astimezone(tz).time()
+    return "morning" if local.hour < 12 else "afternoon" if local.hour < 18 else "evening"
+
+
+def expected_callback(round_: CallbackRound | None, due: datetime | None, policy: CallbackPolicy,
+                      now: datetime) -> dict | None:
+    """When the resident can expect to be asked for a rating (the first attempt's slot), relative to
+    ``now``: ``{"days": 1, "part": "morning", "date": "2026-11-27"}``; None when no callback is made."""
+    if round_ is None or round_.status != "open" or due is None:
+        return None
+    local = due.astimezone(policy.tz)
+    return {"days": (local.date() - now.astimezone(policy.tz).date()).days,
+            "part": part_of_day(due, policy.slots, policy.tz), "date": local.date().isoformat()}
+
+
+async def first_due(session: AsyncSession, round_: CallbackRound) -> datetime | None:
+    return (await session.exec(select(CallbackAttempt.due_at).where(CallbackAttempt.round_id == round_.id)
+                               .order_by(col(CallbackAttempt.attempt_no)).limit(1))).first()
 
 
 async def used_slots(session: AsyncSession, round_id: int) -> list[int]:
@@ -226,9 +251,55 @@ async def reviewer(session: AsyncSession, team_id: int | None) -> Staff | None:
     return people[0] if people else None
 
 
+def restart_clock(complaint: Complaint, sla: SlaPolicy, now: datetime) -> None:
+    """After a reopen the deadlines count again from ``now``; warnings and nudges start over."""
+    complaint.sla_started_at = now
+    complaint.respond_by, complaint.resolve_by = ticket_deadlines(sla, complaint, now)
+    complaint.response_level = complaint.resolve_level = 0
+    complaint.last_progress_at, complaint.nudged_at = now, None
+
+
+MANUAL_CLOSE_REASONS = ("lawful", "beyond_authority")  # 符合国家相关法律法规 / 超出公司管理权限
+
+
+async def apply_rating(session: AsyncSession, complaint: Complaint, rating: int, *, actor: Actor, now: datetime,
+                       sla: SlaPolicy | None = None, **data) -> tuple[str, list[Notice]]:
+    """Inside the answer's write transaction, the round already answered: log the rating and act on
+    it — ≥4 close, 3 close and flag for review, ≤2 / not solved reopen (deadlines start again).
+    A ticket a manager closed by hand stays closed: the rating is only recorded ("recorded")."""
+    notices: list[Notice] = []
+    record(session, complaint.id, "callback_answered", actor=actor, now=now, rating=rating, **data)
+    if complaint.status == Status.CLOSED.value and complaint.close_reason in MANUAL_CLOSE_REASONS:
+        return "recorded", notices
+    if rating >= 3:
+        outcome, to = ("closed" if rating >= 4 else "review"), Status.CLOSED
+        complaint.close_reason = "satisfied" if rating >= 4 else "rated_3"
+        complaint.needs_review = rating == 3
+    else:
+        outcome, to = "reopened", Status.REOPENED
+    if complaint.status == Status.RESOLVED.value:
+        restart = {}
+        if to is Status.REOPENED and sla is not None:
+            restart_clock(complaint, sla, now)
+            restart = {"respond_by": complaint.respond_by.isoformat(), "resolve_by": complaint.resolve_by.isoformat()}
+        session.add(complaint)
+        await transition(session, complaint, to, actor=actor, now=now, rating=rating, **restart)
+    who = await reviewer(session, complaint.team_id)
+    assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
+    if outcome == "review" and who is not None:
+        notices.append(to_staff(NoticeKind.RATING_REVIEW, who.id, complaint.id, rating=rating))
+    if outcome == "reopened":
+        if who is not None:
+            notices.append(to_staff(NoticeKind.REOPENED_SUPERVISOR, who.id, complaint.id, rating=rating))
+        if assignee is not None and (who is None or assignee.id != who.id):
+            notices.append(to_staff(NoticeKind.REOPENED_ASSIGNEE, assignee.id, complaint.id, rating=rating))
+    return outcome, notices
+
+
 @dataclass(frozen=True)
 class Answer:
-    """What a rating did: ``closed``, ``review`` (3), ``reopened`` (≤2 / not solved), ``late`` or ``stale``."""
+    """What a rating did: ``closed``, ``review`` (3), ``reopened`` (≤2 / not solved), ``recorded`` (closed
+    by hand: kept as it is), ``late`` or ``stale``."""
 
     outcome: str
     complaint: Complaint | None = None
@@ -238,8 +309,9 @@ class Answer:
 
 
 async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rating: int, *,
-                 now: datetime) -> Answer:
-    """Record a rating from a prompt's button; the round must still be open and the resident the owner."""
+                 now: datetime, sla: SlaPolicy | None = None) -> Answer:
+    """Record a rating from a prompt's button; the round must still be open and the resident the owner.
+    A reopen starts the response and resolution deadlines again from now (with ``sla``)."""
     if rating not in RATINGS and rating != NOT_SOLVED:
         return Answer("stale")
     attempt = await session.get(CallbackAttempt, attempt_id)
@@ -247,7 +319,6 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
     # A prompt's button exists once it was delivered; "claimed" (delivered, not yet recorded) counts.
     if attempt is None or complaint is None or complaint.resident_id != resident.id or attempt.state == "pending":
         return Answer("stale")
-    notices: list[Notice] = []
     async with writing(session):
         closed = await session.exec(
             update(CallbackRound).where(CallbackRound.id == attempt.round_id, CallbackRound.status == "open")
@@ -261,30 +332,87 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
         await session.exec(update(CallbackAttempt).where(
             CallbackAttempt.round_id == attempt.round_id, col(CallbackAttempt.state).in_(("pending", "claimed")))
             .values(state="cancelled", finished_at=now))
-        actor = Actor.of_resident(resident)
-        record(session, complaint.id, "callback_answered", actor=actor, now=now, rating=rating)
-        if rating >= 3:
-            outcome, to = ("closed" if rating >= 4 else "review"), Status.CLOSED
-            complaint.close_reason = "satisfied" if rating >= 4 else "rated_3"
-            complaint.needs_review = rating == 3
-        else:
-            outcome, to = "reopened", Status.REOPENED
-        if complaint.status == Status.RESOLVED.value:
-            session.add(complaint)
-            await transition(session, complaint, to, actor=actor, now=now, rating=rating)
-        who = await reviewer(session, complaint.team_id)
-        assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
-        if outcome == "review" and who is not None:
-            notices.append(to_staff(NoticeKind.RATING_REVIEW, who.id, complaint.id, rating=rating))
-        if outcome == "reopened":
-            if who is not None:
-                notices.append(to_staff(NoticeKind.REOPENED_SUPERVISOR, who.id, complaint.id, rating=rating))
-            if assignee is not None and (who is None or assignee.id != who.id):
-                notices.append(to_staff(NoticeKind.REOPENED_ASSIGNEE, assignee.id, complaint.id, rating=rating))
+        outcome, notices = await apply_rating(session, complaint, rating, actor=Actor.of_resident(resident),
+                                              now=now, sla=sla)
         outbox.put(session, notices, now)
         await session.commit()
     round_ = await session.get(CallbackRound, attempt.round_id, populate_existing=True)
     return Answer(outcome, complaint, round_, rating, notices)
+
+
+CALL_METHODS = ("phone", "visit", "sms", "survey")  # 电话 / 上门 / 短信 / 问卷; prompts in chat are "telegram"
+
+
+async def open_round(session: AsyncSession, complaint_id: int) -> CallbackRound | None:
+    """The ticket's latest callback round, if it is still open."""
+    round_ = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint_id)
+                                 .order_by(col(CallbackRound.id).desc()).limit(1))).first()
+    return round_ if round_ is not None and round_.status == "open" else None
+
+
+async def record_call(session: AsyncSession, complaint_id: int, staff: Staff, method: str, rating: int | None, *,
+                      policy: CallbackPolicy, now: datetime, sla: SlaPolicy | None = None) -> Answer:
+    """A callback made by a person (回访人) by phone, visit, SMS or questionnaire (方式), as one attempt
+    of the open round: ``rating`` None = nobody answered (the three-attempt rule applies), else the
+    rating acts as if the resident had pressed it. Supervisors (their team) and managers record calls."""
+    complaint = await session.get(Complaint, complaint_id)
+    if complaint is None:
+        raise DeskError("no_ticket")
+    if not (staff.role in ("manager", "admin") or (staff.role == "supervisor" and staff.team_id == complaint.team_id)):
+        raise DeskError("may_not_call", number=complaint.number)
+    if method not in CALL_METHODS or (rating is not None and rating not in RATINGS and rating != NOT_SOLVED):
+        raise DeskError("call_bad_input")
+    async with writing(session):
+        complaint = await session.get(Complaint, complaint_id, populate_existing=True)
+        round_ = await open_round(session, complaint.id)
+        if round_ is None:
+            raise DeskError("no_callback_open", number=complaint.number)
+        made = (await session.exec(select(func.count()).select_from(CallbackAttempt)
+                                   .where(CallbackAttempt.round_id == round_.id))).one()
+        attempt = CallbackAttempt(round_id=round_.id, complaint_id=complaint.id, attempt_no=made + 1, due_at=now,
+                                  state="answered" if rating is not None else "expired", claimed_at=now, sent_at=now,
+                                  finished_at=now, method=method, caller_id=staff.id)
+        session.add(attempt)
+        actor = Actor.of_staff(staff)
+        record(session, complaint.id, "callback_call", actor=actor, now=now, method=method, caller=staff.name,
+               attempt=attempt.attempt_no, answered=rating is not None)
+        notices: list[Notice] = []
+        if rating is None:
+            outcome = "unanswered"
+            unanswered = (await session.exec(select(func.count()).select_from(CallbackAttempt).where(
+                CallbackAttempt.round_id == round_.id,
+                col(CallbackAttempt.state).in_(("expired", "failed"))))).one()
+            if unanswered >= policy.max_attempts:
+                await session.exec(update(CallbackRound).where(CallbackRound.id == round_.id,
+                                                               CallbackRound.status == "open")
+                                   .values(status="unreachable", closed_at=now))
+                record(session, complaint.id, "callback_unreachable", actor=Actor.system(), now=now,
+                       attempts=policy.max_attempts)
+                outcome = "unreachable"
+        else:
+            await session.exec(update(CallbackRound).where(CallbackRound.id == round_.id)
+                               .values(status="answered", rating=rating, closed_at=now))
+            await session.exec(update(CallbackAttempt).where(
+                CallbackAttempt.round_id == round_.id, col(CallbackAttempt.state).in_(("pending", "claimed", "sent")),
+                CallbackAttempt.id != attempt.id).values(state="cancelled", finished_at=now))
+            outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, sla=sla,
+                                                  method=method)
+        outbox.put(session, notices, now)
+        await session.commit()
+    return Answer(outcome, complaint, await session.get(CallbackRound, round_.id, populate_existing=True), rating,
+                  notices)
+
+
+async def callback_record(session: AsyncSession, complaint_id: int) -> list[tuple[CallbackRound, list[CallbackAttempt]]]:
+    """回访记录: every round of the ticket with its attempts (time, 方式, 回访人, result)."""
+    rounds = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint_id)
+                                 .order_by(col(CallbackRound.id)))).all()
+    out = []
+    for round_ in rounds:
+        attempts = (await session.exec(select(CallbackAttempt).where(CallbackAttempt.round_id == round_.id)
+                                       .order_by(col(CallbackAttempt.attempt_no), col(CallbackAttempt.id)))).all()
+        out.append((round_, list(attempts)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -316,9 +444,26 @@ async def add_comment(session: AsyncSession, round_id: int, resident: Resident, 
     return Comment(round_, notices)
 
 
+async def same_matter_since(session: AsyncSession, complaint: Complaint, since: datetime,
+                            until: datetime | None = None) -> Complaint | None:
+    """The first complaint on the same matter (same category, same building or place, any resident)
+    filed after ``since`` (and not after ``until``), other than this one and not cancelled or invalid."""
+    from services.matters import area_of
+
+    window = [Complaint.created_at <= until] if until is not None else []
+    rows = (await session.exec(select(Complaint).where(
+        Complaint.category == complaint.category, Complaint.created_at > since, *window, Complaint.id != complaint.id,
+        col(Complaint.status).not_in((Status.CANCELLED.value, Status.INVALID.value)))
+        .order_by(col(Complaint.created_at), col(Complaint.id)))).all()
+    area = area_of(complaint.location)
+    return next((other for other in rows if area_of(other.location) == area), None)
+
+
 async def close_due(session: AsyncSession, *, policy: CallbackPolicy, now: datetime) -> list[int]:
     """SPEC closing rules for resolved tickets without a satisfied answer: no callback → after 7 days,
-    unreachable → after 15 days. A newer complaint of the same resident and category is noted."""
+    unreachable → after 15 days, in both cases only when no new complaint on the same matter (same
+    category and place) arrived since the resolution. Such a ticket stays resolved; the supervisor
+    is told once (a manager can close it by hand)."""
     closed: list[int] = []
     for status, after, reason in (("skipped", policy.close_no_callback_after, "no_callback"),
                                   ("unreachable", policy.close_unreachable_after, "unreachable")):
@@ -333,19 +478,33 @@ async def close_due(session: AsyncSession, *, policy: CallbackPolicy, now: datet
             .where(Complaint.status == Status.RESOLVED.value, CallbackRound.status == status,
                    CallbackRound.closed_at <= now - after))).all()
         for complaint, round_ in rows:
-            newer = (await session.exec(select(Complaint.number).where(
-                Complaint.resident_id == complaint.resident_id, Complaint.category == complaint.category,
-                Complaint.created_at > complaint.resolved_at, Complaint.id != complaint.id))).first()
+            # "meanwhile": between the resolution and the moment the rule closes the ticket
+            newer = await same_matter_since(session, complaint, complaint.resolved_at or round_.opened_at,
+                                            round_.closed_at + after)
+            if newer is not None and complaint.close_held_at is not None:
+                continue  # held before; the supervisor knows
             async with writing(session):
                 complaint = await session.get(Complaint, complaint.id, populate_existing=True)
                 if complaint.status != Status.RESOLVED.value:
                     await session.commit()
                     continue
+                if newer is not None:
+                    result = await session.exec(update(Complaint).where(
+                        Complaint.id == complaint.id, col(Complaint.close_held_at).is_(None))
+                        .values(close_held_at=now))
+                    if result.rowcount:
+                        record(session, complaint.id, "close_held", actor=Actor.system(), now=now, reason=reason,
+                               newer=newer.number)
+                        who = await reviewer(session, complaint.team_id)
+                        if who is not None:
+                            outbox.put(session, [to_staff(NoticeKind.CLOSE_HELD, who.id, complaint.id,
+                                                          newer=newer.id, reason=reason)], now)
+                    await session.commit()
+                    continue
                 complaint.close_reason = reason
                 session.add(complaint)
                 await transition(session, complaint, Status.CLOSED, actor=Actor.system(), now=now,
-                                 reason=reason, skip=round_.skip_reason, after=int(after.total_seconds()),
-                                 newer=newer)
+                                 reason=reason, skip=round_.skip_reason, after=int(after.total_seconds()))
                 closed.append(complaint.id)
                 await session.commit()
     return closed

@@ -35,6 +35,13 @@ class SlaPolicy:
     general: SeverityRule
     calendar: WorkCalendar
     remind_at: float = 0.8  # share of the resolution time after which the assignee is reminded
+    general_complex: Budget | None = None  # resolution allowance of a Ⅲ ticket marked complex
+
+    def resolve_budget(self, severity: Severity | str, complex_: bool = False) -> Budget:
+        rule = self.for_severity(severity)
+        if complex_ and Severity(severity) is Severity.GENERAL and self.general_complex is not None:
+            return self.general_complex
+        return rule.resolve
 
     def for_severity(self, severity: Severity | str) -> SeverityRule:
         return {Severity.URGENT: self.urgent, Severity.IMPORTANT: self.important,
@@ -53,6 +60,7 @@ class SlaPolicy:
                                  Budget(working_days=sla.general_resolve_days)),
             calendar=WorkCalendar(settings.work_hours, settings.tz),
             remind_at=sla.remind_at,
+            general_complex=Budget(working_days=sla.general_complex_resolve_days),
         )
 
 
@@ -62,11 +70,24 @@ def parse_pauses(raw: Sequence[Sequence[str | None]]) -> list[Pause]:
 
 
 def deadlines(policy: SlaPolicy, severity: Severity | str, created_at: datetime, *,
-              pauses: Sequence[Pause] = (), now: datetime | None = None) -> tuple[datetime, datetime]:
-    """(respond by, resolve by) for a ticket created at ``created_at`` with its pauses."""
+              pauses: Sequence[Pause] = (), now: datetime | None = None,
+              complex_: bool = False) -> tuple[datetime, datetime]:
+    """(respond by, resolve by) for a ticket created (or reopened) at ``created_at`` with its pauses."""
     rule = policy.for_severity(severity)
     return (due(policy.calendar, created_at, rule.response, pauses=pauses, now=now),
-            due(policy.calendar, created_at, rule.resolve, pauses=pauses, now=now))
+            due(policy.calendar, created_at, policy.resolve_budget(severity, complex_), pauses=pauses, now=now))
+
+
+def clock_start(complaint) -> datetime:
+    """Where a ticket's deadlines count from: the filing, or the last reopen."""
+    return complaint.sla_started_at or complaint.created_at
+
+
+def ticket_deadlines(policy: SlaPolicy, complaint, now: datetime) -> tuple[datetime, datetime]:
+    """(respond by, resolve by) of a ticket as it is: from its clock start, with its pauses and
+    its complexity (pauses before the clock start are ignored)."""
+    return deadlines(policy, complaint.severity, clock_start(complaint), pauses=parse_pauses(complaint.pauses),
+                     now=now, complex_=bool(complaint.complex))
 
 
 def reminder_time(policy: SlaPolicy, severity: Severity | str, created_at: datetime, resolve_by: datetime) -> datetime:

@@ -165,11 +165,14 @@ def building_expr(location=None):
     return case(*cases, else_=func.substr(loc, 1, 4))
 
 
-def scope(start: datetime, end: datetime, team_id: int | None) -> list:
-    """WHERE conditions selecting the tickets of ``[start, end)`` (and of one team)."""
+def scope(start: datetime, end: datetime, team_id: int | None, valid: bool | None = None) -> list:
+    """WHERE conditions selecting the tickets of ``[start, end)`` (and of one team; ``valid`` True =
+    valid complaints only, False = 无效投诉 only, None = both)."""
     conditions = [C.c.created_at >= start, C.c.created_at < end]
     if team_id is not None:
         conditions.append(C.c.team_id == team_id)
+    if valid is not None:
+        conditions.append((C.c.status != Status.INVALID.value) if valid else (C.c.status == Status.INVALID.value))
     return conditions
 
 
@@ -248,6 +251,7 @@ class MonthStats:
     end: datetime  # UTC, exclusive
     as_of: datetime  # UTC; = end for a finished month
     total: int = 0
+    invalid: int = 0  # 无效投诉 among ``total`` (counted apart; see ``valid``)
     by_category: dict[str, int] = field(default_factory=dict)
     by_severity: dict[str, int] = field(default_factory=dict)
     by_status: dict[str, int] = field(default_factory=dict)
@@ -272,6 +276,11 @@ class MonthStats:
         return self.as_of < self.end
 
     @property
+    def valid(self) -> int:
+        """有效投诉: the tickets of the month not marked invalid."""
+        return self.total - self.invalid
+
+    @property
     def rating_count(self) -> int:
         return sum(self.ratings.values())
 
@@ -285,8 +294,9 @@ class MonthStats:
 
 
 async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_id: int | None = None,
-                      now: datetime | None = None) -> MonthStats:
-    """All figures of one month (see the module docstring for the definitions)."""
+                      now: datetime | None = None, valid: bool | None = None) -> MonthStats:
+    """All figures of one month (see the module docstring for the definitions); ``valid`` True counts
+    valid complaints only (``scope``)."""
     start, end = month_bounds(month, tz)
     now = now or utcnow()
     as_of = min(max(now, start), end)
@@ -313,7 +323,7 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
             count_if(t["overdue_open"]).label("overdue_open"),
         )
         .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
-        .where(*scope(start, end, team_id))
+        .where(*scope(start, end, team_id, valid))
         .group_by(C.c.category, C.c.severity, C.c.status)
     )
     by_category: Counter[str] = Counter()
@@ -331,6 +341,7 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
                     "reopened", "reopen_events", "overdue_open"):
             sums[key] += int(row[key] or 0)
     stats.total = sum(by_category.values())
+    stats.invalid = by_status.get(Status.INVALID.value, 0)
     stats.by_category = _ordered(by_category, [c.value for c in Category])
     stats.by_severity = _ordered(by_severity, [s.value for s in Severity])
     stats.by_status = _ordered(by_status, [s.value for s in Status])
@@ -342,7 +353,7 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
     stats.overdue_open = sums["overdue_open"]
     if stats.overdue_open:
         numbers = (
-            select(C.c.number).where(*scope(start, end, team_id), t["overdue_open"])
+            select(C.c.number).where(*scope(start, end, team_id, valid), t["overdue_open"])
             .order_by(C.c.resolve_by, C.c.id).limit(5)
         )
         stats.overdue_numbers = list((await run(session, numbers)).scalars())
@@ -384,8 +395,8 @@ def _ordered(counter: Counter, order: list[str]) -> dict[str, int]:
 
 
 async def compare(session: AsyncSession, *, month: str, tz: ZoneInfo, team_id: int | None = None,
-                  now: datetime | None = None) -> tuple[MonthStats, MonthStats]:
+                  now: datetime | None = None, valid: bool | None = None) -> tuple[MonthStats, MonthStats]:
     """(month, previous month); the previous month is complete unless ``now`` is inside it."""
-    current = await month_stats(session, month=month, tz=tz, team_id=team_id, now=now)
-    previous = await month_stats(session, month=previous_month(month), tz=tz, team_id=team_id, now=now)
+    current = await month_stats(session, month=month, tz=tz, team_id=team_id, now=now, valid=valid)
+    previous = await month_stats(session, month=previous_month(month), tz=tz, team_id=team_id, now=now, valid=valid)
     return current, previous

@@ -47,3 +47,16 @@ class TestSettings:
         monkeypatch.setenv("SLA__URGENT_RESPONSE", "soon")
         with pytest.raises(ValidationError, match="invalid duration"):
             Settings()
+
+    @pytest.mark.parametrize("day", ["11", "28", "-1"])
+    def test_report_day_is_by_the_tenth(self, monkeypatch, tmp_path, day):
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("REPORT_DAY", day)
+        with pytest.raises(ValidationError, match="REPORT_DAY must be a day from 1 to 10"):
+            Settings()
+
+    @pytest.mark.parametrize("day", ["0", "1", "10"])
+    def test_report_day_accepted(self, monkeypatch, tmp_path, day):
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("REPORT_DAY", day)
+        assert Settings().report_day == int(day)

@@ -289,7 +289,8 @@ class TestRestartAndProcesses:
             residents = [client.user(5800 + i, first_name=f"住户{i}", phone=f"1390000{i:04d}") for i in range(4)]
             numbers = []
             for i, resident in enumerate(residents):
-                numbers.append(await file_complaint(resident, f"{i}号楼电梯坏了"))
+                # different buildings: a newer complaint on the same matter would hold the closing
+                numbers.append(await file_complaint(resident, f"{i + 1}号楼电梯坏了", f"{i + 1}栋1单元"))
                 await worker.expect(numbers[-1])
                 await handle_and_resolve(worker, numbers[-1])
 

@@ -281,3 +281,12 @@ async def test_empty_month(sessions):
         cur, prev = await compare(session, month="2026-06", tz=SH, now=AFTER)
     assert cur.total == 0 and cur.by_category == {} and cur.response.value is None
     assert cur.rating_average is None and cur.satisfied.value is None and cur.overdue_numbers == []
+
+
+async def test_valid_filter_counts_invalid_complaints_apart(sessions, seeded):
+    async with sessions() as session:
+        both = await month_stats(session, month="2026-10", tz=SH, now=AFTER)
+        valid = await month_stats(session, month="2026-10", tz=SH, now=AFTER, valid=True)
+        invalid = await month_stats(session, month="2026-10", tz=SH, now=AFTER, valid=False)
+    assert (both.total, both.invalid, both.valid) == (9, 0, 9)  # no 无效投诉 in the seeded month
+    assert valid.total == 9 and invalid.total == 0
