@@ -77,6 +77,16 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
     asyncio.run(_main())
 
 
+@app.command()
+def web(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Serve the desk's web console alone (the bot, run elsewhere, delivers its notices)."""
+    from bot.settings import Settings
+    from bot.web_cli import serve
+
+    _logging(verbose)
+    raise typer.Exit(code=asyncio.run(serve(Settings(), out=sys.stdout, err=sys.stderr)))
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Apply schema migrations (also done automatically at start)."""
@@ -125,6 +135,16 @@ def staff_invite(
     from bot import staff_cli
 
     raise typer.Exit(code=asyncio.run(staff_cli.invite(name=name, team=team, role=role, out=sys.stdout, err=sys.stderr)))
+
+
+@staff_app.command("login")
+def staff_login(
+    name_or_id: Annotated[str, typer.Argument(help="staff id or exact name, as `staff list` shows them")],
+) -> None:
+    """Print a one-time login link for the web console (last line; valid WEB_LOGIN_TTL, works once)."""
+    from bot import staff_cli
+
+    raise typer.Exit(code=asyncio.run(staff_cli.login_link(name_or_id=name_or_id, out=sys.stdout, err=sys.stderr)))
 
 
 @staff_app.command("list")

@@ -107,10 +107,16 @@ async def queue_due_prompts(session: AsyncSession, *, policy: CallbackPolicy, no
     is cancelled."""
     notices: list[Notice] = []
     async with writing(session):
-        due = (select(CallbackAttempt).where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now)
+        # Residents without Telegram (registered at the console) are called by a person: their
+        # attempts stay pending for the console's callback queue (services.desk).
+        due = (select(CallbackAttempt)
+               .join(Complaint, Complaint.id == CallbackAttempt.complaint_id)
+               .join(Resident, Resident.id == Complaint.resident_id)
+               .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now,
+                      col(Resident.chat_id).is_not(None))
                .order_by(col(CallbackAttempt.due_at), col(CallbackAttempt.id)).limit(limit))
         if session.bind.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+            due = due.with_for_update(skip_locked=True, of=CallbackAttempt)
         for attempt in (await session.exec(due)).all():
             round_ = await session.get(CallbackRound, attempt.round_id)
             if round_.status != "open":
@@ -263,28 +269,38 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
             .values(state="cancelled", finished_at=now))
         actor = Actor.of_resident(resident)
         record(session, complaint.id, "callback_answered", actor=actor, now=now, rating=rating)
-        if rating >= 3:
-            outcome, to = ("closed" if rating >= 4 else "review"), Status.CLOSED
-            complaint.close_reason = "satisfied" if rating >= 4 else "rated_3"
-            complaint.needs_review = rating == 3
-        else:
-            outcome, to = "reopened", Status.REOPENED
-        if complaint.status == Status.RESOLVED.value:
-            session.add(complaint)
-            await transition(session, complaint, to, actor=actor, now=now, rating=rating)
-        who = await reviewer(session, complaint.team_id)
-        assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
-        if outcome == "review" and who is not None:
-            notices.append(to_staff(NoticeKind.RATING_REVIEW, who.id, complaint.id, rating=rating))
-        if outcome == "reopened":
-            if who is not None:
-                notices.append(to_staff(NoticeKind.REOPENED_SUPERVISOR, who.id, complaint.id, rating=rating))
-            if assignee is not None and (who is None or assignee.id != who.id):
-                notices.append(to_staff(NoticeKind.REOPENED_ASSIGNEE, assignee.id, complaint.id, rating=rating))
+        outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now)
         outbox.put(session, notices, now)
         await session.commit()
     round_ = await session.get(CallbackRound, attempt.round_id, populate_existing=True)
     return Answer(outcome, complaint, round_, rating, notices)
+
+
+async def apply_rating(session: AsyncSession, complaint: Complaint, rating: int, *, actor: Actor,
+                       now: datetime) -> tuple[str, list[Notice]]:
+    """Inside the answer's write transaction: ≥4 closes, 3 closes for review, ≤2 or "not solved"
+    reopens; the reviewer (and the assignee) are told. The same rules for a rating given in chat
+    and one taken by phone at the console."""
+    notices: list[Notice] = []
+    if rating >= 3:
+        outcome, to = ("closed" if rating >= 4 else "review"), Status.CLOSED
+        complaint.close_reason = "satisfied" if rating >= 4 else "rated_3"
+        complaint.needs_review = rating == 3
+    else:
+        outcome, to = "reopened", Status.REOPENED
+    if complaint.status == Status.RESOLVED.value:
+        session.add(complaint)
+        await transition(session, complaint, to, actor=actor, now=now, rating=rating)
+    who = await reviewer(session, complaint.team_id)
+    assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
+    if outcome == "review" and who is not None:
+        notices.append(to_staff(NoticeKind.RATING_REVIEW, who.id, complaint.id, rating=rating))
+    if outcome == "reopened":
+        if who is not None:
+            notices.append(to_staff(NoticeKind.REOPENED_SUPERVISOR, who.id, complaint.id, rating=rating))
+        if assignee is not None and (who is None or assignee.id != who.id):
+            notices.append(to_staff(NoticeKind.REOPENED_ASSIGNEE, assignee.id, complaint.id, rating=rating))
+    return outcome, notices
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,334 @@
+"""The customer-service desk's use cases (客服中心): the board, registering a complaint that came by
+phone, visit, letter or another system (代客登记), and callbacks made by a person (电话回访).
+
+Registration goes through the same filing use case as a Telegram complaint (numbering, routing,
+pings, SLA); a phone callback follows the same rules as a rating given in chat (≥4 closes, ≤2 or
+"not solved" reopens, three unanswered attempts → unreachable).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.db import fresh_transaction, writing
+from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintCreate, Resident, Staff
+from services import outbox
+from services.classify import Classifier
+from services.domain import Status
+from services.errors import DeskError
+from services.filing import Filing, MatterRules, file_complaint
+from services.intake import normalize_phone, normalize_text, validate_description, validate_location
+from services.lifecycle import OPEN_STATUSES, Actor, record
+from services.satisfaction import NOT_SOLVED, RATINGS, CallbackPolicy, _after_no_answer, apply_rating
+from services.slots import next_attempt_due, slot_of
+from services.sla import SlaPolicy
+
+CHANNELS = ("phone", "visit", "letter", "app", "wechat", "other")
+METHODS = ("phone", "visit", "sms", "survey")
+DESK_ROLES = ("desk", "manager", "admin")  # register complaints and make callbacks
+ALL_TICKETS_ROLES = ("desk", "manager", "admin")  # see every ticket on the board
+NAME_MAX = 64
+SOON = timedelta(hours=4)  # the SLA clock turns amber this long before a deadline
+TICKET_NUMBER = re.compile(r"TS\d{8}-\d{4}", re.IGNORECASE)
+
+
+def may_register(staff: Staff) -> bool:
+    return staff.role in DESK_ROLES
+
+
+def may_call_back(staff: Staff) -> bool:
+    return staff.role in DESK_ROLES or staff.role == "supervisor"
+
+
+# --- the board -------------------------------------------------------------------------------
+
+
+def sla_state(complaint: Complaint, now: datetime) -> str:
+    """The SLA clock's colour: ``done`` (finished), ``overdue``, ``soon`` or ``ok``."""
+    if Status(complaint.status) not in OPEN_STATUSES:
+        return "done"
+    deadlines = [complaint.resolve_by]
+    if complaint.accepted_at is None:
+        deadlines.append(complaint.respond_by)
+    deadlines = [d for d in deadlines if d is not None]
+    if not deadlines:
+        return "ok"
+    first = min(deadlines)
+    if first <= now:
+        return "overdue"
+    return "soon" if first - now <= SOON else "ok"
+
+
+@dataclass
+class BoardPage:
+    rows: list[Complaint]
+    total: int
+    page: int
+    pages: int
+
+
+async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: str | None = None,
+                team_id: int | None = None, overdue: bool = False, query: str | None = None, page: int = 1,
+                per_page: int = 25) -> BoardPage:
+    """Tickets the viewer may see, newest first, filtered; staff and supervisors see their team's."""
+    conditions = []
+    if viewer.role not in ALL_TICKETS_ROLES:
+        conditions.append(or_(Complaint.assignee_id == viewer.id,
+                              Complaint.team_id == viewer.team_id if viewer.team_id is not None else False))
+    if status:
+        conditions.append(Complaint.status == status)
+    if team_id:
+        conditions.append(Complaint.team_id == team_id)
+    if overdue:
+        open_codes = [s.value for s in OPEN_STATUSES]
+        conditions.append(col(Complaint.status).in_(open_codes))
+        conditions.append(or_(col(Complaint.resolve_by) <= now,
+                              (col(Complaint.accepted_at).is_(None)) & (col(Complaint.respond_by) <= now)))
+    text = " ".join((query or "").split())
+    if text:
+        if TICKET_NUMBER.fullmatch(text):
+            conditions.append(Complaint.number == text.upper())
+        elif re.fullmatch(r"\d{4}", text):
+            conditions.append(col(Complaint.contact_phone).like(f"%{text}"))
+        else:
+            pattern = f"%{text.replace('%', '').replace('_', '')}%"
+            conditions.append(or_(col(Complaint.number).ilike(pattern), col(Complaint.location).ilike(pattern),
+                                  col(Complaint.description).ilike(pattern)))
+    total = (await session.exec(select(func.count()).select_from(Complaint).where(*conditions))).one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = (await session.exec(select(Complaint).where(*conditions)
+                               .order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
+                               .offset((page - 1) * per_page).limit(per_page))).all()
+    return BoardPage(list(rows), total, page, pages)
+
+
+# --- registering a complaint (代客登记) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the desk agent typed."""
+
+    channel: str
+    name: str
+    phone: str
+    location: str
+    description: str
+    request: str = ""  # 诉求: what the resident asks for
+
+
+def check_registration(form: Registration, *, description_max: int = 2000, location_max: int = 200) -> tuple[
+        str, str, str, str]:
+    """Validated (name, phone, location, description); refusals say which field is wrong."""
+    if form.channel not in CHANNELS:
+        raise DeskError("channel_invalid")
+    name = normalize_text(form.name)
+    if not name or len(name) > NAME_MAX:
+        raise DeskError("contact_name_invalid", limit=NAME_MAX)
+    phone = normalize_phone(form.phone or "")
+    if phone is None:
+        raise DeskError("phone_invalid")
+    location = validate_location(form.location, max_length=location_max)
+    description = normalize_text(form.description)
+    request = normalize_text(form.request)
+    if request:
+        description = f"{description}\n\n{request}" if description else request
+    description = validate_description(description, max_length=description_max)
+    return name, phone, location, description
+
+
+async def resident_for_phone(session: AsyncSession, phone: str, name: str) -> Resident:
+    """The resident this phone belongs to: one who uses the bot first (the ticket shows in their
+    /my and callbacks go to Telegram), else a phone-only resident, created when new."""
+    statement = (select(Resident).where(Resident.phone == phone)
+                 .order_by(col(Resident.telegram_id).is_(None), col(Resident.id)))
+    found = (await session.exec(statement)).first()
+    if found is not None:
+        return found
+    await fresh_transaction(session)
+    resident = Resident(telegram_id=None, chat_id=None, name=name[:128], phone=phone)
+    session.add(resident)
+    await session.commit()
+    return resident
+
+
+async def register(session: AsyncSession, registrar: Staff, form: Registration, *, classifier: Classifier,
+                   tz, sla: SlaPolicy | None, rules: MatterRules, now: datetime,
+                   draft_key: str | None = None, description_max: int = 2000) -> Filing:
+    """A complaint that arrived by phone, visit, letter or another system: the same numbering,
+    routing, pings and SLA as one filed in Telegram, with its channel and registrar recorded."""
+    if not may_register(registrar):
+        raise DeskError("may_not_register")
+    name, phone, location, description = check_registration(form, description_max=description_max)
+    resident = await resident_for_phone(session, phone, name)
+    data = ComplaintCreate(description=description, location=location, contact_name=name, contact_phone=phone,
+                           channel=form.channel, registrar_id=registrar.id)
+    return await file_complaint(session, resident=resident, data=data, classification=classifier.classify(description),
+                                classifier=classifier, draft_key=draft_key or f"desk:{uuid.uuid4().hex}", tz=tz,
+                                sla=sla, rules=rules, now=now)
+
+
+# --- callbacks made by a person (电话回访) -------------------------------------------------------
+
+
+@dataclass
+class CallItem:
+    """A callback that needs a person now: the ticket, its round, the calls made so far."""
+
+    complaint: Complaint
+    round: CallbackRound
+    reason: str  # no_telegram | unanswered
+    calls: list[CallbackAttempt] = field(default_factory=list)
+
+
+async def _calls(session: AsyncSession, round_id: int) -> list[CallbackAttempt]:
+    return list((await session.exec(select(CallbackAttempt).where(
+        CallbackAttempt.round_id == round_id, col(CallbackAttempt.method).is_not(None))
+        .order_by(col(CallbackAttempt.id)))).all())
+
+
+def _fallback_due(calls: list[CallbackAttempt], round_: CallbackRound, policy: CallbackPolicy) -> datetime | None:
+    """When the next phone call of a round whose Telegram prompts went unanswered is due."""
+    if len(calls) >= policy.max_attempts:
+        return None
+    if not calls:
+        return round_.closed_at
+    used = [c.slot for c in calls if c.slot is not None]
+    return next_attempt_due(calls[-1].finished_at, policy.answer_timeout, policy.slots, policy.tz, used)
+
+
+async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: datetime,
+                     fallback: bool = True) -> list[CallItem]:
+    """Callbacks due now that need a person: residents without Telegram (their pending attempt is
+    due) and, with ``fallback``, residents who left every Telegram prompt unanswered."""
+    items: list[CallItem] = []
+    rows = (await session.exec(
+        select(Complaint, CallbackRound)
+        .join(CallbackAttempt, CallbackAttempt.complaint_id == Complaint.id)
+        .join(CallbackRound, CallbackRound.id == CallbackAttempt.round_id)
+        .join(Resident, Resident.id == Complaint.resident_id)
+        .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now, col(Resident.chat_id).is_(None),
+               CallbackRound.status == "open", Complaint.status == Status.RESOLVED.value)
+        .order_by(col(CallbackAttempt.due_at), col(Complaint.id)))).all()
+    for complaint, round_ in rows:
+        items.append(CallItem(complaint, round_, "no_telegram", await _calls(session, round_.id)))
+    if fallback:
+        latest = (select(CallbackRound.complaint_id, func.max(CallbackRound.id).label("round_id"))
+                  .group_by(CallbackRound.complaint_id).subquery())
+        rows = (await session.exec(
+            select(Complaint, CallbackRound)
+            .join(latest, latest.c.complaint_id == Complaint.id)
+            .join(CallbackRound, CallbackRound.id == latest.c.round_id)
+            .where(CallbackRound.status == "unreachable", Complaint.status == Status.RESOLVED.value,
+                   col(Complaint.contact_phone).is_not(None))
+            .order_by(col(CallbackRound.closed_at), col(Complaint.id)))).all()
+        for complaint, round_ in rows:
+            calls = await _calls(session, round_.id)
+            due = _fallback_due(calls, round_, policy)
+            if due is not None and due <= now:
+                items.append(CallItem(complaint, round_, "unanswered", calls))
+    return items
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What a recorded call did: ``not_reached`` (``next_due`` or unreachable), or the rating's
+    outcome: ``closed``, ``review``, ``reopened``."""
+
+    outcome: str
+    complaint: Complaint
+    attempt_no: int
+    next_due: datetime | None = None
+
+
+async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *, reached: bool,
+                      rating: int | None, method: str, comment: str | None, policy: CallbackPolicy,
+                      now: datetime, fallback: bool = True) -> CallResult:
+    """One callback made by a person: not reached (counts as one of the round's attempts; the next is
+    offered at another time of day) or reached with a rating (or "not solved")."""
+    if not may_call_back(caller):
+        raise DeskError("may_not_call_back")
+    if method not in METHODS:
+        raise DeskError("method_invalid")
+    if reached and (rating is None or (rating not in RATINGS and rating != NOT_SOLVED)):
+        raise DeskError("rating_invalid")
+    note = " ".join((comment or "").split())[:1000] or None
+    async with writing(session):
+        complaint = await session.get(Complaint, complaint_id, populate_existing=True, with_for_update=True)
+        if complaint is None:
+            raise DeskError("no_ticket")
+        resident = await session.get(Resident, complaint.resident_id)
+        round_ = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint.id)
+                                     .order_by(col(CallbackRound.id).desc()))).first()
+        if round_ is None or complaint.status != Status.RESOLVED.value:
+            raise DeskError("callback_not_due", number=complaint.number)
+        calls = await _calls(session, round_.id)
+        pending = None
+        if round_.status == "open" and resident is not None and resident.chat_id is None:
+            pending = (await session.exec(select(CallbackAttempt).where(
+                CallbackAttempt.round_id == round_.id, CallbackAttempt.state == "pending")
+                .order_by(col(CallbackAttempt.id)))).first()
+            if pending is None:
+                raise DeskError("callback_not_due", number=complaint.number)
+            attempt = pending
+        elif fallback and round_.status == "unreachable" and len(calls) < policy.max_attempts:
+            attempt = CallbackAttempt(round_id=round_.id, complaint_id=complaint.id, attempt_no=len(calls) + 1,
+                                      due_at=now)
+        else:
+            raise DeskError("callback_not_due", number=complaint.number)
+        attempt.state = "answered" if reached else "expired"
+        attempt.method, attempt.caller_id = method, caller.id
+        attempt.claimed_at = attempt.sent_at = attempt.finished_at = now
+        attempt.slot = slot_of(now, policy.slots, policy.tz)
+        session.add(attempt)
+        await session.flush()
+        actor = Actor.of_staff(caller)
+        record(session, complaint.id, "callback_call", actor=actor, now=now, note=note, attempt=attempt.attempt_no,
+               method=method, reached=reached, rating=rating if reached else None, caller=caller.name)
+        if not reached:
+            if pending is not None:
+                follow = await _after_no_answer(session, attempt, policy, now, last_sent=now)
+                next_due = follow.next_due
+            else:
+                next_due = None
+                if attempt.attempt_no >= policy.max_attempts:
+                    record(session, complaint.id, "callback_unreachable", actor=Actor.system(), now=now,
+                           attempts=policy.max_attempts, method=method)
+                else:
+                    next_due = _fallback_due([*calls, attempt], round_, policy)
+            await session.commit()
+            return CallResult("not_reached", complaint, attempt.attempt_no, next_due)
+        closed = await session.exec(
+            update(CallbackRound)
+            .where(CallbackRound.id == round_.id, col(CallbackRound.status).in_(("open", "unreachable")))
+            .values(status="answered", rating=rating, comment=note, closed_at=now))
+        if not closed.rowcount:
+            raise DeskError("callback_not_due", number=complaint.number)
+        await session.exec(update(CallbackAttempt).where(
+            CallbackAttempt.round_id == round_.id, col(CallbackAttempt.state).in_(("pending", "claimed")))
+            .values(state="cancelled", finished_at=now))
+        record(session, complaint.id, "callback_answered", actor=actor, now=now, rating=rating, method=method)
+        outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now)
+        outbox.put(session, notices, now)
+        await session.commit()
+    return CallResult(outcome, complaint, attempt.attempt_no)
+
+
+async def rounds_of(session: AsyncSession, complaint_id: int) -> list[tuple[CallbackRound, list[CallbackAttempt]]]:
+    """Every callback round of a ticket with its attempts (the 回访记录)."""
+    rounds = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint_id)
+                                 .order_by(col(CallbackRound.id)))).all()
+    out = []
+    for round_ in rounds:
+        attempts = (await session.exec(select(CallbackAttempt).where(CallbackAttempt.round_id == round_.id)
+                                       .order_by(col(CallbackAttempt.id)))).all()
+        out.append((round_, list(attempts)))
+    return out
