@@ -276,10 +276,11 @@ async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *
             pending = (await session.exec(select(CallbackAttempt).where(
                 CallbackAttempt.round_id == round_.id, CallbackAttempt.state == "pending")
                 .order_by(col(CallbackAttempt.id)))).first()
-            if pending is None:
+            if pending is None or pending.due_at > now:
                 raise DeskError("callback_not_due", number=complaint.number)
             attempt = pending
-        elif fallback and round_.status == "unreachable" and len(calls) < policy.max_attempts:
+        elif fallback and round_.status == "unreachable" and (due := _fallback_due(calls, round_, policy)) is not None \
+                and due <= now:
             attempt = CallbackAttempt(round_id=round_.id, complaint_id=complaint.id, attempt_no=len(calls) + 1,
                                       due_at=now)
         else:

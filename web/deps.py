@@ -56,7 +56,12 @@ async def get_viewer(request: Request, session: SessionDep) -> Viewer:
     found = await web_auth.current(session, request.cookies.get(COOKIE), now=context_of(request).clock())
     if found is None:
         raise NotSignedIn()
-    viewer = Viewer(*found)
+    staff, web_session = found
+    # Detached: a refused use case rolls the session back, and the page that says so still
+    # needs the viewer's name, role and CSRF token.
+    session.expunge(staff)
+    session.expunge(web_session)
+    viewer = Viewer(staff, web_session)
     request.state.viewer = viewer
     return viewer
 
