@@ -76,7 +76,8 @@ class BoardPage:
 
 async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: str | None = None,
                 team_id: int | None = None, overdue: bool = False, query: str | None = None, page: int = 1,
-                per_page: int = 25) -> BoardPage:
+                category: str | None = None, severity: str | None = None, channel: str | None = None,
+                major: bool = False, per_page: int = 25) -> BoardPage:
     """Tickets the viewer may see, newest first, filtered; staff and supervisors see their team's."""
     conditions = []
     if viewer.role not in ALL_TICKETS_ROLES:
@@ -86,6 +87,14 @@ async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: 
         conditions.append(Complaint.status == status)
     if team_id:
         conditions.append(Complaint.team_id == team_id)
+    if category:
+        conditions.append(Complaint.category == category)
+    if severity:
+        conditions.append(Complaint.severity == severity)
+    if channel:
+        conditions.append(Complaint.channel == channel)
+    if major:
+        conditions.append(col(Complaint.major).is_(True))
     if overdue:
         open_codes = [s.value for s in OPEN_STATUSES]
         conditions.append(col(Complaint.status).in_(open_codes))

@@ -62,7 +62,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
 
     app = context_of(request)
     values = {"request": request, "viewer": getattr(request.state, "viewer", None), "tz": app.settings.tz,
-              "local_time": lambda moment: texts.local_time(moment, app.settings.tz), "now": app.clock()}
+              "local_time": lambda moment: texts.local_time(moment, app.settings.tz), "now": app.clock(),
+              "locale": locale_of(request)}
     values.update(context or {})
     with catalogues().use_locale(locale_of(request)):
         return environment.get_template(template).render(values)

@@ -248,3 +248,41 @@ async def test_telegram_prompts_unanswered_fall_back_to_a_phone_call(console, pe
     complaint = await ticket(sessions, number)
     assert (complaint.status, complaint.close_reason) == ("closed", "satisfied")
     assert number not in (await desk.http.get("/callbacks")).text
+
+
+async def test_directing_from_the_console_uses_the_bot_s_use_cases(console, people, sessions):
+    from models.tables import CategoryCorrection, ComplaintEvent
+
+    fixer = await people.make("张师傅", "engineering")
+    await people.make("李阿姨", "cleaning")
+    manager = await people.login(await people.make("刘经理", None, "manager"))
+    number = await register(manager)
+    holder = await people.login(fixer)
+    await holder.form(f"/tickets/{number}/accept", {})
+    await holder.form(f"/tickets/{number}/pause", {})
+    complaint = await ticket(sessions, number)
+    assert complaint.pauses and complaint.pauses[-1][1] is None
+    await holder.form(f"/tickets/{number}/resume", {})
+    await holder.form(f"/tickets/{number}/sensitive", {"on": "1"})
+    assert (await ticket(sessions, number)).sensitive
+    await manager.form(f"/tickets/{number}/classify", {"category": "环境管理", "severity": "urgent"})
+    complaint = await ticket(sessions, number)
+    assert (complaint.category, complaint.severity) == ("环境管理", "urgent")
+    async with sessions() as session:
+        assert len((await session.exec(select(CategoryCorrection))).all()) == 1
+        actions = [e.action for e in (await session.exec(select(ComplaintEvent).where(
+            ComplaintEvent.complaint_id == complaint.id))).all()]
+    assert {"pause", "resume", "sensitive", "category", "severity"} <= set(actions)
+    board = await manager.http.get("/", params={"category": "环境管理", "channel": "phone", "severity": "urgent"})
+    assert number in board.text
+    assert number not in (await manager.http.get("/", params={"channel": "telegram"})).text
+
+
+async def test_pages_in_another_language(console, people):
+    desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+    switched = await desk.form("/lang", {"locale": "en", "back": "/register"})
+    assert switched.status_code == 303 and switched.headers["location"] == "/register"
+    page = await desk.http.get("/register")
+    assert "Register a complaint" in page.text and 'lang="en"' in page.text
+    await desk.form("/lang", {"locale": "zh_Hant", "back": "/"})
+    assert "工單台賬" in (await desk.http.get("/")).text

@@ -51,7 +51,8 @@ async def logout(request: Request, viewer: CsrfUser, session: SessionDep):
 
 
 @router.post("/lang")
-async def language(request: Request, locale: Annotated[str, Form()], back: Annotated[str, Form()] = "/"):
+async def language(request: Request, viewer: CsrfUser, locale: Annotated[str, Form()],
+                   back: Annotated[str, Form()] = "/"):
     response = RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
     if locale in LOCALES:
         response.set_cookie("huifang_lang", locale, max_age=365 * 86400, samesite="lax", path="/")

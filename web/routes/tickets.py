@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.tables import Complaint, Staff, Team
 from services import desk, handling, lifecycle
 from services import staff as staff_service
-from services.domain import Status
+from services.domain import Category, Severity, Status
 from services.errors import DeskError
 from web.deps import CsrfUser, CurrentUser, Forbidden, SessionDep, Viewer, context_of
 from web.pages import page
@@ -53,11 +53,16 @@ async def ticket(request: Request, number: str, viewer: CurrentUser, session: Se
         "note": holder and complaint.status == Status.ACCEPTED.value,
         "resolve": holder and complaint.status == Status.ACCEPTED.value,
         "transfer": handling.can_direct(complaint, me) and Status(complaint.status) in lifecycle.OPEN_STATUSES,
+        "pause": holder and complaint.status == Status.ACCEPTED.value and not handling.is_paused(complaint),
+        "resume": holder and handling.is_paused(complaint),
+        "correct": handling.can_direct(complaint, me) and Status(complaint.status) in lifecycle.OPEN_STATUSES,
+        "sensitive": handling.can_direct(complaint, me),
     }
     values = {"c": complaint, "events": events, "names": names, "people": people, "team": team,
               "rounds": await desk.rounds_of(session, complaint.id), "actions": actions,
               "full_phone": shows_full_phone(complaint, me), "sla": desk.sla_state(complaint, context_of(request).clock()),
-              "teams": [t for t in await staff_service.teams(session)]}
+              "teams": [t for t in await staff_service.teams(session)],
+              "categories": [c.value for c in Category], "severities": [v.value for v in Severity]}
     return page(request, "ticket.html", values)
 
 
@@ -96,4 +101,45 @@ async def transfer(request: Request, number: str, viewer: CsrfUser, session: Ses
     complaint = await visible(session, number, viewer)
     target = await staff_service.team_by_code(session, team)
     await handling.transfer(session, complaint.id, viewer.staff, team=target, now=context_of(request).clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/pause")
+async def pause(request: Request, number: str, viewer: CsrfUser, session: SessionDep):
+    """等待住户: the SLA clock stops until the resident answers or staff resume."""
+    complaint = await visible(session, number, viewer)
+    context = context_of(request)
+    await handling.pause(session, complaint.id, viewer.staff, context.sla, now=context.clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/resume")
+async def resume(request: Request, number: str, viewer: CsrfUser, session: SessionDep):
+    complaint = await visible(session, number, viewer)
+    context = context_of(request)
+    await handling.resume(session, complaint.id, viewer.staff, context.sla, now=context.clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/sensitive")
+async def sensitive(request: Request, number: str, viewer: CsrfUser, session: SessionDep,
+                    on: Annotated[str, Form()] = ""):
+    """不便回访 on or off."""
+    complaint = await visible(session, number, viewer)
+    await handling.set_sensitive(session, complaint.id, viewer.staff, bool(on), now=context_of(request).clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/classify")
+async def classify(request: Request, number: str, viewer: CsrfUser, session: SessionDep,
+                   category: Annotated[str, Form()] = "", severity: Annotated[str, Form()] = ""):
+    """Correct the category (kept for the classifier to learn) and/or the severity (deadlines follow)."""
+    complaint = await visible(session, number, viewer)
+    context = context_of(request)
+    if category not in {c.value for c in Category} or severity not in {s.value for s in Severity}:
+        raise DeskError("unknown_categories", unknown=category or severity, known="")
+    if category != complaint.category:
+        await handling.correct_category(session, complaint.id, viewer.staff, category, now=context.clock())
+    if severity != complaint.severity:
+        await handling.set_severity(session, complaint.id, viewer.staff, severity, context.sla, now=context.clock())
     return back(complaint.number)
