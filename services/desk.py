@@ -43,8 +43,16 @@ def may_register(staff: Staff) -> bool:
     return staff.role in DESK_ROLES
 
 
+MAJOR_CALLERS = ("supervisor", "manager", "admin")  # major complaints are called back by these
+
+
 def may_call_back(staff: Staff) -> bool:
     return staff.role in DESK_ROLES or staff.role == "supervisor"
+
+
+def by_person(complaint: Complaint, resident: Resident | None) -> bool:
+    """Callbacks made by a person, not by a Telegram prompt: no Telegram, or a major complaint."""
+    return complaint.major or resident is None or resident.chat_id is None
 
 
 # --- the board -------------------------------------------------------------------------------
@@ -215,20 +223,25 @@ def _fallback_due(calls: list[CallbackAttempt], round_: CallbackRound, policy: C
 
 
 async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: datetime,
-                     fallback: bool = True) -> list[CallItem]:
-    """Callbacks due now that need a person: residents without Telegram (their pending attempt is
-    due) and, with ``fallback``, residents who left every Telegram prompt unanswered."""
+                     fallback: bool = True, viewer: Staff | None = None) -> list[CallItem]:
+    """Callbacks due now that need a person: residents without Telegram and major complaints (their
+    pending attempt is due; majors only for supervisors and managers) and, with ``fallback``,
+    residents who left every Telegram prompt unanswered."""
     items: list[CallItem] = []
+    majors = viewer is None or viewer.role in MAJOR_CALLERS
+    no_telegram = col(Resident.chat_id).is_(None)
+    who = or_(no_telegram, col(Complaint.major).is_(True)) if majors else no_telegram & col(Complaint.major).is_(False)
     rows = (await session.exec(
         select(Complaint, CallbackRound)
         .join(CallbackAttempt, CallbackAttempt.complaint_id == Complaint.id)
         .join(CallbackRound, CallbackRound.id == CallbackAttempt.round_id)
         .join(Resident, Resident.id == Complaint.resident_id)
-        .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now, col(Resident.chat_id).is_(None),
+        .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now, who,
                CallbackRound.status == "open", Complaint.status == Status.RESOLVED.value)
         .order_by(col(CallbackAttempt.due_at), col(Complaint.id)))).all()
     for complaint, round_ in rows:
-        items.append(CallItem(complaint, round_, "no_telegram", await _calls(session, round_.id)))
+        items.append(CallItem(complaint, round_, "major" if complaint.major else "no_telegram",
+                              await _calls(session, round_.id)))
     if fallback:
         latest = (select(CallbackRound.complaint_id, func.max(CallbackRound.id).label("round_id"))
                   .group_by(CallbackRound.complaint_id).subquery())
@@ -240,6 +253,8 @@ async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: date
                    col(Complaint.contact_phone).is_not(None))
             .order_by(col(CallbackRound.closed_at), col(Complaint.id)))).all()
         for complaint, round_ in rows:
+            if complaint.major and not majors:
+                continue
             calls = await _calls(session, round_.id)
             due = _fallback_due(calls, round_, policy)
             if due is not None and due <= now:
@@ -279,9 +294,11 @@ async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *
                                      .order_by(col(CallbackRound.id).desc()))).first()
         if round_ is None or complaint.status != Status.RESOLVED.value:
             raise DeskError("callback_not_due", number=complaint.number)
+        if complaint.major and caller.role not in MAJOR_CALLERS:
+            raise DeskError("major_callback_managers", number=complaint.number)
         calls = await _calls(session, round_.id)
         pending = None
-        if round_.status == "open" and resident is not None and resident.chat_id is None:
+        if round_.status == "open" and by_person(complaint, resident):
             pending = (await session.exec(select(CallbackAttempt).where(
                 CallbackAttempt.round_id == round_.id, CallbackAttempt.state == "pending")
                 .order_by(col(CallbackAttempt.id)))).first()

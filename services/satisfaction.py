@@ -107,13 +107,13 @@ async def queue_due_prompts(session: AsyncSession, *, policy: CallbackPolicy, no
     is cancelled."""
     notices: list[Notice] = []
     async with writing(session):
-        # Residents without Telegram (registered at the console) are called by a person: their
-        # attempts stay pending for the console's callback queue (services.desk).
+        # Residents without Telegram (registered at the console) and major complaints are called
+        # by a person: their attempts stay pending for the console's callback queue (services.desk).
         due = (select(CallbackAttempt)
                .join(Complaint, Complaint.id == CallbackAttempt.complaint_id)
                .join(Resident, Resident.id == Complaint.resident_id)
                .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now,
-                      col(Resident.chat_id).is_not(None))
+                      col(Resident.chat_id).is_not(None), col(Complaint.major).is_(False))
                .order_by(col(CallbackAttempt.due_at), col(CallbackAttempt.id)).limit(limit))
         if session.bind.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=CallbackAttempt)

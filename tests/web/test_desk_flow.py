@@ -286,3 +286,31 @@ async def test_pages_in_another_language(console, people):
     assert "Register a complaint" in page.text and 'lang="en"' in page.text
     await desk.form("/lang", {"locale": "zh_Hant", "back": "/"})
     assert "工單台賬" in (await desk.http.get("/")).text
+
+
+async def test_major_complaints_are_called_back_by_a_manager_not_by_telegram(console, people, sessions, clock):
+    from services import satisfaction
+
+    fixer = await people.make("张师傅", "engineering")
+    await telegram_resident(sessions, 7003, "孙先生", "13600006666")
+    desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+    number = await register(desk, phone="13600006666",
+                            description="电梯坏了一个月没人修，再不修我就去法院起诉你们，还要找媒体曝光")
+    assert (await ticket(sessions, number)).major
+    holder = await people.login(fixer)
+    await holder.form(f"/tickets/{number}/accept", {})
+    await holder.form(f"/tickets/{number}/resolve", {"result": "已修好并致歉"})
+    async with sessions() as session:
+        pending = (await session.exec(select(CallbackAttempt))).one()
+        clock.set(pending.due_at)
+        policy = console.state.context.callback_policy
+        assert await satisfaction.queue_due_prompts(session, policy=policy, now=clock()) == []  # no Telegram prompt
+    desk = await people.login(desk.staff)
+    assert number not in (await desk.http.get("/callbacks")).text
+    refused = await desk.form(f"/callbacks/{number}", {"result": "5", "method": "phone"})
+    assert refused.status_code == 409 and "主管或经理" in refused.text
+    manager = await people.login(await people.make("刘经理", None, "manager", telegram=False))
+    queue = await manager.http.get("/callbacks")
+    assert number in queue.text and "重大投诉" in queue.text
+    await manager.form(f"/callbacks/{number}", {"result": "4", "method": "visit"})
+    assert (await ticket(sessions, number)).status == "closed"

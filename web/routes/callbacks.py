@@ -25,7 +25,7 @@ async def queue(request: Request, viewer: CurrentUser, session: SessionDep):
     _allowed(viewer)
     context = context_of(request)
     items = await desk.call_queue(session, policy=context.callback_policy, now=context.clock(),
-                                  fallback=context.settings.callback_phone_fallback)
+                                  fallback=context.settings.callback_phone_fallback, viewer=viewer.staff)
     return page(request, "callbacks.html", {"items": items, "methods": desk.METHODS,
                                             "max_attempts": context.callback_policy.max_attempts})
 
