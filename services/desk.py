@@ -50,9 +50,9 @@ def may_call_back(staff: Staff) -> bool:
     return staff.role in DESK_ROLES or staff.role == "supervisor"
 
 
-def by_person(complaint: Complaint, resident: Resident | None) -> bool:
+def by_person(complaint: Complaint, resident: Resident | None, policy: CallbackPolicy) -> bool:
     """Callbacks made by a person, not by a Telegram prompt: no Telegram, or a major complaint."""
-    return complaint.major or resident is None or resident.chat_id is None
+    return (complaint.major and policy.major_by_person) or resident is None or resident.chat_id is None
 
 
 # --- the board -------------------------------------------------------------------------------
@@ -230,7 +230,10 @@ async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: date
     items: list[CallItem] = []
     majors = viewer is None or viewer.role in MAJOR_CALLERS
     no_telegram = col(Resident.chat_id).is_(None)
-    who = or_(no_telegram, col(Complaint.major).is_(True)) if majors else no_telegram & col(Complaint.major).is_(False)
+    if not policy.major_by_person:
+        who = no_telegram if majors else no_telegram & col(Complaint.major).is_(False)
+    else:
+        who = or_(no_telegram, col(Complaint.major).is_(True)) if majors else no_telegram & col(Complaint.major).is_(False)
     rows = (await session.exec(
         select(Complaint, CallbackRound)
         .join(CallbackAttempt, CallbackAttempt.complaint_id == Complaint.id)
@@ -240,26 +243,49 @@ async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: date
                CallbackRound.status == "open", Complaint.status == Status.RESOLVED.value)
         .order_by(col(CallbackAttempt.due_at), col(Complaint.id)))).all()
     for complaint, round_ in rows:
-        items.append(CallItem(complaint, round_, "major" if complaint.major else "no_telegram",
-                              await _calls(session, round_.id)))
+        items.append(CallItem(complaint, round_, "major" if complaint.major else "no_telegram"))
     if fallback:
         latest = (select(CallbackRound.complaint_id, func.max(CallbackRound.id).label("round_id"))
+                  .join(Complaint, Complaint.id == CallbackRound.complaint_id)
+                  .where(Complaint.status == Status.RESOLVED.value)
                   .group_by(CallbackRound.complaint_id).subquery())
-        rows = (await session.exec(
+        made = (select(CallbackAttempt.round_id, func.count().label("calls"))
+                .where(col(CallbackAttempt.method).is_not(None)).group_by(CallbackAttempt.round_id).subquery())
+        statement = (
             select(Complaint, CallbackRound)
             .join(latest, latest.c.complaint_id == Complaint.id)
             .join(CallbackRound, CallbackRound.id == latest.c.round_id)
+            .outerjoin(made, made.c.round_id == CallbackRound.id)
             .where(CallbackRound.status == "unreachable", Complaint.status == Status.RESOLVED.value,
-                   col(Complaint.contact_phone).is_not(None))
-            .order_by(col(CallbackRound.closed_at), col(Complaint.id)))).all()
-        for complaint, round_ in rows:
-            if complaint.major and not majors:
-                continue
-            calls = await _calls(session, round_.id)
-            due = _fallback_due(calls, round_, policy)
+                   col(Complaint.contact_phone).is_not(None), func.coalesce(made.c.calls, 0) < policy.max_attempts)
+            .order_by(col(CallbackRound.closed_at), col(Complaint.id)))
+        if not majors:
+            statement = statement.where(col(Complaint.major).is_(False))
+        fallbacks = [CallItem(complaint, round_, "unanswered") for complaint, round_ in (await session.exec(statement)).all()]
+        calls = await _calls_of(session, [item.round.id for item in fallbacks])
+        for item in fallbacks:
+            item.calls = calls.get(item.round.id, [])
+            due = _fallback_due(item.calls, item.round, policy)
             if due is not None and due <= now:
-                items.append(CallItem(complaint, round_, "unanswered", calls))
+                items.append(item)
+    calls = await _calls_of(session, [item.round.id for item in items if item.reason != "unanswered"])
+    for item in items:
+        if item.reason != "unanswered":
+            item.calls = calls.get(item.round.id, [])
     return items
+
+
+async def _calls_of(session: AsyncSession, round_ids: list[int]) -> dict[int, list[CallbackAttempt]]:
+    """The calls made by a person in each of these rounds, in one query per 500 rounds."""
+    found: dict[int, list[CallbackAttempt]] = {}
+    for start in range(0, len(round_ids), 500):
+        chunk = round_ids[start:start + 500]
+        rows = (await session.exec(select(CallbackAttempt).where(
+            col(CallbackAttempt.round_id).in_(chunk), col(CallbackAttempt.method).is_not(None))
+            .order_by(col(CallbackAttempt.id)))).all()
+        for attempt in rows:
+            found.setdefault(attempt.round_id, []).append(attempt)
+    return found
 
 
 @dataclass(frozen=True)
@@ -298,7 +324,7 @@ async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *
             raise DeskError("major_callback_managers", number=complaint.number)
         calls = await _calls(session, round_.id)
         pending = None
-        if round_.status == "open" and by_person(complaint, resident):
+        if round_.status == "open" and by_person(complaint, resident, policy):
             pending = (await session.exec(select(CallbackAttempt).where(
                 CallbackAttempt.round_id == round_.id, CallbackAttempt.state == "pending")
                 .order_by(col(CallbackAttempt.id)))).first()

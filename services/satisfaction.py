@@ -43,6 +43,7 @@ class CallbackPolicy:
     tz: ZoneInfo
     close_no_callback_after: timedelta
     close_unreachable_after: timedelta
+    major_by_person: bool = True  # major complaints: called back from the console, not prompted in Telegram
 
     @classmethod
     def from_settings(cls, settings) -> CallbackPolicy:
@@ -54,6 +55,7 @@ class CallbackPolicy:
             tz=settings.tz,
             close_no_callback_after=settings.close_no_callback_after,
             close_unreachable_after=settings.close_unreachable_after,
+            major_by_person=settings.callback_major_by_phone,
         )
 
 
@@ -113,8 +115,10 @@ async def queue_due_prompts(session: AsyncSession, *, policy: CallbackPolicy, no
                .join(Complaint, Complaint.id == CallbackAttempt.complaint_id)
                .join(Resident, Resident.id == Complaint.resident_id)
                .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now,
-                      col(Resident.chat_id).is_not(None), col(Complaint.major).is_(False))
+                      col(Resident.chat_id).is_not(None))
                .order_by(col(CallbackAttempt.due_at), col(CallbackAttempt.id)).limit(limit))
+        if policy.major_by_person:
+            due = due.where(col(Complaint.major).is_(False))
         if session.bind.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=CallbackAttempt)
         for attempt in (await session.exec(due)).all():

@@ -13,6 +13,7 @@ from web.routes.tickets import visible
 from web.pages import page
 
 router = APIRouter(prefix="/callbacks")
+QUEUE_PAGE = 50  # the longest-waiting first; the rest after these are recorded
 
 
 def _allowed(viewer) -> None:
@@ -26,7 +27,8 @@ async def queue(request: Request, viewer: CurrentUser, session: SessionDep):
     context = context_of(request)
     items = await desk.call_queue(session, policy=context.callback_policy, now=context.clock(),
                                   fallback=context.settings.callback_phone_fallback, viewer=viewer.staff)
-    return page(request, "callbacks.html", {"items": items, "methods": desk.METHODS,
+    return page(request, "callbacks.html", {"items": items[:QUEUE_PAGE], "more": max(0, len(items) - QUEUE_PAGE),
+                                            "methods": desk.METHODS,
                                             "max_attempts": context.callback_policy.max_attempts})
 
 
