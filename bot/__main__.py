@@ -22,6 +22,8 @@ staff_app = typer.Typer(help="Staff accounts: invite, list, remove.", no_args_is
 app.add_typer(staff_app, name="staff")
 team_app = typer.Typer(help="Teams and the categories they handle.", no_args_is_help=True)
 app.add_typer(team_app, name="team")
+apikey_app = typer.Typer(help="API keys of the integrations that use /api/v1.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
 
 TOKEN_HELP = """\
 BOT_TOKEN is not set, so the bot cannot talk to Telegram.
@@ -75,6 +77,30 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
             await huifang.stop()
 
     asyncio.run(_main())
+
+
+@apikey_app.command("create")
+def apikey_create(name: Annotated[str, typer.Argument(help="the integration, e.g. wechat or hotline")]) -> None:
+    """Create a key for an integration; the key is printed once, on the last line (stored hashed)."""
+    from bot import web_cli
+
+    raise typer.Exit(code=asyncio.run(web_cli.apikey("create", name, out=sys.stdout, err=sys.stderr)))
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: Annotated[str, typer.Argument(help="the integration's name")]) -> None:
+    """Revoke an integration's key: its calls are refused from now on."""
+    from bot import web_cli
+
+    raise typer.Exit(code=asyncio.run(web_cli.apikey("revoke", name, out=sys.stdout, err=sys.stderr)))
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Integrations with their key's first characters, and whether it is revoked."""
+    from bot import web_cli
+
+    raise typer.Exit(code=asyncio.run(web_cli.apikey("list", None, out=sys.stdout, err=sys.stderr)))
 
 
 @app.command()

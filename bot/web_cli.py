@@ -42,3 +42,34 @@ async def serve(settings: Settings, *, out: TextIO, err: TextIO) -> int:
         await server.stop()
         await engine.dispose()
     return 0
+
+
+async def apikey(action: str, name: str | None, *, out: TextIO, err: TextIO, settings: Settings | None = None,
+                 now=None) -> int:
+    """``apikey create|revoke|list``."""
+    from bot.staff_cli import cli_error
+    from models.types import utcnow
+    from services import api_keys
+    from services.errors import DeskError
+
+    settings = settings or Settings()
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            if action == "create":
+                row, raw = await api_keys.create_key(session, name or "", now=now or utcnow())
+                out.write(f"API key for {row.name} (shown once; send it as 'Authorization: Bearer KEY'):\n{raw}\n")
+            elif action == "revoke":
+                row = await api_keys.revoke(session, name or "", now=now or utcnow())
+                out.write(f"revoked the key of {row.name}\n")
+            else:
+                for row in await api_keys.list_keys(session):
+                    state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+                    out.write(f"{row.name}\t{row.prefix}…\t{state}\n")
+    except DeskError as error:
+        err.write(f"error: {cli_error(error)}\n")
+        return 2
+    finally:
+        await engine.dispose()
+    return 0

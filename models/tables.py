@@ -157,6 +157,20 @@ class WebSession(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ApiKey(SQLModel, table=True):
+    """A key of one integration (an app, a WeChat account, the hotline system) for /api/v1; hashed."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)  # the first characters, to tell keys apart in listings
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class CategoryCorrection(SQLModel, table=True):
     """A staff correction of the detected category; the classifier can learn from these."""
 

@@ -177,17 +177,18 @@ async def resident_for_phone(session: AsyncSession, phone: str, name: str) -> Re
     return resident
 
 
-async def register(session: AsyncSession, registrar: Staff, form: Registration, *, classifier: Classifier,
+async def register(session: AsyncSession, registrar: Staff | None, form: Registration, *, classifier: Classifier,
                    tz, sla: SlaPolicy | None, rules: MatterRules, now: datetime,
                    draft_key: str | None = None, description_max: int = 2000) -> Filing:
     """A complaint that arrived by phone, visit, letter or another system: the same numbering,
-    routing, pings and SLA as one filed in Telegram, with its channel and registrar recorded."""
-    if not may_register(registrar):
+    routing, pings and SLA as one filed in Telegram, with its channel and registrar recorded
+    (``registrar`` None: handed over by an integration through the API)."""
+    if registrar is not None and not may_register(registrar):
         raise DeskError("may_not_register")
     name, phone, location, description = check_registration(form, description_max=description_max)
     resident = await resident_for_phone(session, phone, name)
     data = ComplaintCreate(description=description, location=location, contact_name=name, contact_phone=phone,
-                           channel=form.channel, registrar_id=registrar.id)
+                           channel=form.channel, registrar_id=registrar.id if registrar else None)
     return await file_complaint(session, resident=resident, data=data, classification=classifier.classify(description),
                                 classifier=classifier, draft_key=draft_key or f"desk:{uuid.uuid4().hex}", tz=tz,
                                 sla=sla, rules=rules, now=now)

@@ -1,4 +1,4 @@
-"""desk console: login links, web sessions, complaint channel and registrar, phone-only residents,
+"""desk console: login links, web sessions, API keys, complaint channel and registrar, phone-only residents,
 callbacks made by a person (method, caller)
 
 Revision ID: 0012
@@ -48,6 +48,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('web_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_web_session_staff_id'), ['staff_id'], unique=False)
+    op.create_table('api_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('key_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('prefix', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+    sa.Column('created_at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key_hash'),
+    sa.UniqueConstraint('name')
+    )
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.add_column(sa.Column('channel', sa.String(length=16), nullable=False, server_default='telegram'))
         batch_op.add_column(sa.Column('registrar_id', sa.Integer(), nullable=True))
@@ -69,6 +81,7 @@ def downgrade() -> None:
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.drop_column('registrar_id')
         batch_op.drop_column('channel')
+    op.drop_table('api_key')
     with op.batch_alter_table('web_session', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_web_session_staff_id'))
     op.drop_table('web_session')
