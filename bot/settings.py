@@ -80,8 +80,9 @@ class Settings(BaseSettings):
     web_session_ttl: Duration = timedelta(hours=12)
     # Residents who left every Telegram callback prompt unanswered are called by phone from the console.
     callback_phone_fallback: bool = True
-    # Major complaints (重大投诉) are called back from the console by a supervisor or manager, not prompted in Telegram.
-    callback_major_by_phone: bool = True
+    # Major complaints (重大投诉) called back from the console by a supervisor or manager instead of a
+    # Telegram prompt (SPEC "Satisfaction callback"); off by default until the deployments opt in.
+    callback_major_by_phone: bool = False
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
     lexicon_path: str | None = None

@@ -36,7 +36,7 @@ DESK_ROLES = ("desk", "manager", "admin")  # register complaints and make callba
 ALL_TICKETS_ROLES = ("desk", "manager", "admin")  # see every ticket on the board
 NAME_MAX = 64
 SOON = timedelta(hours=4)  # the SLA clock turns amber this long before a deadline
-TICKET_NUMBER = re.compile(r"TS\d{8}-\d{4}", re.IGNORECASE)
+TICKET_NUMBER = re.compile(r"[A-Z]{1,4}\d[\d-]{5,}", re.IGNORECASE)  # TS20261125-0007 (a whole number)
 
 
 def may_register(staff: Staff) -> bool:
@@ -224,7 +224,7 @@ def _fallback_due(calls: list[CallbackAttempt], round_: CallbackRound, policy: C
 
 
 async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: datetime,
-                     fallback: bool = True, viewer: Staff | None = None) -> list[CallItem]:
+                     fallback: bool = True, viewer: Staff | None = None, limit: int = 200) -> list[CallItem]:
     """Callbacks due now that need a person: residents without Telegram and major complaints (their
     pending attempt is due; majors only for supervisors and managers) and, with ``fallback``,
     residents who left every Telegram prompt unanswered."""
@@ -242,7 +242,7 @@ async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: date
         .join(Resident, Resident.id == Complaint.resident_id)
         .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now, who,
                CallbackRound.status == "open", Complaint.status == Status.RESOLVED.value)
-        .order_by(col(CallbackAttempt.due_at), col(Complaint.id)))).all()
+        .order_by(col(CallbackAttempt.due_at), col(Complaint.id)).limit(limit))).all()
     for complaint, round_ in rows:
         items.append(CallItem(complaint, round_, "major" if complaint.major else "no_telegram"))
     if fallback:
@@ -259,7 +259,7 @@ async def call_queue(session: AsyncSession, *, policy: CallbackPolicy, now: date
             .outerjoin(made, made.c.round_id == CallbackRound.id)
             .where(CallbackRound.status == "unreachable", Complaint.status == Status.RESOLVED.value,
                    col(Complaint.contact_phone).is_not(None), func.coalesce(made.c.calls, 0) < policy.max_attempts)
-            .order_by(col(CallbackRound.closed_at), col(Complaint.id)))
+            .order_by(col(CallbackRound.closed_at), col(Complaint.id)).limit(limit))
         if not majors:
             statement = statement.where(col(Complaint.major).is_(False))
         fallbacks = [CallItem(complaint, round_, "unanswered") for complaint, round_ in (await session.exec(statement)).all()]

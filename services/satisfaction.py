@@ -43,7 +43,7 @@ class CallbackPolicy:
     tz: ZoneInfo
     close_no_callback_after: timedelta
     close_unreachable_after: timedelta
-    major_by_person: bool = True  # major complaints: called back from the console, not prompted in Telegram
+    major_by_person: bool = False  # major complaints: called back from the console, not prompted in Telegram
 
     @classmethod
     def from_settings(cls, settings) -> CallbackPolicy:

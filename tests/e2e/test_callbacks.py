@@ -279,10 +279,7 @@ class TestRestartAndProcesses:
         require_service("postgres", POSTGRES_URL, 5432)
         await reset_postgres(POSTGRES_URL)
         await upgrade(POSTGRES_URL)
-        # Four residents on the same matter make the tickets major, and majors are called back from
-        # the console (CALLBACK_MAJOR_BY_PHONE); this test is about Telegram prompts across processes.
-        settings = make_settings(sandbox, POSTGRES_URL, **{**FAST, "scheduler_tick": "0.1s"},
-                                 callback_major_by_phone=False)
+        settings = make_settings(sandbox, POSTGRES_URL, **{**FAST, "scheduler_tick": "0.1s"})
         main = HuifangApp(settings, classifier=classifier)
         other = HuifangApp(settings, classifier=classifier)  # second process: scheduler only, no polling
         await main.start()

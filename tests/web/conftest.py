@@ -29,7 +29,8 @@ def clock() -> PinnedClock:
 
 @pytest.fixture
 def settings(database_url) -> Settings:
-    return Settings(database_url=database_url, bot_token="1:x", web_port=8080, report_day=0, _env_file=None)
+    return Settings(database_url=database_url, bot_token="1:x", web_port=8080, report_day=0,
+                    callback_major_by_phone=True, _env_file=None)
 
 
 @pytest.fixture

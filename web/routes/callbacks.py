@@ -26,7 +26,8 @@ async def queue(request: Request, viewer: CurrentUser, session: SessionDep):
     _allowed(viewer)
     context = context_of(request)
     items = await desk.call_queue(session, policy=context.callback_policy, now=context.clock(),
-                                  fallback=context.settings.callback_phone_fallback, viewer=viewer.staff)
+                                  fallback=context.settings.callback_phone_fallback, viewer=viewer.staff,
+                                  limit=QUEUE_PAGE + 1)
     return page(request, "callbacks.html", {"items": items[:QUEUE_PAGE], "more": max(0, len(items) - QUEUE_PAGE),
                                             "methods": desk.METHODS,
                                             "max_attempts": context.callback_policy.max_attempts})
