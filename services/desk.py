@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
@@ -18,10 +18,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import fresh_transaction, writing
-from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintCreate, Resident, Staff
+from models.tables import (CallbackAttempt, CallbackRound, CategoryCorrection, Complaint, ComplaintCreate, Resident,
+                           Staff)
 from services import outbox
 from services.classify import Classifier
-from services.domain import Status
+from services.domain import Category, Severity, Status
 from services.errors import DeskError
 from services.filing import Filing, MatterRules, file_complaint
 from services.intake import normalize_phone, normalize_text, validate_description, validate_location
@@ -140,6 +141,8 @@ class Registration:
     location: str
     description: str
     request: str = ""  # 诉求: what the resident asks for
+    category: str = ""  # the agent's choice when it differs from the classifier's ("" = as detected)
+    severity: str = ""
 
 
 def check_registration(form: Registration, *, description_max: int = 2000, location_max: int = 200) -> tuple[
@@ -186,12 +189,38 @@ async def register(session: AsyncSession, registrar: Staff | None, form: Registr
     if registrar is not None and not may_register(registrar):
         raise DeskError("may_not_register")
     name, phone, location, description = check_registration(form, description_max=description_max)
+    detected = classifier.classify(description)
+    classification = detected
+    if form.category and form.category != detected.category.value:
+        try:
+            classification = replace(classification, category=Category(form.category), uncertain=False,
+                                     runner_up=None)
+        except ValueError:
+            raise DeskError("unknown_categories", unknown=form.category, known="") from None
+    if form.severity and form.severity != detected.severity.value:
+        try:
+            classification = replace(classification, severity=Severity(form.severity))
+        except ValueError:
+            raise DeskError("severity_invalid") from None
     resident = await resident_for_phone(session, phone, name)
     data = ComplaintCreate(description=description, location=location, contact_name=name, contact_phone=phone,
                            channel=form.channel, registrar_id=registrar.id if registrar else None)
-    return await file_complaint(session, resident=resident, data=data, classification=classifier.classify(description),
-                                classifier=classifier, draft_key=draft_key or f"desk:{uuid.uuid4().hex}", tz=tz,
-                                sla=sla, rules=rules, now=now)
+    filing = await file_complaint(session, resident=resident, data=data, classification=classification,
+                                  classifier=classifier, draft_key=draft_key or f"desk:{uuid.uuid4().hex}", tz=tz,
+                                  sla=sla, rules=rules, now=now)
+    if classification is not detected and not filing.merged:
+        # The agent's choice is recorded like a staff correction (the classifier learns from it).
+        async with writing(session):
+            if classification.category != detected.category:
+                session.add(CategoryCorrection(complaint_id=filing.complaint.id,
+                                               staff_id=registrar.id if registrar else None, text=description,
+                                               predicted=detected.category.value,
+                                               corrected=classification.category.value, at=now))
+            record(session, filing.complaint.id, "registered_as", actor=Actor.of_staff(registrar) if registrar
+                   else Actor.system(), now=now, detected_category=detected.category.value,
+                   detected_severity=detected.severity.value)
+            await session.commit()
+    return filing
 
 
 # --- callbacks made by a person (电话回访) -------------------------------------------------------

@@ -314,3 +314,22 @@ async def test_major_complaints_are_called_back_by_a_manager_not_by_telegram(con
     assert number in queue.text and "重大投诉" in queue.text
     await manager.form(f"/callbacks/{number}", {"result": "4", "method": "visit"})
     assert (await ticket(sessions, number)).status == "closed"
+
+
+async def test_the_agent_may_change_the_detected_category_and_severity(console, people, sessions):
+    from models.tables import CategoryCorrection
+
+    await people.make("张师傅", "engineering")
+    cleaner = await people.make("李阿姨", "cleaning")
+    desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+    suggestion = await desk.form("/register/suggest", {"description": LIFT})
+    assert 'id="r-category"' in suggestion.text and "<label" in suggestion.text
+    response = await desk.form("/register", {"channel": "visit", "name": "陈阿姨", "phone": "13900001234",
+                                             "location": "5栋2单元", "description": LIFT, "category": "环境管理",
+                                             "severity": "important"})
+    number = NUMBER.search(response.headers["location"]).group(0)
+    complaint = await ticket(sessions, number)
+    assert (complaint.category, complaint.severity, complaint.assignee_id) == ("环境管理", "important", cleaner.id)
+    async with sessions() as session:
+        [correction] = (await session.exec(select(CategoryCorrection))).all()
+    assert (correction.predicted, correction.corrected, correction.staff_id) == ("工程管理", "环境管理", desk.staff.id)

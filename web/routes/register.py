@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from services import desk
+from services.domain import Category, Severity
 from services.errors import DeskError
 from web.deps import CsrfUser, CurrentUser, Forbidden, SessionDep, context_of
 from web.pages import page
@@ -34,7 +35,8 @@ async def suggest(request: Request, viewer: CsrfUser, description: Annotated[str
     _allowed(viewer)
     text = description.strip()
     result = context_of(request).classifier.classify(text) if text else None
-    return page(request, "_suggestion.html", {"s": result})
+    return page(request, "_suggestion.html", {"s": result, "categories": [c.value for c in Category],
+                                              "severities": [v.value for v in Severity]})
 
 
 @router.post("")
@@ -42,11 +44,13 @@ async def submit(request: Request, viewer: CsrfUser, session: SessionDep,
                  channel: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                  phone: Annotated[str, Form()] = "", location: Annotated[str, Form()] = "",
                  description: Annotated[str, Form()] = "", request_text: Annotated[str, Form()] = "",
+                 category: Annotated[str, Form()] = "", severity: Annotated[str, Form()] = "",
                  draft: Annotated[str, Form()] = ""):
     _allowed(viewer)
     context = context_of(request)
     entered = desk.Registration(channel=channel, name=name, phone=phone, location=location,
-                                description=description, request=request_text)
+                                description=description, request=request_text, category=category,
+                                severity=severity)
     try:
         filing = await desk.register(
             session, viewer.staff, entered, classifier=context.classifier, tz=context.settings.tz, sla=context.sla,
