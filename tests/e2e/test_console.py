@@ -120,7 +120,8 @@ async def test_phone_complaint_from_registration_to_closed_callback(sandbox, cli
             await desk.get_by_label("联系电话").fill("13900001234")
             await desk.get_by_label("位置（楼栋/单元/房号）").fill("5栋2单元")
             await desk.get_by_label("问题描述").fill("电梯坏了，门打不开，楼道灯也不亮<b>急</b>")
-            await desk.locator("#suggestion").get_by_text("工程管理").wait_for()
+            await desk.locator("#suggestion strong").filter(has_text="工程管理").wait_for()
+            assert await desk.get_by_label("分类（可修改）").input_value() == "工程管理"
             await shot(desk, tmp_path, "register")
             await desk.get_by_role("button", name="提交登记").click()
             await desk.wait_for_url(re.compile(r"/tickets/TS"))
