@@ -99,6 +99,26 @@ async def record_call(page, number: str, result: str) -> None:
     await page.wait_for_url(re.compile(r"/callbacks$"))
 
 
+async def board_examples(app, registrar_id: int) -> None:
+    """A few more tickets for the board: one filed days ago (overdue), an urgent one near its
+    response deadline, a fresh one — filed through the same use case at earlier moments."""
+    from datetime import timedelta
+
+    from models.tables import Staff
+    from services import desk as desk_service
+
+    examples = [(timedelta(days=6), "visit", "13700002222", "3栋楼道灯不亮好几天了", "3栋1单元"),
+                (timedelta(minutes=25), "letter", "13700003333", "地下车库有燃气味，很危险", "地下车库B2"),
+                (timedelta(0), "app", "13700004444", "小区门口垃圾桶满了很臭", "南门")]
+    async with app.sessions() as session:
+        registrar = await session.get(Staff, registrar_id)
+        for ago, channel, phone, text, place in examples:
+            await desk_service.register(session, registrar, desk_service.Registration(
+                channel=channel, name="住户", phone=phone, location=place, description=text),
+                classifier=app.classifier, tz=app.settings.tz, sla=app.web.app.state.context.sla,
+                rules=app.web.app.state.context.matter_rules, now=app.clock() - ago)
+
+
 async def test_phone_complaint_from_registration_to_closed_callback(sandbox, client, sqlite_url, classifier,
                                                                     browser, tmp_path):
     port = free_port()
@@ -161,8 +181,10 @@ async def test_phone_complaint_from_registration_to_closed_callback(sandbox, cli
             assert len(rows) == 3 and all("前台小李" in row and "电话" in row for row in rows)
             assert "未接通" in rows[0] and "未接通" in rows[1] and "已接通" in rows[2]
             await shot(desk, tmp_path, "ticket")
+            await board_examples(app, agent.staff_id)
             await desk.goto("/")
-            assert number in await desk.locator("table").inner_text()
+            table = await desk.locator("table").inner_text()
+            assert number in table and "已超时" in table and "即将超时" in table
             await shot(desk, tmp_path, "board")
         finally:
             await desk_context.close()
