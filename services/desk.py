@@ -110,20 +110,29 @@ async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: 
         conditions.append(or_(col(Complaint.resolve_by) <= now,
                               (col(Complaint.accepted_at).is_(None)) & (col(Complaint.respond_by) <= now)))
     text = " ".join((query or "").split())
+    scanning = False  # a search by words reads every row anyway: count it in the same pass
     if text:
         if TICKET_NUMBER.fullmatch(text):
             conditions.append(Complaint.number == text.upper())
         elif re.fullmatch(r"\d{4}", text):
             conditions.append(col(Complaint.contact_phone).like(f"%{text}"))
         else:
+            scanning = True
             pattern = f"%{text.replace('%', '').replace('_', '')}%"
             conditions.append(or_(col(Complaint.number).ilike(pattern), col(Complaint.location).ilike(pattern),
                                   col(Complaint.description).ilike(pattern)))
+    order = (col(Complaint.created_at).desc(), col(Complaint.id).desc())
+    page = max(1, page)
+    if scanning:
+        found = (await session.exec(select(Complaint, func.count().over()).where(*conditions).order_by(*order)
+                                    .offset((page - 1) * per_page).limit(per_page))).all()
+        if found:
+            total = found[0][1]
+            return BoardPage([row[0] for row in found], total, page, max(1, -(-total // per_page)))
     total = (await session.exec(select(func.count()).select_from(Complaint).where(*conditions))).one()
     pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = (await session.exec(select(Complaint).where(*conditions)
-                               .order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
+    page = min(page, pages)
+    rows = (await session.exec(select(Complaint).where(*conditions).order_by(*order)
                                .offset((page - 1) * per_page).limit(per_page))).all()
     return BoardPage(list(rows), total, page, pages)
 

@@ -333,3 +333,15 @@ async def test_the_agent_may_change_the_detected_category_and_severity(console, 
     async with sessions() as session:
         [correction] = (await session.exec(select(CategoryCorrection))).all()
     assert (correction.predicted, correction.corrected, correction.staff_id) == ("工程管理", "环境管理", desk.staff.id)
+
+
+async def test_search_by_words_and_paging(console, people, sessions):
+    await people.make("张师傅", "engineering")
+    desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+    numbers = [await register(desk, description=f"{n}号楼电梯坏了，门打不开", phone=f"1390000{n:04d}",
+                              location=f"{n}栋") for n in range(1, 28)]
+    first = await desk.http.get("/", params={"q": "电梯"})
+    assert "共 27 张工单" in first.text and "第 1 / 2 页" in first.text and numbers[-1] in first.text
+    second = await desk.http.get("/", params={"q": "电梯", "page_no": "2"})
+    assert "第 2 / 2 页" in second.text and numbers[0] in second.text and numbers[-1] not in second.text
+    assert "共 0 张工单" in (await desk.http.get("/", params={"q": "燃气"})).text
