@@ -109,8 +109,9 @@ async def queue_due_prompts(session: AsyncSession, *, policy: CallbackPolicy, no
     is cancelled."""
     notices: list[Notice] = []
     async with writing(session):
-        # Residents without Telegram (registered at the console) and major complaints are called
-        # by a person: their attempts stay pending for the console's callback queue (services.desk).
+        # Residents without Telegram (registered at the console), and major complaints when
+        # CALLBACK_MAJOR_BY_PHONE is on, are called by a person: their attempts stay pending for
+        # the console's callback queue (services.desk).
         due = (select(CallbackAttempt)
                .join(Complaint, Complaint.id == CallbackAttempt.complaint_id)
                .join(Resident, Resident.id == Complaint.resident_id)
