@@ -22,6 +22,8 @@ staff_app = typer.Typer(help="Staff accounts: invite, list, remove.", no_args_is
 app.add_typer(staff_app, name="staff")
 team_app = typer.Typer(help="Teams and the categories they handle.", no_args_is_help=True)
 app.add_typer(team_app, name="team")
+apikey_app = typer.Typer(help="API keys of the integrations that use /api/v1.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
 
 TOKEN_HELP = """\
 BOT_TOKEN is not set, so the bot cannot talk to Telegram.
@@ -77,6 +79,40 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
     asyncio.run(_main())
 
 
+@apikey_app.command("create")
+def apikey_create(name: Annotated[str, typer.Argument(help="the integration, e.g. wechat or hotline")]) -> None:
+    """Create a key for an integration; the key is printed once, on the last line (stored hashed)."""
+    from bot import web_cli
+
+    raise typer.Exit(code=asyncio.run(web_cli.apikey("create", name, out=sys.stdout, err=sys.stderr)))
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(name: Annotated[str, typer.Argument(help="the integration's name")]) -> None:
+    """Revoke an integration's key: its calls are refused from now on."""
+    from bot import web_cli
+
+    raise typer.Exit(code=asyncio.run(web_cli.apikey("revoke", name, out=sys.stdout, err=sys.stderr)))
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Integrations with their key's first characters, and whether it is revoked."""
+    from bot import web_cli
+
+    raise typer.Exit(code=asyncio.run(web_cli.apikey("list", None, out=sys.stdout, err=sys.stderr)))
+
+
+@app.command()
+def web(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Serve the desk's web console alone (the bot, run elsewhere, delivers its notices)."""
+    from bot.settings import Settings
+    from bot.web_cli import serve
+
+    _logging(verbose)
+    raise typer.Exit(code=asyncio.run(serve(Settings(), out=sys.stdout, err=sys.stderr)))
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
     """Apply schema migrations (also done automatically at start)."""
@@ -125,6 +161,16 @@ def staff_invite(
     from bot import staff_cli
 
     raise typer.Exit(code=asyncio.run(staff_cli.invite(name=name, team=team, role=role, out=sys.stdout, err=sys.stderr)))
+
+
+@staff_app.command("login")
+def staff_login(
+    name_or_id: Annotated[str, typer.Argument(help="staff id or exact name, as `staff list` shows them")],
+) -> None:
+    """Print a one-time login link for the web console (last line; valid WEB_LOGIN_TTL, works once)."""
+    from bot import staff_cli
+
+    raise typer.Exit(code=asyncio.run(staff_cli.login_link(name_or_id=name_or_id, out=sys.stdout, err=sys.stderr)))
 
 
 @staff_app.command("list")

@@ -126,6 +126,17 @@ async def register_commands(bot: Bot) -> None:
             await bot.set_my_commands(commands, language_code=language)
 
 
+def build_web(settings: Settings, sessions, *, clock: Clock = utcnow, classifier: Classifier | None = None):
+    """The desk's web console on WEB_HOST:WEB_PORT in this process (None when WEB_PORT=0)."""
+    if not settings.web_port:
+        return None
+    from web import WebContext, create_app
+    from web.server import WebServer
+
+    app = create_app(WebContext(settings, sessions, clock=clock, classifier=classifier))
+    return WebServer(app, settings.web_host, settings.web_port)
+
+
 class HuifangApp:
     """The running bot: owns the engine, the Bot session, polling, the scheduler and delivery."""
 
@@ -165,6 +176,7 @@ class HuifangApp:
                           if with_scheduler else None)
         self.poller = BatchPoller(self.dispatcher, self.bot, timeout=settings.polling_timeout)
         self.webhook = WebhookServer(self) if settings.webhook_url else None
+        self.web = build_web(settings, self.sessions, clock=clock, classifier=self.classifier)
         self._task: asyncio.Task | None = None
 
     async def on_forbidden(self, chat_id: int, description: str) -> None:
@@ -197,6 +209,8 @@ class HuifangApp:
             await self.bot.set_webhook(self.settings.webhook_url, secret_token=secret, drop_pending_updates=False,
                                        allowed_updates=self.dispatcher.resolve_used_update_types())
         await register_commands(self.bot)
+        if self.web is not None:
+            await self.web.start()
         self.delivery.start()
         if self.scheduler is not None:
             self.scheduler.start()
@@ -234,6 +248,8 @@ class HuifangApp:
         """Stop polling and the workers, release connections, as a process exit would."""
         if self.webhook is not None:
             await self.webhook.stop()
+        if self.web is not None:
+            await self.web.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         self.poller.stop()

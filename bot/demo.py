@@ -31,6 +31,7 @@ async def run_demo(*, out: TextIO, interactive: bool = False) -> int:
             telegram_api_base=base_url,
             database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
             polling_timeout=10,
+            web_port=0,  # the demo plays the bot; the console is `make run`'s
             _env_file=None,
         )
         app = HuifangApp(settings)

@@ -73,6 +73,17 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1:8081"  # host:port the webhook server binds; the path comes from WEBHOOK_URL
     webhook_claim_lease: Duration = timedelta(seconds=60)  # an update claimed this long ago by a dead process is retaken
+    # The desk's web console (web/): served by the bot's process; WEB_PORT=0 turns it off.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    web_base_url: str | None = None  # how people reach it (login links); default http://WEB_HOST:WEB_PORT
+    web_login_ttl: Duration = timedelta(minutes=10)  # a /web login link works once within this time
+    web_session_ttl: Duration = timedelta(hours=12)
+    # Residents who left every Telegram callback prompt unanswered are called by phone from the console.
+    callback_phone_fallback: bool = True
+    # Major complaints (重大投诉) called back from the console by a supervisor or manager instead of a
+    # Telegram prompt (SPEC "Satisfaction callback"); off by default until the deployments opt in.
+    callback_major_by_phone: bool = False
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
     # Database connections kept open per process (plus up to 10 more while busy): updates are
@@ -176,6 +187,13 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def web_url(self) -> str:
+        """The console's address as people open it (login links point here)."""
+        if self.web_base_url:
+            return self.web_base_url.rstrip("/")
+        return f"http://{self.web_host}:{self.web_port}"
 
     @property
     def uses_sandbox(self) -> bool:

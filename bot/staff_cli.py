@@ -160,3 +160,26 @@ async def set_team(*, code: str, name: str | None, categories: str | None, out: 
         await engine.dispose()
     out.write(f"{team.code} {team.name}: {', '.join(team.categories) or '-'}\n")
     return 0
+
+
+async def login_link(*, name_or_id: str, out: TextIO, err: TextIO, settings: Settings | None = None,
+                     now=None) -> int:
+    """``staff login NAME_OR_ID``: a one-time console login link on the last line."""
+    from models.types import utcnow
+    from services import web_auth
+
+    settings = settings or Settings()
+    engine, sessions = await _open(settings)
+    try:
+        async with sessions() as session:
+            person = await web_auth.find_staff(session, name_or_id)
+            token = await web_auth.create_login_link(session, person, now=now or utcnow(), ttl=settings.web_login_ttl)
+    except DeskError as error:
+        err.write(f"error: {cli_error(error)}\n")
+        return 2
+    finally:
+        await engine.dispose()
+    minutes = int(settings.web_login_ttl.total_seconds() // 60)
+    out.write(f"staff #{person.id} {person.name} ({person.role}); the link works once and expires in {minutes} min:\n")
+    out.write(f"{settings.web_url}/login/{token}\n")
+    return 0

@@ -43,7 +43,7 @@ from services.sla import SlaPolicy
 handlers = Handlers("staff")
 handlers.message.filter(F.chat.type == "private")
 
-STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "help")
+STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "web", "help")
 REPORT_COMMANDS = ("stats", "report")
 SUPERVISOR_COMMANDS = ("invalid", "callback")
 MANAGER_COMMANDS = ("close",)
@@ -148,6 +148,20 @@ async def invite(message: Message, command: CommandObject, session: AsyncSession
     await message.answer(_("staff.invite_created", name=escape(person.name),
                            team=await team_of(session, person), role=role_label(person.role),
                            days=settings.invite_ttl.days or 1, link=f"https://t.me/{me.username}?start={code}"))
+
+
+@handlers.message(Command("web"), IsStaff())
+async def web_login(message: Message, session: AsyncSession, staff: Staff, settings: Settings, clock: Clock) -> None:
+    """A one-time login link for the web console (valid WEB_LOGIN_TTL, works once, stored hashed)."""
+    from services import web_auth
+
+    if not settings.web_port and not settings.web_base_url:
+        await message.answer(_("staff.web_off"))
+        return
+    token = await web_auth.create_login_link(session, staff, now=clock(), ttl=settings.web_login_ttl)
+    minutes = int(settings.web_login_ttl.total_seconds() // 60)
+    await message.answer(_("staff.web_link", minutes=minutes, url=escape(f"{settings.web_url}/login/{token}")),
+                         disable_web_page_preview=True)
 
 
 @handlers.message(Command("help"), IsStaff())

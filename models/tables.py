@@ -11,8 +11,9 @@ from models.types import UTCDateTime, utcnow
 
 
 class ResidentBase(SQLModel):
-    telegram_id: int = Field(sa_type=BigInteger, unique=True, index=True)
-    chat_id: int = Field(sa_type=BigInteger)
+    # None for residents registered at the console who do not use the bot (phone only)
+    telegram_id: int | None = Field(default=None, sa_type=BigInteger, unique=True, index=True)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
     name: str = Field(default="", max_length=128)
     username: str | None = Field(default=None, max_length=64)
     phone: str | None = Field(default=None, max_length=32)
@@ -35,6 +36,9 @@ class ComplaintBase(SQLModel):
     contact_phone: str | None = Field(default=None, max_length=32)
     anonymous: bool = Field(default=False)
     photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # 投诉渠道: telegram | phone | visit | letter | app | wechat | other; registrar: the desk agent (登记人)
+    channel: str = Field(default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"})
+    registrar_id: int | None = Field(default=None)
 
 
 class ComplaintCreate(ComplaintBase):
@@ -106,7 +110,7 @@ class Team(SQLModel, table=True):
 
 class StaffBase(SQLModel):
     name: str = Field(max_length=64)
-    role: str = Field(default="staff", max_length=16)  # staff | supervisor | manager | admin
+    role: str = Field(default="staff", max_length=16)  # staff | supervisor | manager | admin | desk
     team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
 
 
@@ -133,6 +137,47 @@ class Invite(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class LoginLink(SQLModel, table=True):
+    """A one-time console login link (``/web``, ``staff login``); only its hash is stored."""
+
+    __tablename__ = "login_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A console session opened by a login link; the cookie holds the token, the table its hash."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A key of one integration (an app, a WeChat account, the hotline system) for /api/v1; hashed."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)  # the first characters, to tell keys apart in listings
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CategoryCorrection(SQLModel, table=True):

@@ -70,8 +70,8 @@ def _require_holder(complaint: Complaint, staff: Staff) -> None:
 
 
 def can_view(complaint: Complaint, staff: Staff) -> bool:
-    """Staff see their team's tickets; managers and admins see all."""
-    return staff.role in ("manager", "admin") or complaint.assignee_id == staff.id or (
+    """Staff see their team's tickets; desk agents, managers and admins see all."""
+    return staff.role in ("manager", "admin", "desk") or complaint.assignee_id == staff.id or (
         staff.team_id is not None and complaint.team_id == staff.team_id
     )
 

@@ -45,6 +45,7 @@ class CallbackPolicy:
     tz: ZoneInfo
     close_no_callback_after: timedelta
     close_unreachable_after: timedelta
+    major_by_person: bool = False  # major complaints: called back from the console, not prompted in Telegram
 
     @classmethod
     def from_settings(cls, settings) -> CallbackPolicy:
@@ -56,6 +57,7 @@ class CallbackPolicy:
             tz=settings.tz,
             close_no_callback_after=settings.close_no_callback_after,
             close_unreachable_after=settings.close_unreachable_after,
+            major_by_person=settings.callback_major_by_phone,
         )
 
 
@@ -132,10 +134,19 @@ async def queue_due_prompts(session: AsyncSession, *, policy: CallbackPolicy, no
     is cancelled."""
     notices: list[Notice] = []
     async with writing(session):
-        due = (select(CallbackAttempt).where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now)
+        # Residents without Telegram (registered at the console), and major complaints when
+        # CALLBACK_MAJOR_BY_PHONE is on, are called by a person: their attempts stay pending for
+        # the console's callback queue (services.desk).
+        due = (select(CallbackAttempt)
+               .join(Complaint, Complaint.id == CallbackAttempt.complaint_id)
+               .join(Resident, Resident.id == Complaint.resident_id)
+               .where(CallbackAttempt.state == "pending", CallbackAttempt.due_at <= now,
+                      col(Resident.chat_id).is_not(None))
                .order_by(col(CallbackAttempt.due_at), col(CallbackAttempt.id)).limit(limit))
+        if policy.major_by_person:
+            due = due.where(col(Complaint.major).is_(False))
         if session.bind.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+            due = due.with_for_update(skip_locked=True, of=CallbackAttempt)
         for attempt in (await session.exec(due)).all():
             round_ = await session.get(CallbackRound, attempt.round_id)
             if round_.status != "open":

@@ -21,7 +21,7 @@ from models.types import utcnow
 from services.domain import Category, Flag, Severity
 from services.errors import DeskError
 
-ROLES = ("staff", "supervisor", "manager", "admin")
+ROLES = ("staff", "supervisor", "manager", "admin", "desk")  # desk: 客服代表 at the web console
 INVITE_CODE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 

@@ -36,6 +36,7 @@ FAST_RATES = RateSettings(private_per_second=50, private_burst=50, overall_per_s
 def make_settings(sandbox: SandboxServer, database_url: str, **overrides) -> Settings:
     overrides.setdefault("rate", FAST_RATES)
     overrides.setdefault("report_day", 0)  # the monthly report has its own test
+    overrides.setdefault("web_port", 0)  # the console has its own tests (tests/web)
     return Settings(
         bot_token=TOKEN,
         telegram_api_base=sandbox.base_url,

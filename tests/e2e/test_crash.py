@@ -40,7 +40,7 @@ async def test_killed_right_after_a_resolve_the_resident_still_gets_it_and_the_c
     env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox.base_url, "DATABASE_URL": url,
            "POLLING_TIMEOUT": "2", "REPORT_DAY": "0", "CALLBACK_SLOTS": "", "CALLBACK_DELAY": "1s",
            "CALLBACK_ANSWER_TIMEOUT": "1h", "SCHEDULER_TICK": "0.5s", "DELIVERY_LEASE": "2s",
-           "RATE__PRIVATE_PER_SECOND": "50", "RATE__PRIVATE_BURST": "50"}
+           "RATE__PRIVATE_PER_SECOND": "50", "RATE__PRIVATE_BURST": "50", "WEB_PORT": "0"}
     bot = await start_bot(env, tmp_path)
     restarted = None
     try:

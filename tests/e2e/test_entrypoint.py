@@ -16,7 +16,8 @@ pytestmark = pytest.mark.e2e
 
 async def test_python_m_bot_serves_a_resident_and_stops_on_sigint(sandbox, client, tmp_path):
     env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox.base_url,
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "POLLING_TIMEOUT": "2", "REPORT_DAY": "0"}
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "POLLING_TIMEOUT": "2", "REPORT_DAY": "0",
+           "WEB_PORT": "0"}  # the console beside the bot: tests/web/test_processes.py
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -51,7 +51,8 @@ async def cluster(tmp_path, redis_url):
     front = await balancer.start()
     env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox.base_url, "DATABASE_URL": POSTGRES_URL,
            "REDIS_URL": redis_url, "WEBHOOK_URL": f"{front}/tg/hook", "WEBHOOK_SECRET": SECRET,
-           "WEBHOOK_CLAIM_LEASE": "30s", "REPORT_DAY": "0", "DELIVERY_POLL": "0.3s", "LOG_FORMAT": "json"}
+           "WEBHOOK_CLAIM_LEASE": "30s", "REPORT_DAY": "0", "DELIVERY_POLL": "0.3s", "LOG_FORMAT": "json",
+           "WEB_PORT": "0"}  # three processes on one host: no web console (it would bind one port three times)
     processes = []
     for port in ports:
         processes.append(await asyncio.create_subprocess_exec(

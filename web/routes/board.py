@@ -1,0 +1,40 @@
+"""The board (工单台账): tickets with filters, search, the SLA clock in colour and paging."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+
+from services import desk
+from services import staff as staff_service
+from services.domain import Category, Severity, Status
+from web.deps import CurrentUser, SessionDep, context_of
+from web.pages import page
+
+router = APIRouter()
+
+
+@router.get("/")
+async def board(request: Request, viewer: CurrentUser, session: SessionDep, status: str = "", team: str = "",
+                overdue: str = "", q: str = "", page_no: int = 1, category: str = "", severity: str = "",
+                channel: str = "", major: str = ""):
+    now = context_of(request).clock()
+    status = status if status in {s.value for s in Status} else ""
+    team_id = int(team) if team.isdigit() else None
+    category = category if category in {c.value for c in Category} else ""
+    severity = severity if severity in {s.value for s in Severity} else ""
+    channel = channel if channel in ("telegram", *desk.CHANNELS) else ""
+    result = await desk.board(session, viewer.staff, now=now, status=status or None, team_id=team_id,
+                              overdue=bool(overdue), query=q, page=page_no, category=category or None,
+                              severity=severity or None, channel=channel or None, major=bool(major))
+    filters = {"status": status, "team": team_id or "", "overdue": "1" if overdue else "", "q": q,
+               "category": category, "severity": severity, "channel": channel, "major": "1" if major else ""}
+    teams = {t.id: t for t in await staff_service.teams(session)}
+    values = {"result": result, "teams": teams, "statuses": [s.value for s in Status], "sla_state": desk.sla_state,
+              "filters": filters, "query": urlencode(filters),
+              "categories": [c.value for c in Category], "severities": [v.value for v in Severity],
+              "channels": ("telegram", *desk.CHANNELS),
+              "sees_all": viewer.staff.role in desk.ALL_TICKETS_ROLES}
+    template = "_board_rows.html" if request.headers.get("HX-Request") else "board.html"
+    return page(request, template, values)

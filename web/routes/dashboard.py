@@ -1,0 +1,68 @@
+"""Dashboard: this month against last month (the /stats figures) as bars in the page, and the
+monthly report's spreadsheet (月度投诉分析报告) for any month to download."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from services import report as report_service
+from services import stats
+from services.domain import Status
+from services.errors import DeskError
+from web.deps import CurrentUser, Forbidden, SessionDep, context_of
+from web.pages import page
+
+router = APIRouter(prefix="/dashboard")
+VIEWERS = ("supervisor", "manager", "admin", "desk")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _scope(viewer) -> int | None:
+    """Supervisors see their team's figures; desk agents, managers and admins everything."""
+    if viewer.staff.role not in VIEWERS:
+        raise Forbidden("web.error.stats_only")
+    return viewer.staff.team_id if viewer.staff.role == "supervisor" else None
+
+
+def _month(value: str, default: str) -> str:
+    month = (value or default).strip()
+    try:
+        stats.parse_month(month)
+    except ValueError:
+        raise DeskError("month_invalid") from None
+    return month
+
+
+@router.get("")
+async def dashboard(request: Request, viewer: CurrentUser, session: SessionDep, month: str = ""):
+    team_id = _scope(viewer)
+    context = context_of(request)
+    tz, now = context.settings.tz, context.clock()
+    month = _month(month, stats.current_month(tz, now))
+    current, previous = await stats.compare(session, month=month, tz=tz, team_id=team_id, now=now)
+    categories = list(dict.fromkeys([*current.by_category, *previous.by_category]))
+    top = max([1, *current.by_category.values(), *previous.by_category.values()])
+    statuses = [s.value for s in Status if current.by_status.get(s.value) or previous.by_status.get(s.value)]
+    return page(request, "dashboard.html", {
+        "month": month, "previous_month": stats.previous_month(month), "current": current, "previous": previous,
+        "categories": categories, "top": top, "statuses": statuses,
+        "report_month": stats.previous_month(stats.current_month(tz, now))})
+
+
+@router.get("/report.xlsx")
+async def report(request: Request, viewer: CurrentUser, session: SessionDep, month: str = ""):
+    """The monthly analysis report's workbook, built now from the database."""
+    team_id = _scope(viewer)
+    context = context_of(request)
+    month = _month(month, stats.previous_month(stats.current_month(context.settings.tz, context.clock())))
+    with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder:
+        files = await report_service.build_report(session, month=month, tz=context.settings.tz,
+                                                  out=Path(folder) / f"report-{month}.xlsx", team_id=team_id,
+                                                  now=context.clock())
+        content = files.xlsx.read_bytes()
+    return Response(content, media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="huifang-report-{month}.xlsx"'})
