@@ -9,12 +9,13 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from bot.i18n import _, catalogues
 from services import report as report_service
 from services import stats
 from services.domain import Status
 from services.errors import DeskError
 from web.deps import CurrentUser, Forbidden, SessionDep, context_of
-from web.pages import page
+from web.pages import locale_of, page
 
 router = APIRouter(prefix="/dashboard")
 VIEWERS = ("supervisor", "manager", "admin", "desk")
@@ -59,10 +60,10 @@ async def report(request: Request, viewer: CurrentUser, session: SessionDep, mon
     team_id = _scope(viewer)
     context = context_of(request)
     month = _month(month, stats.previous_month(stats.current_month(context.settings.tz, context.clock())))
-    with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder:
+    with tempfile.TemporaryDirectory(prefix="huifang-report-") as folder, catalogues().use_locale(locale_of(request)):
         files = await report_service.build_report(session, month=month, tz=context.settings.tz,
                                                   out=Path(folder) / f"report-{month}.xlsx", team_id=team_id,
-                                                  now=context.clock())
+                                                  now=context.clock(), text=_)
         content = files.xlsx.read_bytes()
     return Response(content, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="huifang-report-{month}.xlsx"'})
