@@ -19,7 +19,7 @@ class TestCli:
             cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
         try:
-            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
             base_url = line.strip().rsplit(" ", 1)[-1]
             assert base_url.startswith("http://127.0.0.1:")
             async with aiohttp.ClientSession() as http:
@@ -27,5 +27,5 @@ class TestCli:
                     assert (await resp.json())["result"]["username"] == "huifang_bot"
         finally:
             proc.send_signal(signal.SIGINT)
-            _, err = await asyncio.wait_for(proc.communicate(), 20)
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
