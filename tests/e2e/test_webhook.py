@@ -60,7 +60,7 @@ async def cluster(tmp_path, redis_url):
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
     client = SandboxClient(sandbox.base_url)
     await client.__aenter__()
-    for _ in range(600):  # until every process answers its health check
+    for _ in range(1800):  # until every process answers its health check (start-up is slow on a busy machine)
         up = 0
         for port in ports:
             try:
