@@ -37,10 +37,26 @@ PAGES = {
     "board status+team": "/?status=accepted&team=1",
     "search phone last 4": "/?q=0000",
     "search number": "/?q={number}",
-    "search words": "/?q=%E7%94%B5%E6%A2%AF",
+    "search words, 1 in 10": "/?q=%E7%94%B5%E6%A2%AF%E5%9D%8F%E4%BA%86",  # 电梯坏了
+    "search words, 8 in 10": "/?q=%E5%90%88%E6%88%90%E5%B7%A5%E5%8D%95",  # 合成工单 (the filler)
+    "search words, none": "/?q=%E7%87%83%E6%B0%94",  # 燃气
     "ticket": "/tickets/{number}",
     "callbacks": "/callbacks",
 }
+
+
+async def vary_descriptions(url: str) -> None:
+    """One ticket in ten about a lift and one about the stair lights, so that a search finds some."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "UPDATE complaint SET description = CASE WHEN id % 10 = 0 THEN '3号楼电梯坏了，门打不开' "
+                "ELSE '楼道灯不亮' END WHERE id % 10 IN (0, 1)")
+            if connection.dialect.name == "postgresql":
+                await connection.exec_driver_sql("ANALYZE complaint")
+    finally:
+        await engine.dispose()
 
 
 async def measure(url: str, repeat: int, number: str) -> dict[str, tuple[float, float]]:
@@ -89,6 +105,7 @@ async def main(argv: list[str] | None = None) -> int:
         try:
             await upgrade(url)
             seconds = await fill(url, args.tickets)
+            await vary_descriptions(url)
             total = args.tickets + max(args.tickets // 10, 1)
             print(f"{args.backend}: {total} tickets inserted in {seconds:.1f} s; {args.repeat} requests per page")
             results = await measure(url, args.repeat, f"B{max(args.tickets // 2, 1):09d}")

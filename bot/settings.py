@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     callback_phone_fallback: bool = True
     # Major complaints (重大投诉) called back from the console by a supervisor or manager instead of a
     # Telegram prompt (SPEC "Satisfaction callback"); off by default until the deployments opt in.
-    callback_major_by_phone: bool = False
+    callback_major_by_phone: bool = True
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
     # Database connections kept open per process (plus up to 10 more while busy): updates are

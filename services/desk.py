@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, update
+from sqlalchemy import text as sa_text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -36,8 +37,10 @@ METHODS = ("phone", "visit", "sms", "survey")
 DESK_ROLES = ("desk", "manager", "admin")  # register complaints and make callbacks
 ALL_TICKETS_ROLES = ("desk", "manager", "admin")  # see every ticket on the board
 NAME_MAX = 64
+SEARCH_COUNT_CAP = 1000  # a search by words counts this many matches, then says "1000+"
 SOON = timedelta(hours=4)  # the SLA clock turns amber this long before a deadline
 TICKET_NUMBER = re.compile(r"[A-Z]{1,4}\d[\d-]{5,}", re.IGNORECASE)  # TS20261125-0007 (a whole number)
+PART_OF_NUMBER = re.compile(r"[A-Z-]*\d[\dA-Z-]*", re.IGNORECASE)  # 1125-00, TS2026: a piece of a number
 
 
 def may_register(staff: Staff) -> bool:
@@ -75,12 +78,24 @@ def sla_state(complaint: Complaint, now: datetime) -> str:
     return "soon" if first - now <= SOON else "ok"
 
 
+# PostgreSQL only: the location and description's character pairs, a generated column (migration 0015).
+WORDS_DOCUMENT = "complaint.search_words"
+
+
+def word_pairs(text: str) -> list[str]:
+    """The overlapping character pairs of a search's words (电梯坏了 → 电梯 梯坏 坏了), lower-cased;
+    pairs with punctuation or spaces are left out (the exact LIKE check covers them)."""
+    pairs = {text[i:i + 2].lower() for i in range(len(text) - 1)}
+    return sorted(pair for pair in pairs if pair.isalnum())
+
+
 @dataclass
 class BoardPage:
     rows: list[Complaint]
     total: int
     page: int
     pages: int
+    more: bool = False  # a search with more than ``total`` matches (counted up to SEARCH_COUNT_CAP)
 
 
 async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: str | None = None,
@@ -110,32 +125,38 @@ async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: 
         conditions.append(or_(col(Complaint.resolve_by) <= now,
                               (col(Complaint.accepted_at).is_(None)) & (col(Complaint.respond_by) <= now)))
     text = " ".join((query or "").split())
-    scanning = False  # a search by words reads every row anyway: count it in the same pass
+    searching = False  # by words: the count stops at SEARCH_COUNT_CAP (a common word matches half the board)
     if text:
         if TICKET_NUMBER.fullmatch(text):
             conditions.append(Complaint.number == text.upper())
         elif re.fullmatch(r"\d{4}", text):
             conditions.append(col(Complaint.contact_phone).like(f"%{text}"))
         else:
-            scanning = True
+            searching = True
             pattern = f"%{text.replace('%', '').replace('_', '')}%"
             # LIKE, not ILIKE: Chinese has no case, and case-folding every row is what makes this slow.
-            conditions.append(or_(col(Complaint.number).like(pattern.upper()), col(Complaint.location).like(pattern),
-                                  col(Complaint.description).like(pattern)))
+            found = or_(col(Complaint.location).like(pattern), col(Complaint.description).like(pattern))
+            pairs = word_pairs(text)
+            if pairs and session.bind is not None and session.bind.dialect.name == "postgresql":
+                # The bigram index (migration 0015) finds the candidates; LIKE keeps only exact matches.
+                found = found & sa_text(f"{WORDS_DOCUMENT} @@ plainto_tsquery('simple'::regconfig, :pairs)"
+                                        ).bindparams(pairs=" ".join(pairs))
+            if PART_OF_NUMBER.fullmatch(text):
+                found = or_(col(Complaint.number).like(pattern.upper()), found)  # no index: only when it may be one
+            conditions.append(found)
     order = (col(Complaint.created_at).desc(), col(Complaint.id).desc())
-    page = max(1, page)
-    if scanning:
-        found = (await session.exec(select(Complaint, func.count().over()).where(*conditions).order_by(*order)
-                                    .offset((page - 1) * per_page).limit(per_page))).all()
-        if found:
-            total = found[0][1]
-            return BoardPage([row[0] for row in found], total, page, max(1, -(-total // per_page)))
-    total = (await session.exec(select(func.count()).select_from(Complaint).where(*conditions))).one()
+    counted = select(func.count()).select_from(Complaint).where(*conditions)
+    if searching:
+        counted = select(func.count()).select_from(
+            select(Complaint.id).where(*conditions).limit(SEARCH_COUNT_CAP + 1).subquery())
+    total = (await session.exec(counted)).one()
+    more = total > SEARCH_COUNT_CAP if searching else False
+    total = min(total, SEARCH_COUNT_CAP) if searching else total
     pages = max(1, -(-total // per_page))
-    page = min(page, pages)
+    page = max(1, page if more else min(page, pages))
     rows = (await session.exec(select(Complaint).where(*conditions).order_by(*order)
                                .offset((page - 1) * per_page).limit(per_page))).all()
-    return BoardPage(list(rows), total, page, pages)
+    return BoardPage(list(rows), total, page, max(pages, page), more)
 
 
 # --- registering a complaint (代客登记) --------------------------------------------------------
@@ -341,9 +362,10 @@ class CallResult:
 
 async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *, reached: bool,
                       rating: int | None, method: str, comment: str | None, policy: CallbackPolicy,
-                      now: datetime, fallback: bool = True) -> CallResult:
+                      now: datetime, fallback: bool = True, sla: SlaPolicy | None = None) -> CallResult:
     """One callback made by a person: not reached (counts as one of the round's attempts; the next is
-    offered at another time of day) or reached with a rating (or "not solved")."""
+    offered at another time of day) or reached with a rating (or "not solved"); a reopen restarts
+    the response and resolution deadlines under ``sla``."""
     if not may_call_back(caller):
         raise DeskError("may_not_call_back")
     if method not in METHODS:
@@ -408,7 +430,8 @@ async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *
         await session.exec(update(CallbackAttempt).where(
             CallbackAttempt.round_id == round_.id, col(CallbackAttempt.state).in_(("pending", "claimed")))
             .values(state="cancelled", finished_at=now))
-        outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, method=method)
+        outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, sla=sla,
+                                              method=method)
         outbox.put(session, notices, now)
         await session.commit()
     return CallResult(outcome, complaint, attempt.attempt_no)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import text as sa_text
 from sqlmodel import col, select
 
 from models.db import fresh_transaction
@@ -209,8 +211,13 @@ async def test_reached_by_phone_with_a_bad_rating_reopens_and_tells_the_supervis
         pending = (await session.exec(select(CallbackAttempt))).one()
     clock.set(pending.due_at)
     desk = await people.login(desk.staff)
+    before = await ticket(sessions, number)
     await desk.form(f"/callbacks/{number}", {"result": "0", "method": "visit", "comment": "还是坏的"})
-    assert (await ticket(sessions, number)).status == "reopened"
+    reopened = await ticket(sessions, number)
+    assert reopened.status == "reopened"
+    # The response and resolution deadlines start again from the reopen, as after a rating in chat.
+    assert reopened.respond_by > clock() and reopened.resolve_by > clock()
+    assert reopened.resolve_by > before.resolve_by
     told = await notices(sessions, NoticeKind.REOPENED_SUPERVISOR)
     assert [n.recipient_id for n in told] == [supervisor.id]
     page = (await desk.http.get(f"/tickets/{number}")).text
@@ -335,7 +342,7 @@ async def test_the_agent_may_change_the_detected_category_and_severity(console, 
     assert (correction.predicted, correction.corrected, correction.staff_id) == ("工程管理", "环境管理", desk.staff.id)
 
 
-async def test_search_by_words_and_paging(console, people, sessions):
+async def test_search_by_words_and_paging(console, people, sessions, monkeypatch):
     await people.make("张师傅", "engineering")
     desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
     numbers = [await register(desk, description=f"{n}号楼电梯坏了，门打不开", phone=f"1390000{n:04d}",
@@ -345,3 +352,47 @@ async def test_search_by_words_and_paging(console, people, sessions):
     second = await desk.http.get("/", params={"q": "电梯", "page_no": "2"})
     assert "第 2 / 2 页" in second.text and numbers[0] in second.text and numbers[-1] not in second.text
     assert "共 0 张工单" in (await desk.http.get("/", params={"q": "燃气"})).text
+    # A common word stops counting at the cap and says so; the pages past it stay reachable.
+    from services import desk as desk_service
+
+    monkeypatch.setattr(desk_service, "SEARCH_COUNT_CAP", 26)
+    capped = await desk.http.get("/", params={"q": "电梯"})
+    assert "共 26+ 张工单" in capped.text and "第 1 / 2+ 页" in capped.text and "page_no=2" in capped.text
+    last = await desk.http.get("/", params={"q": "电梯", "page_no": "2"})
+    assert numbers[0] in last.text and "第 2 / 2+ 页" in last.text
+
+
+async def test_search_by_words_finds_exact_phrases_only(console, people, sessions):
+    await people.make("张师傅", "engineering")
+    desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+    lift = await register(desk, description="电梯门关不上，梯门一直响", phone="13900001111", location="7栋")
+    leak = await register(desk, description="卫生间天花板漏水，Water leaking", phone="13900002222", location="8栋")
+    # Every pair of 电梯门 is in the first ticket (电梯, 梯门) but the phrase is not: no match.
+    assert "共 0 张工单" in (await desk.http.get("/", params={"q": "电梯门口"})).text
+    found = await desk.http.get("/", params={"q": "电梯门"})
+    assert "共 1 张工单" in found.text and lift in found.text and leak not in found.text
+    latin = await desk.http.get("/", params={"q": "leaking"})  # LIKE keeps case: as typed
+    assert "共 1 张工单" in latin.text and leak in latin.text
+    one = await desk.http.get("/", params={"q": "漏"})  # one character: no pair, the plain scan
+    assert "共 1 张工单" in one.text and leak in one.text
+    place = await desk.http.get("/", params={"q": "8栋"})
+    assert leak in place.text and lift not in place.text
+
+
+async def test_search_by_words_uses_the_bigram_index_on_postgresql(console, people, sessions, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the bigram index is PostgreSQL's (SQLite scans with LIKE)")
+    from services import desk as desk_service
+
+    await people.make("张师傅", "engineering")
+    agent = await people.make("前台小李", None, "desk", telegram=False)
+    async with sessions() as session:
+        await session.exec(sa_text("SET enable_seqscan = off"))  # a tiny table: make the planner show its choice
+        statement = select(Complaint).where(sa_text(
+            f"{desk_service.WORDS_DOCUMENT} @@ plainto_tsquery('simple'::regconfig, :pairs)").bindparams(
+            pairs=" ".join(desk_service.word_pairs("电梯坏了"))))
+        compiled = statement.compile(session.bind, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(row[0] for row in (await session.exec(sa_text(f"EXPLAIN {compiled}"))).all())
+    assert "ix_complaint_words" in plan, plan
+    page = await (await people.login(agent)).http.get("/", params={"q": "电梯坏了"})
+    assert page.status_code == 200 and "共 0 张工单" in page.text

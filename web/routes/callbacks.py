@@ -47,5 +47,5 @@ async def record(request: Request, number: str, viewer: CsrfUser, session: Sessi
         rating = -1  # refused by the use case as an invalid rating
     await desk.record_call(session, complaint.id, viewer.staff, reached=reached, rating=rating, method=method,
                            comment=comment, policy=context.callback_policy, now=context.clock(),
-                           fallback=context.settings.callback_phone_fallback)
+                           fallback=context.settings.callback_phone_fallback, sla=context.sla)
     return RedirectResponse("/callbacks", status_code=303)
