@@ -19,6 +19,7 @@ import socket
 import uuid
 from datetime import timedelta
 
+from aiogram.types import FSInputFile
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +28,7 @@ from bot.sender import Delivery, Sender
 from models.tables import OutboxNotice
 from models.types import Clock, utcnow
 from services import outbox, routing, satisfaction
+from services.media import MediaStore, is_upload
 from services.notices import Audience, NoticeKind
 from services.satisfaction import CallbackPolicy
 
@@ -186,7 +188,11 @@ class DeliveryWorker:
                 return delivery if first is None else first
             first = first or delivery
         if rendered.photos:
-            await self.sender.send_photos(rendered.chat_id, rendered.photos, caption=rendered.photo_caption)
+            media = MediaStore(self.renderer.settings.media_dir)
+            photos = [FSInputFile(path) if (path := media.path(ref)) else ref for ref in rendered.photos
+                      if not is_upload(ref) or path]  # an uploaded photo lost from disk is left out
+            if photos:
+                await self.sender.send_photos(rendered.chat_id, photos, caption=rendered.photo_caption)
         for path, caption in rendered.documents:
             await self.sender.send_document(rendered.chat_id, path, caption=caption)
         for chart in rendered.charts:

@@ -374,8 +374,9 @@ class Sender:
             return self._failed("sendMessage", chat_id, exc)
         return Delivery(ok=True, message_id=message.message_id)
 
-    async def send_photos(self, chat_id: int, file_ids: list[str], caption: str | None = None) -> Delivery:
-        """Send photos (by file_id) one by one, the caption on the first; ``message_id`` is the first's.
+    async def send_photos(self, chat_id: int, file_ids: list, caption: str | None = None) -> Delivery:
+        """Send photos (file_ids, or files from disk) one by one, the caption on the first;
+        ``message_id`` is the first's.
 
         The sandbox has no ``sendMediaGroup``, so albums go out as consecutive photos; the
         per-chat ordering of the middleware keeps them together and in order.  Stops at the

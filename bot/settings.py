@@ -27,6 +27,7 @@ class IntakeSettings(BaseModel):
     description_max: int = 2000
     location_max: int = 200
     photos_max: int = 10
+    photo_bytes_max: int = 10_000_000  # one photo uploaded at the console
 
 
 class SlaSettings(BaseModel):
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1:8081"  # host:port the webhook server binds; the path comes from WEBHOOK_URL
     webhook_claim_lease: Duration = timedelta(seconds=60)  # an update claimed this long ago by a dead process is retaken
     # The desk's web console (web/): served by the bot's process; WEB_PORT=0 turns it off.
+    media_dir: str = "data/media"  # photos uploaded at the console
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=0, le=65535)
     web_base_url: str | None = None  # how people reach it (login links); default http://WEB_HOST:WEB_PORT

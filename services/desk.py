@@ -174,6 +174,7 @@ class Registration:
     request: str = ""  # 诉求: what the resident asks for
     category: str = ""  # the agent's choice when it differs from the classifier's ("" = as detected)
     severity: str = ""
+    photos: tuple[str, ...] = ()  # uploaded photos already kept (services.media references)
 
 
 def check_registration(form: Registration, *, description_max: int = 2000, location_max: int = 200) -> tuple[
@@ -235,7 +236,8 @@ async def register(session: AsyncSession, registrar: Staff | None, form: Registr
             raise DeskError("severity_invalid") from None
     resident = await resident_for_phone(session, phone, name)
     data = ComplaintCreate(description=description, location=location, contact_name=name, contact_phone=phone,
-                           channel=form.channel, registrar_id=registrar.id if registrar else None)
+                           channel=form.channel, registrar_id=registrar.id if registrar else None,
+                           photos=list(form.photos))
     filing = await file_complaint(session, resident=resident, data=data, classification=classification,
                                   classifier=classifier, draft_key=draft_key or f"desk:{uuid.uuid4().hex}", tz=tz,
                                   sla=sla, rules=rules, now=now)

@@ -28,9 +28,9 @@ def clock() -> PinnedClock:
 
 
 @pytest.fixture
-def settings(database_url) -> Settings:
+def settings(database_url, tmp_path) -> Settings:
     return Settings(database_url=database_url, bot_token="1:x", web_port=8080, report_day=0,
-                    callback_major_by_phone=True, _env_file=None)
+                    callback_major_by_phone=True, media_dir=str(tmp_path / "media"), _env_file=None)
 
 
 @pytest.fixture

@@ -396,3 +396,64 @@ async def test_search_by_words_uses_the_bigram_index_on_postgresql(console, peop
     assert "ix_complaint_words" in plan, plan
     page = await (await people.login(agent)).http.get("/", params={"q": "电梯坏了"})
     assert page.status_code == 200 and "共 0 张工单" in page.text
+
+
+def png(colour: str = "red", size: int = 64) -> bytes:
+    """A real PNG picture."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class TestPhotosAtRegistration:
+    FORM = {"channel": "visit", "name": "陈阿姨", "phone": "13900001234", "location": "5栋2单元",
+            "description": LIFT}
+
+    async def submit(self, desk, files, **extra):
+        return await desk.http.post("/register", data={**self.FORM, **extra, "csrf_token": desk.csrf}, files=files)
+
+    async def test_photos_are_kept_shown_and_sent_with_the_assignee_ping(self, console, people, sessions, settings):
+        fixer = await people.make("张师傅", "engineering")
+        desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+        red, blue = png("red"), png("blue")
+        response = await self.submit(desk, [("photos", ("a.png", red, "image/png")),
+                                            ("photos", ("b.png", blue, "image/png"))], draft="p1")
+        assert response.status_code == 303, response.text
+        number = NUMBER.search(response.headers["location"]).group(0)
+        complaint = await ticket(sessions, number)
+        assert len(complaint.photos) == 2 and all(ref.startswith("upload:") for ref in complaint.photos)
+        page = await desk.http.get(f"/tickets/{number}")
+        assert f'/tickets/{number}/photos/1"' in page.text
+        assert (await desk.http.get(f"/tickets/{number}/photos/0")).content == red
+        assert (await desk.http.get(f"/tickets/{number}/photos/1")).content == blue
+        assert (await desk.http.get(f"/tickets/{number}/photos/2")).status_code == 404
+        # The assignee's ping carries them: the renderer hands the kept files to the sender.
+        from bot.i18n import catalogues
+        from bot.render import Renderer
+
+        [ping] = await notices(sessions, NoticeKind.ASSIGNED)
+        async with sessions() as session:
+            rendered = await Renderer(settings, catalogues()).render(session, ping)
+        assert rendered.photos == complaint.photos and fixer.id == ping.recipient_id
+        # Another team's staff may not fetch them.
+        outsider = await people.login(await people.make("李阿姨", "cleaning"))
+        assert (await outsider.http.get(f"/tickets/{number}/photos/0")).status_code == 403
+
+    async def test_not_a_picture_too_many_or_too_large_are_refused_and_nothing_is_filed(
+            self, console, people, sessions, settings, monkeypatch):
+        await people.make("张师傅", "engineering")
+        desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+        fake = await self.submit(desk, [("photos", ("a.jpg", b"%PDF-1.4 not a picture", "image/jpeg"))])
+        assert fake.status_code == 422 and "不是图片" in fake.text and LIFT in fake.text
+        monkeypatch.setattr(settings.intake, "photos_max", 2)
+        many = await self.submit(desk, [("photos", (f"{n}.png", png(size=8 + n), "image/png")) for n in range(3)])
+        assert many.status_code == 422 and "最多 2 张" in many.text
+        monkeypatch.setattr(settings.intake, "photo_bytes_max", 100)
+        large = await self.submit(desk, [("photos", ("big.png", png(size=256), "image/png"))])
+        assert large.status_code == 422 and "太大" in large.text
+        async with sessions() as session:
+            assert (await session.exec(select(Complaint))).all() == []

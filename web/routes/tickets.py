@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +15,7 @@ from services import desk, handling, lifecycle
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
+from services.media import MediaStore, is_upload
 from web.deps import CsrfUser, CurrentUser, Forbidden, SessionDep, Viewer, context_of
 from web.pages import page
 
@@ -35,6 +36,18 @@ def shows_full_phone(complaint: Complaint, staff: Staff) -> bool:
     """The full number: desk agents, managers and admins, and the assignee once accepted."""
     return staff.role in desk.ALL_TICKETS_ROLES or (
         complaint.assignee_id == staff.id and complaint.accepted_at is not None)
+
+
+@router.get("/{number}/photos/{index}")
+async def photo(request: Request, number: str, index: int, viewer: CurrentUser, session: SessionDep):
+    """One photo uploaded at the console, to those who may see the ticket."""
+    complaint = await visible(session, number, viewer)
+    ref = complaint.photos[index] if 0 <= index < len(complaint.photos) else ""
+    path = MediaStore(context_of(request).settings.media_dir).path(ref) if is_upload(ref) else None
+    if path is None:  # a Telegram photo (not kept here), or a file lost from disk
+        raise HTTPException(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=86400",
+                                       "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/{number}")
