@@ -189,8 +189,12 @@ class DeliveryWorker:
             first = first or delivery
         if rendered.photos:
             media = MediaStore(self.renderer.settings.media_dir)
-            photos = [FSInputFile(path) if (path := media.path(ref)) else ref for ref in rendered.photos
-                      if not is_upload(ref) or path]  # an uploaded photo lost from disk is left out
+            photos = []
+            for ref in rendered.photos:
+                if not is_upload(ref):
+                    photos.append(ref)  # a Telegram file_id
+                elif (path := media.path(ref)) is not None:  # an uploaded photo lost from disk is left out
+                    photos.append(FSInputFile(path))
             if photos:
                 await self.sender.send_photos(rendered.chat_id, photos, caption=rendered.photo_caption)
         for path, caption in rendered.documents:

@@ -99,6 +99,17 @@ async def record_call(page, number: str, result: str) -> None:
     await page.wait_for_url(re.compile(r"/callbacks$"))
 
 
+def picture() -> bytes:
+    """A real PNG, as a desk agent would upload from a phone camera."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 90), "steelblue").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 async def board_examples(app, registrar_id: int) -> None:
     """A few more tickets for the board: one filed days ago (overdue), an urgent one near its
     response deadline, a fresh one — filed through the same use case at earlier moments."""
@@ -122,7 +133,7 @@ async def board_examples(app, registrar_id: int) -> None:
 async def test_phone_complaint_from_registration_to_closed_callback(sandbox, client, sqlite_url, classifier,
                                                                     browser, tmp_path):
     port = free_port()
-    settings = make_settings(sandbox, sqlite_url, web_port=port, **FAST)
+    settings = make_settings(sandbox, sqlite_url, web_port=port, media_dir=str(tmp_path / "media"), **FAST)
     async with running_app(settings, classifier) as app:
         fixer = await onboard(app, client, 6101, "张师傅", "engineering")
         agent = await onboard(app, client, 6102, "前台小李", None, role="desk")
@@ -140,6 +151,8 @@ async def test_phone_complaint_from_registration_to_closed_callback(sandbox, cli
             await desk.get_by_label("联系电话").fill("13900001234")
             await desk.get_by_label("位置（楼栋/单元/房号）").fill("5栋2单元")
             await desk.get_by_label("问题描述").fill("电梯坏了，门打不开，楼道灯也不亮<b>急</b>")
+            await desk.get_by_label("照片").set_input_files(files=[{"name": "lift.png", "mimeType": "image/png",
+                                                                   "buffer": picture()}])
             await desk.locator("#suggestion strong").filter(has_text="工程管理").wait_for()
             assert await desk.get_by_label("分类（可修改）").input_value() == "工程管理"
             await shot(desk, tmp_path, "register")
@@ -152,6 +165,9 @@ async def test_phone_complaint_from_registration_to_closed_callback(sandbox, cli
             # the assignee's ping arrives in Telegram; accepted there
             ping = await fixer.expect(number, timeout=15)
             assert "139****1234" in ping.text
+            photo = await fixer.next_message(10)  # the photo the agent uploaded follows the ping
+            assert photo.kind == "photo" and number in (photo.caption or "")
+            assert await desk.locator(f'img[src="/tickets/{number}/photos/0"]').is_visible()
             await fixer.press("接单", ping)
             await fixer.expect("已接单")
 
