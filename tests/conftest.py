@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -18,6 +20,10 @@ from services.classify.model import MODEL_ENV, SHIPPED_MODEL_PATH  # noqa: E402
 
 # the bot's default classifier uses the shipped model in tests, never a data/ model of this checkout
 os.environ[MODEL_ENV] = str(SHIPPED_MODEL_PATH)
+# …and the shipped lexicon, never an admin's edited copy in this checkout's data/ (a test edits its own)
+import services.classify.lexicon as _lexicon_loader  # noqa: E402
+
+_lexicon_loader.EDITED_LEXICON_PATH = Path(tempfile.gettempdir()) / "huifang-tests-no-edited-lexicon.toml"
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -225,6 +225,12 @@ class Classifier:
             model = load_default_model(model)
         return cls(load_lexicon(path), model=model or None)
 
+    def use_lexicon(self, lexicon: Lexicon) -> None:
+        """Classify with ``lexicon`` from the next message on (an admin edited it): everything
+        built from the lexicon is rebuilt aside, then swapped in at once; the model is kept."""
+        fresh = type(self)(lexicon, model=self.model)
+        self.__dict__ = fresh.__dict__
+
     @property
     def model(self) -> TokenModel | None:
         """The learned model in use, if any."""

@@ -18,6 +18,7 @@ from services.text_norm import normalize
 
 DEFAULT_LEXICON_PATH = Path(__file__).resolve().parents[1] / "lexicon" / "lexicon.toml"
 LEXICON_ENV = "LEXICON_PATH"
+EDITED_LEXICON_PATH = Path("data/lexicon.toml")  # the admin's edited copy (services.lexicon_edit)
 OVERLAY_ENV = "LEXICON_OVERLAY_PATH"
 
 _SEVERITY_GROUPS = ("urgent", "important")
@@ -419,7 +420,9 @@ def _resolve_path(path: str | Path | None) -> Path:
     if path is not None:
         return Path(path)
     env = os.environ.get(LEXICON_ENV)
-    return Path(env) if env else DEFAULT_LEXICON_PATH
+    if env:
+        return Path(env)
+    return EDITED_LEXICON_PATH if EDITED_LEXICON_PATH.is_file() else DEFAULT_LEXICON_PATH
 
 
 def _resolve_overlay(overlay: str | Path | None | bool) -> Path | None:

@@ -1,4 +1,5 @@
-"""Admin: staff and one-time invite links (with a QR code), teams and their categories, trying the
+"""Admin: staff and one-time invite links (with a QR code), teams and their categories, the
+classifier's lexicon (view and edit one category at a time, validated, in use at once), trying the
 classifier on a sentence, and the settings in force (read-only, no secrets)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from markupsafe import Markup
 
 from bot.staff_cli import bot_username
+from services import lexicon_edit
 from services import staff as staff_service
 from services.domain import Category, Severity
 from services.errors import DeskError
@@ -76,6 +78,61 @@ async def invite(request: Request, viewer: CsrfUser, session: SessionDep, name: 
         return await _page(request, session, {"error": error}, status_code=409)
     link = f"https://t.me/{username}?start={code}"
     return await _page(request, session, {"invited": person, "link": link, "qr": qr_svg(link)})
+
+
+@router.post("/teams")
+async def save_team(request: Request, viewer: CsrfUser, session: SessionDep, code: Annotated[str, Form()] = "",
+                    name: Annotated[str, Form()] = "", categories: Annotated[list[str], Form()] = []):
+    """Create a team or change its name and categories (a category moves from the team that had it)."""
+    _admin(viewer)
+    try:
+        team = await staff_service.set_team(session, code.strip(), name=name.strip() or None, categories=categories)
+    except DeskError as error:
+        return await _page(request, session, {"error": error}, status_code=422)
+    return await _page(request, session, {"team_saved": team})
+
+
+def _lexicon_page(request: Request, target: lexicon_edit.Target | None, tables: str | None = None,
+                  values: dict | None = None, status_code: int = 200):
+    context = context_of(request)
+    configured = context.settings.lexicon_path
+    path = lexicon_edit.lexicon_path(configured)
+    choices = lexicon_edit.targets(context.classifier.lexicon)
+    target = target or (choices[0] if choices else None)
+    if tables is None and target is not None:
+        tables = lexicon_edit.tables_of(path.read_text(encoding="utf-8"), target)
+    labels = context.classifier.lexicon.labels
+    base = {"choices": choices, "target": target, "tables": tables or "", "lexicon_file": path,
+            "save_file": lexicon_edit.save_path(configured), "target_label": labels.label if labels else str,
+            "try_text": "", "tried": None}
+    base.update(values or {})
+    return page(request, "admin_lexicon.html", base, status_code=status_code)
+
+
+@router.get("/lexicon")
+async def lexicon(request: Request, viewer: CurrentUser, target: str = ""):
+    """One category's (or kind's, severity's …) keyword tables, as written in the lexicon."""
+    _admin(viewer)
+    return _lexicon_page(request, lexicon_edit.Target.parse(target) if target else None)
+
+
+@router.post("/lexicon")
+async def save_lexicon(request: Request, viewer: CsrfUser, target: Annotated[str, Form()] = "",
+                       tables: Annotated[str, Form()] = "", try_text: Annotated[str, Form()] = ""):
+    """Validate and save one target's tables; the classifier uses them from the next message on."""
+    _admin(viewer)
+    chosen = lexicon_edit.Target.parse(target)
+    context = context_of(request)
+    try:
+        lexicon = lexicon_edit.edit(context.settings.lexicon_path, chosen, tables)
+    except DeskError as error:
+        return _lexicon_page(request, chosen, tables, {"error": error}, status_code=422)
+    except OSError as error:  # a read-only LEXICON_PATH, a full disk
+        return _lexicon_page(request, chosen, tables, {"error": DeskError("lexicon_invalid", detail=str(error))},
+                             status_code=422)
+    context.classifier.use_lexicon(lexicon)
+    tried = context.classifier.classify(try_text) if try_text.strip() else None
+    return _lexicon_page(request, chosen, None, {"saved": True, "try_text": try_text, "tried": tried})
 
 
 @router.post("/try")
