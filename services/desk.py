@@ -101,8 +101,10 @@ class BoardPage:
 async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: str | None = None,
                 team_id: int | None = None, overdue: bool = False, query: str | None = None, page: int = 1,
                 category: str | None = None, severity: str | None = None, channel: str | None = None,
-                major: bool = False, per_page: int = 25) -> BoardPage:
-    """Tickets the viewer may see, newest first, filtered; staff and supervisors see their team's."""
+                major: bool = False, assignee_id: int | None = None, since: datetime | None = None,
+                until: datetime | None = None, per_page: int = 25) -> BoardPage:
+    """Tickets the viewer may see, newest first, filtered (filed in [since, until)); staff and
+    supervisors see their team's."""
     conditions = []
     if viewer.role not in ALL_TICKETS_ROLES:
         conditions.append(or_(Complaint.assignee_id == viewer.id,
@@ -119,6 +121,12 @@ async def board(session: AsyncSession, viewer: Staff, *, now: datetime, status: 
         conditions.append(Complaint.channel == channel)
     if major:
         conditions.append(col(Complaint.major).is_(True))
+    if assignee_id:
+        conditions.append(Complaint.assignee_id == assignee_id)
+    if since is not None:
+        conditions.append(col(Complaint.created_at) >= since)
+    if until is not None:
+        conditions.append(col(Complaint.created_at) < until)
     if overdue:
         open_codes = [s.value for s in OPEN_STATUSES]
         conditions.append(col(Complaint.status).in_(open_codes))

@@ -133,6 +133,25 @@ async def test_board_filters_search_and_sla_colour(console, people, sessions, cl
     assert lift not in (await desk.http.get("/", params={"status": "closed"})).text
 
 
+async def test_board_by_assignee_and_date_range(console, people, sessions, clock):
+    fixer = await people.make("张师傅", "engineering")
+    cleaner = await people.make("李阿姨", "cleaning")
+    desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
+    lift = await register(desk)  # Thursday 26 November, 10:00 in Shanghai
+    clock.advance(timedelta(days=2))  # Saturday 28 November
+    desk = await people.login(desk.staff)
+    bins = await register(desk, description="楼下垃圾桶满了好几天没人清理，很臭", phone="13900005678")
+    mine = (await desk.http.get("/", params={"assignee": str(fixer.id)})).text
+    assert lift in mine and bins not in mine
+    assert bins in (await desk.http.get("/", params={"assignee": str(cleaner.id)})).text
+    day = (await desk.http.get("/", params={"since": "2026-11-26", "until": "2026-11-26"})).text
+    assert lift in day and bins not in day and 'value="2026-11-26"' in day
+    later = (await desk.http.get("/", params={"since": "2026-11-27"})).text
+    assert bins in later and lift not in later
+    typo = (await desk.http.get("/", params={"since": "26/11/2026"})).text  # not a date: no filter
+    assert lift in typo and bins in typo
+
+
 async def test_resident_text_is_shown_escaped(console, people, sessions):
     await people.make("张师傅", "engineering")
     desk = await people.login(await people.make("前台小李", None, "desk", telegram=False))
