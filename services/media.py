@@ -39,6 +39,18 @@ def image_extension(data: bytes) -> str:
     return FORMATS[kind]
 
 
+def image_type(path: Path) -> str:
+    """The MIME type of a kept picture (``application/octet-stream`` when it is not one)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            kind = image.format
+    except (UnidentifiedImageError, OSError):
+        return "application/octet-stream"
+    return Image.MIME.get(kind or "", "application/octet-stream")
+
+
 class MediaStore:
     """Uploaded photos in one folder (``MEDIA_DIR``)."""
 

@@ -462,6 +462,21 @@ class TestPhotosAtRegistration:
         outsider = await people.login(await people.make("李阿姨", "cleaning"))
         assert (await outsider.http.get(f"/tickets/{number}/photos/0")).status_code == 403
 
+    async def test_a_telegram_photo_that_cannot_be_fetched_is_a_clear_502(self, console, people, sessions,
+                                                                         settings, classifier, clock):
+        from services import desk as desk_service
+
+        await people.make("张师傅", "engineering")
+        agent = await people.make("前台小李", None, "desk", telegram=False)
+        settings.telegram_api_base = "http://127.0.0.1:9"  # nothing listens there
+        async with sessions() as session:
+            filing = await desk_service.register(session, agent, desk_service.Registration(
+                channel="phone", name="陈阿姨", phone="13900001234", location="5栋", description=LIFT,
+                photos=("AgACAgQAAxkBAAIBfake",)), classifier=classifier, tz=settings.tz, sla=None,
+                rules=console.state.context.matter_rules, now=clock())
+        desk = await people.login(agent)
+        assert (await desk.http.get(f"/tickets/{filing.complaint.number}/photos/0")).status_code == 502
+
     async def test_not_a_picture_too_many_or_too_large_are_refused_and_nothing_is_filed(
             self, console, people, sessions, settings, monkeypatch):
         await people.make("张师傅", "engineering")

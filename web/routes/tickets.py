@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -10,16 +11,18 @@ from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.telegram_files import FileUnavailable, telegram_file
 from models.tables import Complaint, Staff, Team
 from services import desk, handling, lifecycle
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
-from services.media import MediaStore, is_upload
+from services.media import MediaStore, image_type, is_upload
 from web.deps import CsrfUser, CurrentUser, Forbidden, SessionDep, Viewer, context_of
 from web.pages import page
 
 router = APIRouter(prefix="/tickets")
+log = logging.getLogger(__name__)
 
 
 async def visible(session: AsyncSession, number: str, viewer: Viewer) -> Complaint:
@@ -40,14 +43,25 @@ def shows_full_phone(complaint: Complaint, staff: Staff) -> bool:
 
 @router.get("/{number}/photos/{index}")
 async def photo(request: Request, number: str, index: int, viewer: CurrentUser, session: SessionDep):
-    """One photo uploaded at the console, to those who may see the ticket."""
+    """One of the ticket's photos (uploaded at the console, or sent in Telegram and fetched from the
+    Bot API once), to those who may see the ticket."""
     complaint = await visible(session, number, viewer)
+    settings = context_of(request).settings
     ref = complaint.photos[index] if 0 <= index < len(complaint.photos) else ""
-    path = MediaStore(context_of(request).settings.media_dir).path(ref) if is_upload(ref) else None
-    if path is None:  # a Telegram photo (not kept here), or a file lost from disk
+    if not ref:
         raise HTTPException(status_code=404)
-    return FileResponse(path, headers={"Cache-Control": "private, max-age=86400",
-                                       "X-Content-Type-Options": "nosniff"})
+    if is_upload(ref):
+        path = MediaStore(settings.media_dir).path(ref)
+    else:
+        try:
+            path = await telegram_file(settings, ref)
+        except FileUnavailable as error:
+            log.warning("photo %d of %s could not be fetched from Telegram: %s", index, number, error)
+            raise HTTPException(status_code=502) from None
+    if path is None:  # an uploaded file lost from disk
+        raise HTTPException(status_code=404)
+    return FileResponse(path, media_type=image_type(path),
+                        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/{number}")
