@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.buttons import RatingCb, StaffCb
+from bot import render_procedure
 from bot.i18n import DEFAULT_LOCALE, LOCALES, _, locale_for
 from bot.settings import Settings
 from bot.texts import (category_label, contact_line, duration, in_script, joined, kind_label, local_time, rating_label,
@@ -90,6 +91,8 @@ def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
                  button("staff.btn_resume" if paused else "staff.btn_pause", "wait")]]
     else:
         return None
+    if status in OPEN and complaint.severity in ("urgent", "important") and complaint.plan_status in (None, "returned"):
+        rows.append([button("proc.btn_plan", "pln")])  # 处理方案 of a Ⅰ/Ⅱ ticket (services.procedure)
     return InlineKeyboardMarkup(inline_keyboard=close_call + rows)
 
 
@@ -316,6 +319,8 @@ class Renderer:
                   None))
         elif kind is NoticeKind.MONTHLY_REPORT:
             await self._monthly_report(session, params["month"], out)
+        elif kind in render_procedure.KINDS:
+            await render_procedure.fill(session, kind, params, c, text, tz)
         else:  # pragma: no cover - every kind above; a new kind must be added here
             raise ValueError(f"no rendering for notice kind {kind}")
 
