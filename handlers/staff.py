@@ -43,7 +43,7 @@ from services.sla import SlaPolicy
 handlers = Handlers("staff")
 handlers.message.filter(F.chat.type == "private")
 
-STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "web", "help")
+STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "plan", "actions", "web", "help")
 REPORT_COMMANDS = ("stats", "report")
 SUPERVISOR_COMMANDS = ("invalid", "callback")
 MANAGER_COMMANDS = ("close",)
@@ -303,11 +303,17 @@ async def note_command(message: Message, command: CommandObject, session: AsyncS
 
 
 async def do_resolve(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff, result: str,
-                     policy: CallbackPolicy, clock: Clock, *, on_spot: bool = False) -> bool:
+                     policy: CallbackPolicy, clock: Clock, *, on_spot: bool = False,
+                     state: FSMContext | None = None) -> bool:
     number = complaint.number
     try:
         await handling.resolve(session, complaint.id, staff, result, policy=policy, now=clock(), on_spot=on_spot)
     except DeskError as error:
+        if error.code == "cause_required" and state is not None:  # Ⅰ/Ⅱ: ask the cause (handlers.procedure)
+            from handlers.procedure import ask_cause
+
+            await ask_cause(message, state, complaint, result, on_spot)
+            return False
         await message.answer(error_text(error))
         return False
     await message.answer(_("staff.resolved_staff", number=number))
@@ -316,11 +322,11 @@ async def do_resolve(message: Message, session: AsyncSession, complaint: Complai
 
 @handlers.message(Command("resolve"), IsStaff())
 async def resolve_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-                          callback_policy: CallbackPolicy, clock: Clock) -> None:
-    """/resolve TS… result — the result goes to the resident."""
+                          callback_policy: CallbackPolicy, clock: Clock, state: FSMContext) -> None:
+    """/resolve TS… result — the result goes to the resident (Ⅰ/Ⅱ: the cause is asked first)."""
     found = await ticket_from_command(message, command, session, staff, _("staff.resolve_usage"), needs_text=True)
     if found is not None:
-        await do_resolve(message, session, found[0], staff, found[1], callback_policy, clock)
+        await do_resolve(message, session, found[0], staff, found[1], callback_policy, clock, state=state)
 
 
 @handlers.callback_query(StaffCb.filter(F.action == "res"), IsStaff())
@@ -403,7 +409,7 @@ async def resolve_note(message: Message, state: FSMContext, session: AsyncSessio
         await message.answer(_("stale_button"))
         return
     if await do_resolve(message, session, complaint, staff, message.text, callback_policy, clock,
-                        on_spot=bool(data.get("on_spot"))):
+                        on_spot=bool(data.get("on_spot")), state=state):
         await state.clear()
 
 
