@@ -138,7 +138,7 @@ async def apply_cause(session: AsyncSession, complaint: Complaint, staff: Staff,
     complaint.cause_category, complaint.cause_text = cause.category, text
     session.add(complaint)
     record(session, complaint.id, "cause", actor=Actor.of_staff(staff), now=now, note=text, cause=cause.category,
-           **({"action": action.id, "owner": action.owner_id, "due_at": action.due_at.isoformat()} if action else {}))
+           **({"action_id": action.id, "owner": action.owner_id, "due_at": action.due_at.isoformat()} if action else {}))
     return notices
 
 
@@ -158,7 +158,7 @@ async def complete_action(session: AsyncSession, action_id: int, staff: Staff, n
         action.status, action.done_at, action.done_by_id, action.done_note = "done", now, staff.id, text
         session.add(action)
         record(session, complaint.id, "action_done", actor=Actor.of_staff(staff), now=now, note=text,
-               action=action.id)
+               action_id=action.id)
         return await _done(session, Result(complaint, action=action), now)
 
 
