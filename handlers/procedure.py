@@ -54,12 +54,13 @@ def _button(text: str, action: str, ticket: int, arg: str = "") -> InlineKeyboar
 # --- resolving a Ⅰ/Ⅱ ticket: the cause, then (ours) the corrective action ----------------------
 
 
-async def ask_cause(message: Message, state: FSMContext, complaint: Complaint, result: str, on_spot: bool) -> None:
+async def ask_cause(message: Message, state: FSMContext, ticket_id: int, number: str, result: str,
+                    on_spot: bool) -> None:
     """The resolve was refused for want of a cause: keep the result and ask the cause category."""
     await state.set_state(None)
-    await state.update_data(cause_ticket=complaint.id, cause_result=result, cause_on_spot=on_spot)
-    rows = [[_button(_(f"proc.cause.{code}"), "cau", complaint.id, code)] for code in procedure.CAUSES]
-    await message.answer(_("proc.cause_ask", number=complaint.number), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+    await state.update_data(cause_ticket=ticket_id, cause_result=result, cause_on_spot=on_spot)
+    rows = [[_button(_(f"proc.cause.{code}"), "cau", ticket_id, code)] for code in procedure.CAUSES]
+    await message.answer(_("proc.cause_ask", number=number), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def resolve_with_cause(message: Message, session: AsyncSession, state: FSMContext, staff: Staff,

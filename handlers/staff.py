@@ -305,14 +305,14 @@ async def note_command(message: Message, command: CommandObject, session: AsyncS
 async def do_resolve(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff, result: str,
                      policy: CallbackPolicy, clock: Clock, *, on_spot: bool = False,
                      state: FSMContext | None = None) -> bool:
-    number = complaint.number
+    number, ticket_id = complaint.number, complaint.id  # (a refusal rolls back: the row is expired)
     try:
-        await handling.resolve(session, complaint.id, staff, result, policy=policy, now=clock(), on_spot=on_spot)
+        await handling.resolve(session, ticket_id, staff, result, policy=policy, now=clock(), on_spot=on_spot)
     except DeskError as error:
         if error.code == "cause_required" and state is not None:  # Ⅰ/Ⅱ: ask the cause (handlers.procedure)
             from handlers.procedure import ask_cause
 
-            await ask_cause(message, state, complaint, result, on_spot)
+            await ask_cause(message, state, ticket_id, number, result, on_spot)
             return False
         await message.answer(error_text(error))
         return False
