@@ -90,7 +90,7 @@ class TestCauseAndCorrectiveAction:
         assert owners.button_texts()[0] == "我自己"
         await worker.press("我自己", owners)
         due = await worker.wait_edit(owners)
-        assert "完成期限" in due.text and "7天内" in [b for row in [due.button_texts()] for b in row]
+        assert "完成期限" in due.text and due.button_texts() == ["3天内", "7天内", "14天内", "30天内"]
         resolved_at = clock.now
         await worker.press("7天内", due)
         done = await worker.expect("已办结")
