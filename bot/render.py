@@ -319,8 +319,10 @@ class Renderer:
                   None))
         elif kind is NoticeKind.MONTHLY_REPORT:
             await self._monthly_report(session, params["month"], out)
-        elif kind in render_procedure.KINDS:
-            await render_procedure.fill(session, kind, params, c, text, tz)
+        elif kind in (NoticeKind.PLAN_SUBMITTED, NoticeKind.PLAN_APPROVED, NoticeKind.PLAN_RETURNED,
+                      NoticeKind.PLAN_OVERDUE, NoticeKind.PLAN_OVERDUE_MANAGER, NoticeKind.ACTION_ASSIGNED,
+                      NoticeKind.ACTION_REMINDER, NoticeKind.ACTION_OVERDUE):
+            await render_procedure.fill(session, kind, params, c, text, tz)  # cause, plans, corrective actions
         else:  # pragma: no cover - every kind above; a new kind must be added here
             raise ValueError(f"no rendering for notice kind {kind}")
 

@@ -14,10 +14,6 @@ from bot.texts import local_time, severity_label, snippet
 from models.tables import Complaint, CorrectiveAction, HandlingPlan, Staff
 from services.notices import NoticeKind
 
-KINDS = frozenset({NoticeKind.PLAN_SUBMITTED, NoticeKind.PLAN_APPROVED, NoticeKind.PLAN_RETURNED,
-                   NoticeKind.PLAN_OVERDUE, NoticeKind.PLAN_OVERDUE_MANAGER, NoticeKind.ACTION_ASSIGNED,
-                   NoticeKind.ACTION_REMINDER, NoticeKind.ACTION_OVERDUE})
-
 
 def cause_label(code: str | None) -> str:
     return _(f"proc.cause.{code}") if code else "—"
@@ -44,7 +40,7 @@ def action_line(action: CorrectiveAction, complaint: Complaint, owner: Staff | N
 
 
 async def fill(session: AsyncSession, kind: NoticeKind, params: dict, c: Complaint, text, tz) -> None:
-    """Append the messages of one notice of :data:`KINDS` (``text`` takes (message, buttons))."""
+    """Append the messages of one plan or corrective-action notice (``text`` takes (message, buttons))."""
     if kind in (NoticeKind.PLAN_SUBMITTED, NoticeKind.PLAN_APPROVED, NoticeKind.PLAN_RETURNED):
         plan = await session.get(HandlingPlan, params.get("plan"))
         body = escape(plan.text) if plan else "—"

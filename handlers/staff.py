@@ -688,9 +688,14 @@ def with_supervision(markup: InlineKeyboardMarkup | None, complaint: Complaint,
     """A supervisor's or manager's card also offers 无效投诉 and (managers) 手动关闭."""
     row = [InlineKeyboardButton(text=_(f"staff.btn_{act}"), callback_data=StaffCb(action=act[:2], ticket=complaint.id).pack())
            for act in ("invalid", "close") if may_act(act, complaint, staff)]
-    if not row:
+    rows = [row] if row else []
+    if complaint.plan_status == "submitted" and handling.can_supervise(complaint, staff):
+        from bot.render_procedure import plan_buttons  # 处理方案 waiting for this person's decision
+
+        rows += plan_buttons(complaint).inline_keyboard
+    if not rows:
         return markup
-    return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), row])
+    return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), *rows])
 
 
 ACT_OF = {"in": "invalid", "cl": "close"}

@@ -168,8 +168,11 @@ class TestHandlingPlan:
 
         await worker.send(f"/plan {number} 今天17点前维保单位到场，张师傅配合，明天上午复查")
         await worker.expect("已提交")
-        again = await supervisor.expect("处理方案待审批")
-        await supervisor.press("批准方案", again)
+        assert "17点前" in (await supervisor.expect("处理方案待审批")).text
+        await supervisor.send(f"/ticket {number}")  # the supervisor's card offers the decision too
+        card = await supervisor.expect(number)
+        assert "✅ 批准方案" in card.button_texts() and "↩️ 退回方案" in card.button_texts()
+        await supervisor.press("批准方案", card)
         assert number in (await supervisor.expect("已批准")).text
         assert "批准" in (await worker.expect("已由 王主管 批准")).text
         async with desk.sessions() as session:
