@@ -19,7 +19,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.buttons import StaffCb
 from bot.i18n import _
-from bot.render import ticket_buttons
 from bot.render_procedure import action_button, action_line, cause_label
 from bot.settings import Settings
 from bot.texts import error_text, local_time
@@ -340,4 +339,4 @@ async def text_only(message: Message) -> None:
     await message.answer(_("proc.text_only"))
 
 
-__all__ = ["handlers", "ask_cause", "ticket_buttons"]
+__all__ = ["handlers", "ask_cause"]
