@@ -132,6 +132,9 @@ class TestCauseAndCorrectiveAction:
         done = await worker.expect("已办结")
         assert "住户方" in done.text
         assert (await complaint_row(desk, number)).status == "resolved" and await actions(desk) == []
+        await worker.send("/help")
+        help_text = (await worker.expect("工作人员帮助")).text
+        assert "/plan" in help_text and "/actions" in help_text
 
 
 class TestHandlingPlan:
