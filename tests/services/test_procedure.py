@@ -217,3 +217,27 @@ async def test_watch_escalates_a_missing_plan_once_per_level_and_watches_correct
     async with sessions() as session:
         row = await session.get(CorrectiveAction, action.id)
         assert row.reminded_at == NOW + 2 * day + timedelta(minutes=1) and row.escalated_at == NOW + 3 * day
+
+
+async def test_retention_removes_the_words_of_causes_plans_and_corrective_actions(sessions, classifier, team):
+    from services import retention
+
+    worker, supervisor = team["worker"], team["supervisor"]
+    ticket = await file(sessions, classifier)
+    await held_by(sessions, ticket, worker)
+    async with sessions() as session:
+        await procedure.submit_plan(session, ticket.id, worker, "更换水管", now=NOW)
+        await procedure.decide_plan(session, ticket.id, supervisor, approve=False, reason="请写明时间", now=NOW)
+        await handling.resolve(session, ticket.id, worker, "已修好", policy=POLICY, now=NOW,
+                               cause=procedure.Cause("equipment", "水管老化", "排查全楼水管", None, NOW + timedelta(days=3)))
+    async with sessions() as session:
+        async with writing(session):
+            await retention._anonymise_ticket(session, await session.get(Complaint, ticket.id), NOW)
+            await session.commit()
+    async with sessions() as session:
+        row = await session.get(Complaint, ticket.id)
+        [plan] = (await session.exec(select(HandlingPlan))).all()
+        [action] = (await session.exec(select(CorrectiveAction))).all()
+    assert (row.cause_category, row.cause_text) == ("equipment", None)  # the category still counts
+    assert (plan.text, plan.return_reason, plan.status) == ("", None, "returned")
+    assert (action.description, action.status, action.due_at) == ("", "open", NOW + timedelta(days=3))
