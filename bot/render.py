@@ -131,7 +131,7 @@ async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Set
     category = category_label(complaint.category)
     if complaint.uncertain and complaint.runner_up:
         category = _("staff.close_call", first=category, second=category_label(complaint.runner_up))
-    return _("staff.card",
+    card = _("staff.card",
              header=header, number=complaint.number, category=category,
              kind=kind_label(complaint.kind), severity=severity_label(complaint.severity),
              reason=keywords_reason(complaint), status=status_label(complaint.status), assignee=who,
@@ -140,6 +140,10 @@ async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Set
              location=escape(complaint.location), description=escape(shorten(complaint.description, 1500)),
              contact=contact_text(complaint, full=full_phone),
              photos=_("staff.card_photos", count=photos) if photos else "")
+    if complaint.plan_by is not None and Status(complaint.status) in OPEN:  # 处理方案 of a Ⅰ/Ⅱ ticket
+        card += "\n" + _("proc.card_plan", deadline=local_time(complaint.plan_by, settings.tz),
+                         status=_(f"web.proc.plan_status.{complaint.plan_status or 'missing'}"))
+    return card
 
 
 def rating_keyboard(attempt_id: int) -> InlineKeyboardMarkup:

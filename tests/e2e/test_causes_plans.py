@@ -64,6 +64,7 @@ async def accepted(desk, client, user_id: int, location: str) -> str:
     number = await file_complaint(resident, IMPORTANT, location)
     ping = await worker.expect(number)
     assert "📝 提交处理方案" in ping.button_texts()  # a Ⅱ ticket needs a plan
+    assert "处理方案：未提交，期限" in ping.text
     await worker.send(f"/accept {number}")
     await worker.expect("已接单")
     return number
