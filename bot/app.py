@@ -165,6 +165,7 @@ class HuifangApp:
         self.worker = CallbackWorker(self.sessions, policy, clock=clock)
         self.sla_watcher = SlaWatcher(self.sessions, SlaPolicy.from_settings(settings),
                                       nudge_after=settings.progress_nudge_after, major_after=settings.major_after,
+                                      action_remind_before=settings.sla.action_remind_before,
                                       clock=clock)
         self.monthly = MonthlyReport(self.sessions, day=settings.report_day, at=settings.report_time, tz=settings.tz,
                                      clock=clock)

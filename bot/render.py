@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.buttons import RatingCb, StaffCb
+from bot import render_procedure
 from bot.i18n import DEFAULT_LOCALE, LOCALES, _, locale_for
 from bot.settings import Settings
 from bot.texts import (category_label, contact_line, duration, in_script, joined, kind_label, local_time, rating_label,
@@ -90,6 +91,8 @@ def ticket_buttons(complaint: Complaint) -> InlineKeyboardMarkup | None:
                  button("staff.btn_resume" if paused else "staff.btn_pause", "wait")]]
     else:
         return None
+    if status in OPEN and complaint.severity in ("urgent", "important") and complaint.plan_status in (None, "returned"):
+        rows.append([button("proc.btn_plan", "pln")])  # 处理方案 of a Ⅰ/Ⅱ ticket (services.procedure)
     return InlineKeyboardMarkup(inline_keyboard=close_call + rows)
 
 
@@ -128,7 +131,7 @@ async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Set
     category = category_label(complaint.category)
     if complaint.uncertain and complaint.runner_up:
         category = _("staff.close_call", first=category, second=category_label(complaint.runner_up))
-    return _("staff.card",
+    card = _("staff.card",
              header=header, number=complaint.number, category=category,
              kind=kind_label(complaint.kind), severity=severity_label(complaint.severity),
              reason=keywords_reason(complaint), status=status_label(complaint.status), assignee=who,
@@ -137,6 +140,10 @@ async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Set
              location=escape(complaint.location), description=escape(shorten(complaint.description, 1500)),
              contact=contact_text(complaint, full=full_phone),
              photos=_("staff.card_photos", count=photos) if photos else "")
+    if complaint.plan_by is not None and Status(complaint.status) in OPEN:  # 处理方案 of a Ⅰ/Ⅱ ticket
+        card += "\n" + _("proc.card_plan", deadline=local_time(complaint.plan_by, settings.tz),
+                         status=_(f"web.proc.plan_status.{complaint.plan_status or 'missing'}"))
+    return card
 
 
 def rating_keyboard(attempt_id: int) -> InlineKeyboardMarkup:
@@ -316,6 +323,10 @@ class Renderer:
                   None))
         elif kind is NoticeKind.MONTHLY_REPORT:
             await self._monthly_report(session, params["month"], out)
+        elif kind in (NoticeKind.PLAN_SUBMITTED, NoticeKind.PLAN_APPROVED, NoticeKind.PLAN_RETURNED,
+                      NoticeKind.PLAN_OVERDUE, NoticeKind.PLAN_OVERDUE_MANAGER, NoticeKind.ACTION_ASSIGNED,
+                      NoticeKind.ACTION_REMINDER, NoticeKind.ACTION_OVERDUE):
+            await render_procedure.fill(session, kind, params, c, text, tz)  # cause, plans, corrective actions
         else:  # pragma: no cover - every kind above; a new kind must be added here
             raise ValueError(f"no rendering for notice kind {kind}")
 

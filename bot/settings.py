@@ -41,6 +41,11 @@ class SlaSettings(BaseModel):
     general_resolve_days: int = 3
     general_complex_resolve_days: int = 7  # a Ⅲ ticket marked complex (the resident is told)
     remind_at: float = Field(default=0.8, gt=0, lt=1)  # remind the assignee at this share of the time
+    # 处理方案: Ⅰ plans within 24 h (wall clock, like Ⅰ's other deadlines), Ⅱ within 2 working days (48 h)
+    urgent_plan: Duration = timedelta(hours=24)
+    important_plan_days: int = Field(default=2, ge=0)
+    # 整改措施: the owner is reminded this long before the due date; overdue → the supervisor (managers)
+    action_remind_before: Duration = timedelta(days=1)
 
 
 class RateSettings(BaseModel):

@@ -43,7 +43,7 @@ from services.sla import SlaPolicy
 handlers = Handlers("staff")
 handlers.message.filter(F.chat.type == "private")
 
-STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "web", "help")
+STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "plan", "actions", "web", "help")
 REPORT_COMMANDS = ("stats", "report")
 SUPERVISOR_COMMANDS = ("invalid", "callback")
 MANAGER_COMMANDS = ("close",)
@@ -167,7 +167,7 @@ async def web_login(message: Message, session: AsyncSession, staff: Staff, setti
 @handlers.message(Command("help"), IsStaff())
 async def staff_help(message: Message) -> None:
     """Staff get their own help."""
-    await message.answer(_("staff.staff_help"))
+    await message.answer(_("staff.staff_help") + "\n\n" + _("proc.help"))  # + plans and corrective actions
 
 
 # --- lists and cards --------------------------------------------------------------------------
@@ -303,11 +303,17 @@ async def note_command(message: Message, command: CommandObject, session: AsyncS
 
 
 async def do_resolve(message: Message, session: AsyncSession, complaint: Complaint, staff: Staff, result: str,
-                     policy: CallbackPolicy, clock: Clock, *, on_spot: bool = False) -> bool:
-    number = complaint.number
+                     policy: CallbackPolicy, clock: Clock, *, on_spot: bool = False,
+                     state: FSMContext | None = None) -> bool:
+    number, ticket_id = complaint.number, complaint.id  # (a refusal rolls back: the row is expired)
     try:
-        await handling.resolve(session, complaint.id, staff, result, policy=policy, now=clock(), on_spot=on_spot)
+        await handling.resolve(session, ticket_id, staff, result, policy=policy, now=clock(), on_spot=on_spot)
     except DeskError as error:
+        if error.code == "cause_required" and state is not None:  # Ⅰ/Ⅱ: ask the cause (handlers.procedure)
+            from handlers.procedure import ask_cause
+
+            await ask_cause(message, state, ticket_id, number, result, on_spot)
+            return False
         await message.answer(error_text(error))
         return False
     await message.answer(_("staff.resolved_staff", number=number))
@@ -316,11 +322,11 @@ async def do_resolve(message: Message, session: AsyncSession, complaint: Complai
 
 @handlers.message(Command("resolve"), IsStaff())
 async def resolve_command(message: Message, command: CommandObject, session: AsyncSession, staff: Staff,
-                          callback_policy: CallbackPolicy, clock: Clock) -> None:
-    """/resolve TS… result — the result goes to the resident."""
+                          callback_policy: CallbackPolicy, clock: Clock, state: FSMContext) -> None:
+    """/resolve TS… result — the result goes to the resident (Ⅰ/Ⅱ: the cause is asked first)."""
     found = await ticket_from_command(message, command, session, staff, _("staff.resolve_usage"), needs_text=True)
     if found is not None:
-        await do_resolve(message, session, found[0], staff, found[1], callback_policy, clock)
+        await do_resolve(message, session, found[0], staff, found[1], callback_policy, clock, state=state)
 
 
 @handlers.callback_query(StaffCb.filter(F.action == "res"), IsStaff())
@@ -403,7 +409,7 @@ async def resolve_note(message: Message, state: FSMContext, session: AsyncSessio
         await message.answer(_("stale_button"))
         return
     if await do_resolve(message, session, complaint, staff, message.text, callback_policy, clock,
-                        on_spot=bool(data.get("on_spot"))):
+                        on_spot=bool(data.get("on_spot")), state=state):
         await state.clear()
 
 
@@ -682,9 +688,14 @@ def with_supervision(markup: InlineKeyboardMarkup | None, complaint: Complaint,
     """A supervisor's or manager's card also offers 无效投诉 and (managers) 手动关闭."""
     row = [InlineKeyboardButton(text=_(f"staff.btn_{act}"), callback_data=StaffCb(action=act[:2], ticket=complaint.id).pack())
            for act in ("invalid", "close") if may_act(act, complaint, staff)]
-    if not row:
+    rows = [row] if row else []
+    if complaint.plan_status == "submitted" and handling.can_supervise(complaint, staff):
+        from bot.render_procedure import plan_buttons  # 处理方案 waiting for this person's decision
+
+        rows += plan_buttons(complaint).inline_keyboard
+    if not rows:
         return markup
-    return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), row])
+    return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), *rows])
 
 
 ACT_OF = {"in": "invalid", "cl": "close"}

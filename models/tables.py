@@ -95,6 +95,50 @@ class Complaint(ComplaintBase, table=True):
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # retention: personal data gone
+    # 原因分析: a cause category from services.procedure.CAUSES and its text (required to resolve Ⅰ/Ⅱ)
+    cause_category: str | None = Field(default=None, max_length=16)
+    cause_text: str | None = Field(default=None, sa_type=Text)
+    # 处理方案: Ⅰ/Ⅱ tickets need a plan approved by the supervisor; due by plan_by (working time)
+    plan_by: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    plan_status: str | None = Field(default=None, max_length=16)  # None | submitted | approved | returned
+    plan_level: int = Field(default=0)  # 0 none, 1 supervisor warned, 2 manager warned (plan missing)
+
+
+class CorrectiveAction(SQLModel, table=True):
+    """整改/纠正预防措施: what will be changed so a cause of ours does not happen again; an owner and a due date."""
+
+    __tablename__ = "corrective_action"
+    __table_args__ = (Index("ix_corrective_action_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    description: str = Field(sa_type=Text)
+    owner_id: int = Field(foreign_key="staff.id", index=True)
+    created_by_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="open", max_length=16)  # open | done
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    done_by_id: int | None = Field(default=None)
+    done_note: str | None = Field(default=None, sa_type=Text)  # what was done
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HandlingPlan(SQLModel, table=True):
+    """处理方案 of a Ⅰ/Ⅱ ticket, submitted by the assignee and approved or returned by the supervisor."""
+
+    __tablename__ = "handling_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: int = Field(foreign_key="complaint.id", index=True)
+    text: str = Field(sa_type=Text)
+    submitted_by_id: int = Field(foreign_key="staff.id")
+    submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status: str = Field(default="submitted", max_length=16)  # submitted | approved | returned
+    decided_by_id: int | None = Field(default=None)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    return_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class Team(SQLModel, table=True):

@@ -17,14 +17,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import writing
 from models.tables import CallbackRound, CategoryCorrection, Complaint, Resident, Staff, Team
-from services import outbox, routing
+from services import outbox, procedure, routing
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
 from services.lifecycle import OPEN_STATUSES, Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
 from services.satisfaction import MANUAL_CLOSE_REASONS, CallbackPolicy, expected_callback, first_due, plan_round
-from services.sla import SlaPolicy, ticket_deadlines
+from services.sla import SlaPolicy, plan_deadline, ticket_deadlines
 
 NOTE_MAX = 1000
 
@@ -90,6 +90,7 @@ def is_paused(complaint: Complaint) -> bool:
 def _recompute(complaint: Complaint, policy: SlaPolicy, now: datetime) -> None:
     """Deadlines follow the pauses (the clock stops while waiting for the resident)."""
     complaint.respond_by, complaint.resolve_by = ticket_deadlines(policy, complaint, now)
+    complaint.plan_by = plan_deadline(policy, complaint, now)
 
 
 async def ticket_by_number(session: AsyncSession, number: str) -> Complaint | None:
@@ -130,9 +131,13 @@ async def add_note(session: AsyncSession, ticket: Complaint | int, staff: Staff,
 
 
 async def resolve(session: AsyncSession, ticket: Complaint | int, staff: Staff, result: str, *,
-                  policy: CallbackPolicy, now: datetime, on_spot: bool = False) -> Outcome:
+                  policy: CallbackPolicy, now: datetime, on_spot: bool = False,
+                  cause: procedure.Cause | None = None) -> Outcome:
     """The holder closes the work with a result note. In the same transaction: the resident's
-    message and the satisfaction-callback round, so a crash can lose neither."""
+    message and the satisfaction-callback round, so a crash can lose neither.
+
+    A Ⅰ or Ⅱ ticket needs its cause (原因分析; ``cause``, or one recorded before) and, when the cause
+    is ours, a corrective action with an owner and a due date (``procedure.apply_cause``)."""
     async with writing(session):
         complaint = await _load(session, ticket)
         _require_holder(complaint, staff)
@@ -141,6 +146,7 @@ async def resolve(session: AsyncSession, ticket: Complaint | int, staff: Staff, 
                 raise DeskError("accept_first_resolve", number=complaint.number)
             raise DeskError("status_not_allowed", number=complaint.number, status=complaint.status)
         note = _clean(result, "result")
+        cause_notices = await procedure.apply_cause(session, complaint, staff, cause, now=now)
         complaint.resolved_on_spot = on_spot
         session.add(complaint)
         await transition(session, complaint, Status.RESOLVED, actor=Actor.of_staff(staff), now=now,
@@ -149,7 +155,7 @@ async def resolve(session: AsyncSession, ticket: Complaint | int, staff: Staff, 
         # The resident is told when to expect the callback (the first attempt's day and time of day).
         expect = expected_callback(round_, await first_due(session, round_), policy, now)
         notices = [to_resident(NoticeKind.RESOLVED, complaint.resident_id, complaint.id, result=note,
-                               **({"callback": expect} if expect else {}))]
+                               **({"callback": expect} if expect else {}))] + cause_notices
         return await _done(session, Outcome(complaint, notices, round=round_), now)
 
 
@@ -324,7 +330,7 @@ async def set_severity(session: AsyncSession, ticket: Complaint | int, staff: St
         record(session, complaint.id, "severity", actor=Actor.of_staff(staff), now=now,
                old=complaint.severity, new=new.value)
         complaint.severity, complaint.updated_at = new.value, now
-        complaint.response_level = complaint.resolve_level = 0  # warnings follow the new deadlines
+        complaint.response_level = complaint.resolve_level = complaint.plan_level = 0  # warnings follow the new deadlines
         _recompute(complaint, policy, now)
         session.add(complaint)
         return await _done(session, Outcome(complaint), now)

@@ -27,7 +27,7 @@ from services.classify import Classification
 from services.domain import Status
 from services.errors import DeskError
 from services.numbering import next_ticket_number
-from services.sla import SlaPolicy, deadlines
+from services.sla import SlaPolicy, deadlines, plan_deadline
 
 # Which status may follow which (SPEC "Handling").
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -217,6 +217,7 @@ async def create_complaint(
     )
     if sla is not None:
         complaint.respond_by, complaint.resolve_by = deadlines(sla, classification.severity, now)
+        complaint.plan_by = plan_deadline(sla, complaint, now)
     session.add(complaint)
     try:
         await session.flush()

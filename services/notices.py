@@ -43,6 +43,15 @@ class NoticeKind(StrEnum):
     CLOSED_BY_HAND_STAFF = "closed_by_hand_staff"  # the assignee: params: by, reason
     INVALID_STAFF = "invalid_staff"  # the assignee: params: by, reason
     CLOSE_HELD = "close_held"  # not closed by the clock: a newer complaint on the same matter; params: newer, reason
+    # cause analysis, corrective actions, handling plans (services.procedure)
+    PLAN_SUBMITTED = "plan_submitted"  # the supervisor decides, with buttons; params: plan, by
+    PLAN_APPROVED = "plan_approved"  # the assignee; params: plan, by
+    PLAN_RETURNED = "plan_returned"  # the assignee; params: plan, by (the reason is on the plan)
+    PLAN_OVERDUE = "plan_overdue"  # the supervisor (else managers): no plan by plan_by; params: returned
+    PLAN_OVERDUE_MANAGER = "plan_overdue_manager"  # a second period later
+    ACTION_ASSIGNED = "action_assigned"  # the owner of a corrective action; params: action, by
+    ACTION_REMINDER = "action_reminder"  # the owner, before the due date; params: action
+    ACTION_OVERDUE = "action_overdue"  # the owner's supervisor (else managers); params: action
     # to residents
     ACCEPTED = "accepted"  # params: staff
     NOTE = "note"  # params: note

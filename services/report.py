@@ -634,6 +634,47 @@ def _draw_charts(w: Words, current: MonthStats, days: list[tuple[date, int]], ou
     ]
 
 
+ACTION_COLUMNS = [("number", 18), ("category", 10), ("cause", 10), ("cause_text", 30), ("action", 36),
+                  ("owner", 10), ("created", 17), ("due", 17), ("status", 9), ("done", 17), ("done_note", 36)]
+
+
+async def _write_corrective_actions(wb: Workbook, w: Words, session: AsyncSession, stats: MonthStats,
+                                    tz: ZoneInfo) -> None:
+    """整改措施: the corrective actions opened or closed in the month (ticket, cause, action, owner, due,
+    status, what was done), then the counts opened / closed / still open (services.procedure)."""
+    from models.tables import Complaint, CorrectiveAction
+
+    ws = _sheet(wb, w("report.sheet.actions"), [(w(f"report.action_column.{key}"), width)
+                                                for key, width in ACTION_COLUMNS])
+    statement = (select(CorrectiveAction, Complaint, Staff)
+                 .join(Complaint, Complaint.id == CorrectiveAction.complaint_id)
+                 .join(Staff, Staff.id == CorrectiveAction.owner_id)
+                 .where(((CorrectiveAction.created_at >= stats.start) & (CorrectiveAction.created_at < stats.end))
+                        | ((CorrectiveAction.done_at >= stats.start) & (CorrectiveAction.done_at < stats.end)))
+                 .order_by(CorrectiveAction.created_at, CorrectiveAction.id))
+    if stats.team_id is not None:
+        statement = statement.where(Complaint.team_id == stats.team_id)
+    rows = (await session.exec(statement)).all()
+    opened = closed = still_open = 0
+    for action, complaint, owner in rows:
+        opened += stats.start <= action.created_at < stats.end
+        done_here = action.done_at is not None and stats.start <= action.done_at < stats.end
+        closed += done_here
+        still_open += action.status == "open" or (action.done_at is not None and action.done_at >= stats.end)
+        ws.append([_cell(ws, complaint.number), _cell(ws, w.category(complaint.category)),
+                   _cell(ws, w(f"proc.cause.{complaint.cause_category}") if complaint.cause_category else "—"),
+                   _cell(ws, complaint.cause_text or ""), _cell(ws, action.description), _cell(ws, owner.name),
+                   _cell(ws, _local(action.created_at, tz), DATETIME), _cell(ws, _local(action.due_at, tz), DATETIME),
+                   _cell(ws, w(f"proc.action_status.{'done' if done_here else 'open'}")),
+                   _cell(ws, _local(action.done_at, tz) if done_here else None, DATETIME),
+                   _cell(ws, (action.done_note or "") if done_here else "")])
+    if not rows:
+        ws.append([_cell(ws, "—"), _cell(ws, w("report.no_actions"))])
+    ws.append([])
+    for key, value in (("opened", opened), ("closed", closed), ("open", still_open)):
+        ws.append([_cell(ws, w(f"report.actions_count.{key}"), bold=True), _cell(ws, value, INT, bold=True)])
+
+
 async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, text: Text,
                        team_id: int | None = None, now: datetime | None = None,
                        ticket_list: bool = True) -> ReportFiles:
@@ -663,6 +704,7 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
     _write_matters(wb, words, matters, current.total)
     if ticket_list:
         await _write_tickets(wb, words, session, current, tz)
+    await _write_corrective_actions(wb, words, session, current, tz)
     _write_charts(wb, words, chart_paths)
     tmp = out.with_name(out.name + ".tmp")
     await asyncio.to_thread(wb.save, tmp)

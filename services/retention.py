@@ -19,7 +19,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import writing
-from models.tables import CallbackRound, CategoryCorrection, Complaint, ComplaintEvent, OutboxNotice, Resident
+from models.tables import (CallbackRound, CategoryCorrection, Complaint, ComplaintEvent, CorrectiveAction, HandlingPlan,
+                           OutboxNotice, Resident)
 from services.lifecycle import Actor, record
 from services.matters import area_of
 
@@ -86,6 +87,12 @@ async def _anonymise_ticket(session: AsyncSession, complaint: Complaint, now: da
                                                     col(ComplaintEvent.note).is_not(None)).values(note=None))
     await session.exec(update(CallbackRound).where(CallbackRound.complaint_id == ids).values(comment=None))
     await session.exec(update(CategoryCorrection).where(CategoryCorrection.complaint_id == ids).values(text=REMOVED))
+    # 原因分析, 处理方案, 整改措施 (services.procedure): the category, dates and statuses stay, the words go
+    await session.exec(update(Complaint).where(Complaint.id == ids).values(cause_text=None))
+    await session.exec(update(HandlingPlan).where(HandlingPlan.complaint_id == ids).values(text=REMOVED,
+                                                                                           return_reason=None))
+    await session.exec(update(CorrectiveAction).where(CorrectiveAction.complaint_id == ids).values(
+        description=REMOVED, done_note=None))
     record(session, ids, "anonymised", actor=Actor.system(), now=now)
 
 

@@ -36,6 +36,12 @@ class SlaPolicy:
     calendar: WorkCalendar
     remind_at: float = 0.8  # share of the resolution time after which the assignee is reminded
     general_complex: Budget | None = None  # resolution allowance of a Ⅲ ticket marked complex
+    # 处理方案 allowances of Ⅰ and Ⅱ tickets (Ⅲ tickets need no plan)
+    urgent_plan: Budget | None = None
+    important_plan: Budget | None = None
+
+    def plan_budget(self, severity: Severity | str) -> Budget | None:
+        return {Severity.URGENT: self.urgent_plan, Severity.IMPORTANT: self.important_plan}.get(Severity(severity))
 
     def resolve_budget(self, severity: Severity | str, complex_: bool = False) -> Budget:
         rule = self.for_severity(severity)
@@ -61,6 +67,8 @@ class SlaPolicy:
             calendar=WorkCalendar(settings.work_hours, settings.tz),
             remind_at=sla.remind_at,
             general_complex=Budget(working_days=sla.general_complex_resolve_days),
+            urgent_plan=Budget(amount=sla.urgent_plan, wall_clock=True),
+            important_plan=Budget(working_days=sla.important_plan_days),
         )
 
 
@@ -88,6 +96,14 @@ def ticket_deadlines(policy: SlaPolicy, complaint, now: datetime) -> tuple[datet
     its complexity (pauses before the clock start are ignored)."""
     return deadlines(policy, complaint.severity, clock_start(complaint), pauses=parse_pauses(complaint.pauses),
                      now=now, complex_=bool(complaint.complex))
+
+
+def plan_deadline(policy: SlaPolicy, complaint, now: datetime | None = None) -> datetime | None:
+    """When a Ⅰ/Ⅱ ticket's handling plan is due (from its clock start, with its pauses); None for Ⅲ."""
+    budget = policy.plan_budget(complaint.severity)
+    if budget is None:
+        return None
+    return due(policy.calendar, clock_start(complaint), budget, pauses=parse_pauses(complaint.pauses or []), now=now)
 
 
 def reminder_time(policy: SlaPolicy, severity: Severity | str, created_at: datetime, resolve_by: datetime) -> datetime:

@@ -46,3 +46,19 @@ async def file_complaint(user, description: str, location: str = "3栋1单元", 
 def text(key: str, locale: str = "zh_Hans", **params) -> str:
     """A message of the bot's catalogue, as a resident of that locale sees it."""
     return catalogues().text(key, locale=locale, **params)
+
+
+async def resolve(worker, number: str, result: str, *, done: str = "已办结", cause: str = "third_party",
+                  why: str = "供水管网检修，已协调", timeout: float = 10):
+    """``/resolve``; a Ⅰ/Ⅱ ticket asks the cause first (services.procedure): answered with a cause
+    that is not ours (no corrective action), in any language. Returns the confirmation."""
+    await worker.send(f"/resolve {number} {result}")
+    while True:
+        message = await worker.next_message(timeout)
+        if done in (message.text or ""):
+            return message
+        data = [d for d in message.button_data() if d and d.startswith("st:cau:") and d.endswith(f":{cause}")]
+        if data:
+            await worker.press_data(message.message_id, data[0], check=True)
+            await worker.wait_edit(message)  # the question for the cause's text
+            await worker.send(why)

@@ -13,7 +13,7 @@ from models.tables import CallbackAttempt, CallbackRound, Complaint
 from services.slots import parse_slots, slot_of
 from tests.clock import PinnedClock
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import file_complaint, onboard
+from tests.e2e.flows import file_complaint, onboard, resolve
 
 pytestmark = pytest.mark.e2e
 
@@ -57,8 +57,7 @@ async def handle_and_resolve(worker, number: str, result: str = "已修好") -> 
     """The worker accepts (or re-accepts) and resolves with a result note."""
     await worker.send(f"/accept {number}")
     await worker.expect("已接单")
-    await worker.send(f"/resolve {number} {result}")
-    await worker.expect("已办结")
+    await resolve(worker, number, result)  # Ⅰ/Ⅱ: the cause is asked first
 
 
 async def resolved_ticket(people, description: str, result: str = "已修好", **kwargs) -> str:

@@ -10,7 +10,7 @@ from opencc import OpenCC
 
 from tests.e2e.callbacks_fast import FAST
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import TICKET, onboard, text
+from tests.e2e.flows import TICKET, onboard, resolve, text
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u3400-\u9fff]")
@@ -53,8 +53,7 @@ async def full_journey(client, worker, resident, locale: str, typed: dict[str, s
     await worker.expect(number)
     await worker.send(f"/accept {number}")
     await worker.expect("已接单")
-    await worker.send(f"/resolve {number} {typed['result']}")
-    await worker.expect("已办结")
+    await resolve(worker, number, typed["result"])  # Ⅰ/Ⅱ: the cause is asked first
     rating = f"5 {text('rating.5', locale)}"
     prompt = await resident.next_message(timeout=15)  # accepted, resolved, then the satisfaction prompt
     while rating not in prompt.button_texts():

@@ -14,7 +14,7 @@ from sqlmodel import select
 from models.tables import Complaint
 from tests.clock import E2E_START, PinnedClock
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import file_complaint, onboard
+from tests.e2e.flows import file_complaint, onboard, resolve
 
 pytestmark = pytest.mark.e2e
 
@@ -34,8 +34,7 @@ async def tick(app) -> None:
 async def handle_and_resolve(worker, number: str, result: str = "已修好") -> None:
     await worker.send(f"/accept {number}")
     await worker.expect("已接单")
-    await worker.send(f"/resolve {number} {result}")
-    await worker.expect("已办结")
+    await resolve(worker, number, result)  # Ⅰ/Ⅱ: the cause is asked first
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from sqlmodel import select
 from models.tables import ReportRun
 from scheduler.reports import MonthlyReport
 from services import stats
-from tests.e2e.flows import file_complaint, onboard
+from tests.e2e.flows import file_complaint, onboard, resolve
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +30,7 @@ async def office(bot_app, client):
     await people["worker"].expect(number)
     await people["worker"].send(f"/accept {number}")
     await people["worker"].expect("已接单")
-    await people["worker"].send(f"/resolve {number} 已修复")
-    await people["worker"].expect("已办结")
+    await resolve(people["worker"], number, "已修复")  # Ⅱ: the cause is asked first
     people["number"] = number
     return people
 

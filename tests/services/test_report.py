@@ -16,7 +16,7 @@ from services import charts
 from services.report import build_report, local_days
 from tests.services.test_stats import AFTER, SH, numbers, seed
 
-SHEETS = ["汇总", "分类×级别", "楼栋区域", "人员", "重复问题TOP3", "工单明细", "图表"]
+SHEETS = ["汇总", "分类×级别", "楼栋区域", "人员", "重复问题TOP3", "工单明细", "整改措施", "图表"]
 TEXT = catalogues().text  # the default locale, Simplified Chinese
 
 
@@ -160,7 +160,7 @@ async def test_workbook_in_english(sessions, tmp_path):
                                        text=catalogues().text)
     wb = load_workbook(files.xlsx)
     assert wb.sheetnames == ["Summary", "Category × severity", "Buildings", "Staff", "Top 3 recurring", "Tickets",
-                             "Charts"]
+                             "Corrective actions", "Charts"]
     summary = wb["Summary"]
     assert [c.value for c in summary[1]] == ["Figure", "This month (2026-10)", "Last month (2026-09)", "Change"]
     s = by_first(summary)

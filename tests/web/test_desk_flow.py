@@ -325,7 +325,8 @@ async def test_major_complaints_are_called_back_by_a_manager_not_by_telegram(con
     assert (await ticket(sessions, number)).major
     holder = await people.login(fixer)
     await holder.form(f"/tickets/{number}/accept", {})
-    await holder.form(f"/tickets/{number}/resolve", {"result": "已修好并致歉"})
+    await holder.form(f"/tickets/{number}/resolve", {"result": "已修好并致歉", "cause": "third_party",  # Ⅰ/Ⅱ: a cause
+                                                     "cause_text": "电梯配件由厂家供货，延误一个月"})
     async with sessions() as session:
         pending = (await session.exec(select(CallbackAttempt))).one()
         clock.set(pending.due_at)

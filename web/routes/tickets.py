@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -12,8 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram_files import FileUnavailable, telegram_file
-from models.tables import Complaint, Staff, Team
-from services import desk, handling, lifecycle
+from models.tables import Complaint, CorrectiveAction, Staff, Team
+from services import desk, handling, lifecycle, procedure
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
@@ -84,12 +85,21 @@ async def ticket(request: Request, number: str, viewer: CurrentUser, session: Se
         "resume": holder and handling.is_paused(complaint),
         "correct": handling.can_direct(complaint, me) and Status(complaint.status) in lifecycle.OPEN_STATUSES,
         "sensitive": handling.can_direct(complaint, me),
+        "plan": procedure.may_submit_plan(complaint, me),
+        "decide_plan": procedure.can_supervise(complaint, me) and complaint.plan_status == "submitted",
     }
     values = {"c": complaint, "events": events, "names": names, "people": people, "team": team,
               "rounds": await desk.rounds_of(session, complaint.id), "actions": actions,
               "full_phone": shows_full_phone(complaint, me), "sla": desk.sla_state(complaint, context_of(request).clock()),
               "teams": [t for t in await staff_service.teams(session)],
-              "categories": [c.value for c in Category], "severities": [v.value for v in Severity]}
+              "categories": [c.value for c in Category], "severities": [v.value for v in Severity],
+              # 原因分析 / 整改措施 / 处理方案 (services.procedure)
+              "needs_cause": procedure.needs_cause(complaint), "causes": procedure.CAUSES,
+              "our_causes": sorted(procedure.OUR_CAUSES), "plans": await procedure.plans_of(session, complaint.id),
+              "corrective": await procedure.actions_of(session, complaint.id),
+              "owners": [p for p in people.values() if p.active],
+              "may_finish_action": lambda a: a.status == "open" and (
+                  a.owner_id == me.id or procedure.can_supervise(complaint, me))}
     return page(request, "ticket.html", values)
 
 
@@ -112,13 +122,30 @@ async def note(request: Request, number: str, viewer: CsrfUser, session: Session
     return back(complaint.number)
 
 
+def _due(value: str, tz) -> datetime | None:
+    """A due date from the form (a local day): the end of that working day, 18:00 local."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return datetime.combine(day, time(18, 0), tz).astimezone(UTC)
+
+
 @router.post("/{number}/resolve")
 async def resolve(request: Request, number: str, viewer: CsrfUser, session: SessionDep,
-                  result: Annotated[str, Form()] = "", on_spot: Annotated[str, Form()] = ""):
+                  result: Annotated[str, Form()] = "", on_spot: Annotated[str, Form()] = "",
+                  cause: Annotated[str, Form()] = "", cause_text: Annotated[str, Form()] = "",
+                  action: Annotated[str, Form()] = "", owner: Annotated[str, Form()] = "",
+                  due: Annotated[str, Form()] = ""):
+    """办结; a Ⅰ/Ⅱ ticket with its cause and, when the cause is ours, the corrective action."""
     complaint = await visible(session, number, viewer)
     context = context_of(request)
+    stated = None
+    if cause:
+        stated = procedure.Cause(cause, cause_text, action or None, int(owner) if owner.isdigit() else None,
+                                 _due(due, context.settings.tz) if due else None)
     await handling.resolve(session, complaint.id, viewer.staff, result, policy=context.callback_policy,
-                           now=context.clock(), on_spot=bool(on_spot))
+                           now=context.clock(), on_spot=bool(on_spot), cause=stated)
     return back(complaint.number)
 
 
@@ -169,4 +196,35 @@ async def classify(request: Request, number: str, viewer: CsrfUser, session: Ses
         await handling.correct_category(session, complaint.id, viewer.staff, category, now=context.clock())
     if severity != complaint.severity:
         await handling.set_severity(session, complaint.id, viewer.staff, severity, context.sla, now=context.clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/plan")
+async def submit_plan(request: Request, number: str, viewer: CsrfUser, session: SessionDep,
+                      text: Annotated[str, Form()] = ""):
+    """处理方案 of a Ⅰ/Ⅱ ticket: the supervisor is asked to approve it."""
+    complaint = await visible(session, number, viewer)
+    await procedure.submit_plan(session, complaint.id, viewer.staff, text, now=context_of(request).clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/plan/decide")
+async def decide_plan(request: Request, number: str, viewer: CsrfUser, session: SessionDep,
+                      decision: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = ""):
+    """审批: approve the pending plan, or return it with a reason."""
+    complaint = await visible(session, number, viewer)
+    await procedure.decide_plan(session, complaint.id, viewer.staff, approve=decision == "approve",
+                                reason=reason, now=context_of(request).clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/actions/{action_id}/done")
+async def finish_action(request: Request, number: str, action_id: int, viewer: CsrfUser, session: SessionDep,
+                        note: Annotated[str, Form()] = ""):
+    """A corrective action carried out, with what was done."""
+    complaint = await visible(session, number, viewer)
+    found = await session.get(CorrectiveAction, action_id)
+    if found is None or found.complaint_id != complaint.id:
+        raise DeskError("no_action")
+    await procedure.complete_action(session, action_id, viewer.staff, note, now=context_of(request).clock())
     return back(complaint.number)
