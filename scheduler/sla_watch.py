@@ -18,14 +18,16 @@ class SlaWatcher:
     """Escalations, reminders, nudges and majors by age, once each."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], policy: SlaPolicy, *,
-                 nudge_after: timedelta, major_after: timedelta, clock: Callable[[], datetime] = utcnow) -> None:
+                 nudge_after: timedelta, major_after: timedelta, major_rules=None, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
         self.policy = policy
         self.nudge_after = nudge_after
         self.major_after = major_after
+        self.major_rules = major_rules
         self.clock = clock
 
     async def tick(self) -> list[Notice]:
         async with self.sessions() as session:
             return await escalation.watch(session, policy=self.policy, now=self.clock(),
-                                          nudge_after=self.nudge_after, major_after=self.major_after)
+                                          nudge_after=self.nudge_after, major_after=self.major_after,
+                                          major_rules=self.major_rules)

@@ -31,7 +31,10 @@ async def board(request: Request, viewer: CurrentUser, session: SessionDep, stat
     filters = {"status": status, "team": team_id or "", "overdue": "1" if overdue else "", "q": q,
                "category": category, "severity": severity, "channel": channel, "major": "1" if major else ""}
     teams = {t.id: t for t in await staff_service.teams(session)}
-    values = {"result": result, "teams": teams, "statuses": [s.value for s in Status], "sla_state": desk.sla_state,
+    owner_ids = {c.major_owner_id for c in result.rows if c.major_owner_id}
+    owners = {s.id: s.name for s in await staff_service.list_staff(session, include_removed=True)
+              if s.id in owner_ids} if owner_ids else {}
+    values = {"result": result, "teams": teams, "owners": owners, "statuses": [s.value for s in Status], "sla_state": desk.sla_state,
               "filters": filters, "query": urlencode(filters),
               "categories": [c.value for c in Category], "severities": [v.value for v in Severity],
               "channels": ("telegram", *desk.CHANNELS),

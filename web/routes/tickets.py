@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import Complaint, Staff, Team
-from services import desk, handling, lifecycle
+from services import desk, handling, lifecycle, majors
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
@@ -58,7 +58,10 @@ async def ticket(request: Request, number: str, viewer: CurrentUser, session: Se
         "correct": handling.can_direct(complaint, me) and Status(complaint.status) in lifecycle.OPEN_STATUSES,
         "sensitive": handling.can_direct(complaint, me),
     }
-    values = {"c": complaint, "events": events, "names": names, "people": people, "team": team,
+    linked = [g for g in await majors.linked(session, complaint) if g.id != complaint.id] if (
+        complaint.major or complaint.related_to_id) else []
+    actions["reply"] = complaint.major and majors.may_own(me) and Status(complaint.status) in lifecycle.OPEN_STATUSES
+    values = {"c": complaint, "linked": linked, "events": events, "names": names, "people": people, "team": team,
               "rounds": await desk.rounds_of(session, complaint.id), "actions": actions,
               "full_phone": shows_full_phone(complaint, me), "sla": desk.sla_state(complaint, context_of(request).clock()),
               "teams": [t for t in await staff_service.teams(session)],
@@ -142,4 +145,13 @@ async def classify(request: Request, number: str, viewer: CsrfUser, session: Ses
         await handling.correct_category(session, complaint.id, viewer.staff, category, now=context.clock())
     if severity != complaint.severity:
         await handling.set_severity(session, complaint.id, viewer.staff, severity, context.sla, now=context.clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/reply")
+async def major_reply(request: Request, number: str, viewer: CsrfUser, session: SessionDep,
+                      text: Annotated[str, Form()] = ""):
+    """重大投诉: the manager's reply to every resident of the matter."""
+    complaint = await visible(session, number, viewer)
+    await majors.reply(session, complaint.id, viewer.staff, text, now=context_of(request).clock())
     return back(complaint.number)
