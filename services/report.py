@@ -646,7 +646,8 @@ def _write_majors(wb: Workbook, w: Words, rows: list[report_figures.MajorRow], t
     """重大投诉: the month's majors with their owner and outcome."""
     ws = _sheet(wb, w("report.sheet.majors"), [(w(f"report.major.{key}"), width) for key, width in (
         ("number", 18), ("created", 17), ("category", 10), ("location", 24), ("owner", 12), ("reply_by", 17),
-        ("replied", 17), ("resolve_by", 17), ("resolved", 17), ("status", 10), ("outcome", 14))])
+        ("replied", 17), ("replied_on_time", 9), ("resolve_by", 17), ("resolved", 17), ("status", 10), ("outcome", 14))])
+    yes_no = {True: w("report.yes"), False: w("report.no")}
     for r in rows:
         if r.first_resolved is None:
             outcome = w("report.major.outcome_open")
@@ -654,7 +655,8 @@ def _write_majors(wb: Workbook, w: Words, rows: list[report_figures.MajorRow], t
             outcome = w("report.major.outcome_on_time") if r.resolved_on_time else w("report.major.outcome_late")
         ws.append([_cell(ws, r.number), _cell(ws, _local(r.created_at, tz), DATETIME), _cell(ws, w.category(r.category)),
                    _cell(ws, r.location), _cell(ws, r.owner or "—"), _cell(ws, _local(r.reply_by, tz), DATETIME),
-                   _cell(ws, _local(r.replied_at, tz), DATETIME), _cell(ws, _local(r.resolve_by, tz), DATETIME),
+                   _cell(ws, _local(r.replied_at, tz), DATETIME), _cell(ws, yes_no.get(r.replied_on_time, "—")),
+                   _cell(ws, _local(r.resolve_by, tz), DATETIME),
                    _cell(ws, _local(r.first_resolved, tz), DATETIME), _cell(ws, w.status(r.status)),
                    _cell(ws, outcome)])
     if not rows:
