@@ -49,16 +49,16 @@ class MajorRules:
 
 
 async def owner_for(session: AsyncSession, rules: MajorRules) -> Staff | None:
-    """MAJOR_OWNER if it names an active manager or admin, else the first manager (else admin)."""
-    people = sorted(await staff_service.people_with_role(session, "manager"), key=lambda p: p.id)
-    people = people or sorted(await staff_service.people_with_role(session, "admin"), key=lambda p: p.id)
+    """MAJOR_OWNER if it names an active manager or admin (id or name), else the first active
+    manager (else admin). Managers who use only the console can own majors too."""
+    rows = (await session.exec(select(Staff).where(col(Staff.role).in_(("manager", "admin")),
+                                                   col(Staff.active).is_(True)).order_by(col(Staff.id)))).all()
     wanted = (rules.owner or "").strip()
-    if wanted:
-        every = await staff_service.people_with_role(session, "manager", "admin")
-        for person in every:
-            if str(person.id) == wanted or person.name == wanted:
-                return person
-    return people[0] if people else None
+    for person in rows:
+        if wanted and (str(person.id) == wanted or person.name == wanted):
+            return person
+    managers = [p for p in rows if p.role == "manager"]
+    return (managers or list(rows) or [None])[0]
 
 
 async def take_charge(session: AsyncSession, complaint_ids: Sequence[int], now: datetime, rules: MajorRules,
