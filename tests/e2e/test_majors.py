@@ -102,6 +102,14 @@ class TestOwnerAndDeadlines:
         assert numbers[0] in overdue.text and "李经理" in overdue.text
         assert all(c.major_resolve_level == 1 for c in await rows(desk, numbers))
 
+    async def test_stats_show_the_new_figures(self, desk, client):
+        manager = desk.people["manager"]
+        await same_matter(desk, client)
+        await manager.send("/stats")
+        figures = await manager.expect("有效投诉按类型")
+        assert "投诉 3" in figures.text and "Telegram 3" in figures.text and "重开率" in figures.text
+        assert "重大投诉 3 件" in figures.text and "负责人 李经理" in figures.text
+
     async def test_reply_is_for_managers_and_majors_only(self, desk, client):
         worker, manager = desk.people["worker"], desk.people["manager"]
         resident = client.user(5450, first_name="钱二", phone="13800000002")
