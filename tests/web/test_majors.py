@@ -35,6 +35,8 @@ async def test_owner_deadlines_and_reply_on_the_ticket_page_and_the_board(consol
     assert f'action="/tickets/{number}/reply"' in page
     board = (await manager.http.get("/")).text
     assert "重大" in board and "负责人: 刘经理" in board
+    figures = (await manager.http.get("/dashboard")).text
+    assert "专项指标" in figures and f'{number}</a> 负责人: 刘经理' in figures and "有效投诉按类型" in figures
 
     sent = await manager.form(f"/tickets/{number}/reply", {"text": "已联系电梯厂家，周三前修复，深表歉意"})
     assert sent.status_code == 303

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from bot.i18n import _, catalogues
 from services import report as report_service
-from services import review, stats
+from services import report_figures, review, stats
 from services.domain import Status
 from services.errors import DeskError
 from web.deps import CsrfUser, CurrentUser, Forbidden, SessionDep, context_of
@@ -54,7 +54,8 @@ async def dashboard(request: Request, viewer: CurrentUser, session: SessionDep, 
         "month": month, "previous_month": stats.previous_month(month), "current": current, "previous": previous,
         "categories": categories, "top": top, "statuses": statuses,
         "report_month": stats.previous_month(stats.current_month(tz, now)),
-        "drafts": await review.drafts(session) if review.may_review(viewer.staff) else []})
+        "drafts": await review.drafts(session) if review.may_review(viewer.staff) else [],
+        "figures": await report_figures.month_figures(session, current)})
 
 
 @router.get("/report.xlsx")
