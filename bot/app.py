@@ -36,6 +36,7 @@ from scheduler.sla_watch import SlaWatcher
 from services import routing
 from services.classify import Classifier, get_classifier
 from services.filing import MatterRules
+from services.majors import MajorRules
 from services.satisfaction import CallbackPolicy
 from services.sla import SlaPolicy
 from services.staff import seed_teams
@@ -166,9 +167,10 @@ class HuifangApp:
         self.sla_watcher = SlaWatcher(self.sessions, SlaPolicy.from_settings(settings),
                                       nudge_after=settings.progress_nudge_after, major_after=settings.major_after,
                                       action_remind_before=settings.sla.action_remind_before,
+                                      major_rules=MajorRules.from_settings(settings),
                                       clock=clock)
         self.monthly = MonthlyReport(self.sessions, day=settings.report_day, at=settings.report_time, tz=settings.tz,
-                                     clock=clock)
+                                     clock=clock, review=settings.report_review)
         self.retention = RetentionJob(self.sessions, keep=settings.retention, at=settings.retention_at,
                                       tz=settings.tz, clock=clock)
         self.retrain = ClassifierRetrain.from_settings(self.sessions, self.classifier, settings)

@@ -62,3 +62,10 @@ class LangCb(CallbackData, prefix="lg"):
     """/lang: a locale, or "auto" (follow Telegram's language)."""
 
     locale: str
+
+
+class ReviewCb(CallbackData, prefix="rv"):
+    """The monthly report draft: ``ap`` approve and send, ``sm`` write the analysis summary."""
+
+    action: str  # ap | sm
+    month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]

@@ -8,7 +8,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from bot.i18n import _
-from bot.texts import category_label, joined, severity_label, status_label
+from bot.texts import category_label, joined, kind_label, severity_label, status_label
 from services.stats import MonthStats, Rate, parse_month
 
 MAX_MESSAGE = 4096
@@ -114,3 +114,22 @@ def render_stats_text(current: MonthStats, previous: MonthStats) -> str:
         text = text[:4000].rsplit("\n", 1)[0] + "\n…"
     return text
 
+
+
+def render_more_figures(figures) -> str:
+    """The figures of ``services.report_figures`` in a few lines for /stats: valid complaints by
+    kind and channel, average resolution time by severity, reopen rate, majors and their owners."""
+    kinds = " · ".join(f"{_label(kind_label, k)} {n}" for k, n in figures.by_kind.items()) or "—"
+    channels = " · ".join(f"{_(f'web.channel.{k}')} {n}" for k, n in figures.by_channel.items()) or "—"
+    hours = " · ".join(_("stats.more.hours_item", label=_label(severity_label, sev),
+                         hours="—" if h is None else f"{h:.1f}", n=n)
+                       for sev, (n, h) in figures.resolution_hours.items()) or "—"
+    lines = [_("stats.more.kinds", items=kinds), _("stats.more.channels", items=channels),
+             _("stats.more.hours", items=hours),
+             _("stats.more.reopen", rate=pct(figures.reopen.value), numerator=figures.reopen.numerator,
+               denominator=figures.reopen.denominator)]
+    if figures.majors:
+        owned = joined(_("stats.more.major_item", number=escape(m.number), owner=escape(m.owner or "—"))
+                       for m in figures.majors[:5])
+        lines.append(_("stats.more.majors", n=len(figures.majors), items=owned))
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import render_majors
 from bot.buttons import RatingCb, StaffCb
 from bot import render_procedure
 from bot.i18n import DEFAULT_LOCALE, LOCALES, _, locale_for
@@ -321,6 +322,8 @@ class Renderer:
             text((_("staff.close_held", number=c.number, rule=_(f"staff.close_rule.{params.get('reason', 'no_callback')}"),
                     newer=newer.number if newer else "—", location=escape(newer.location if newer else c.location)),
                   None))
+        elif kind in render_majors.KINDS:
+            await render_majors.fill(self, session, kind, params, c, out)
         elif kind is NoticeKind.MONTHLY_REPORT:
             await self._monthly_report(session, params["month"], out)
         elif kind in (NoticeKind.PLAN_SUBMITTED, NoticeKind.PLAN_APPROVED, NoticeKind.PLAN_RETURNED,

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     work_hours: str = "09:00-18:00"
     progress_nudge_after: Duration = timedelta(hours=24)  # in handling without a note → nudge
     major_after: Duration = timedelta(days=7)  # still unresolved after this → major
+    major_reply: Duration = timedelta(days=2)  # 重大投诉: first reply to the resident within (working time)
+    major_resolve: Duration = timedelta(days=10)  # 重大投诉: resolved within (calendar time)
+    major_owner: str | None = None  # 重大投诉 owner: a manager's id or name; empty = the first manager
     matter_window: Duration = timedelta(days=30)  # same matter from different residents within…
     matter_residents: int = Field(default=3, ge=2)  # …this many residents → major
     matter_similarity: float = Field(default=0.3, gt=0, le=1)  # keyword overlap (Jaccard) for "same matter"
@@ -121,6 +124,7 @@ class Settings(BaseSettings):
     # The report is due by the 10th (seeds: 每月10日前): day 1..10 of the month, 0 = no scheduled report.
     report_day: int = 1
     report_time: time = time(9, 0)
+    report_review: bool = True  # the report is a draft until a manager approves it (false: sent at once)
 
     # Satisfaction callbacks (满意度回访); empty CALLBACK_SLOTS = any time of day.
     callback_slots: str = "09:00-12:00,14:00-17:30,18:30-20:00"

@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import FSInputFile, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.figures import render_stats_text
+from bot.figures import render_more_figures, render_stats_text
 from bot.i18n import _
 from bot.settings import Settings
 from handlers.declare import Handlers
@@ -56,7 +56,10 @@ async def stats_command(message: Message, command: CommandObject, session: Async
                                             now=clock())
     validity = _("staff.stats_validity", valid=current.valid, invalid=current.invalid, valid_before=previous.valid,
                  invalid_before=previous.invalid)
-    await message.answer(render_stats_text(current, previous) + "\n" + validity)
+    from services import report_figures  # the seeds' figures: by kind and channel, resolution time, reopen rate
+
+    more = render_more_figures(await report_figures.month_figures(session, current))
+    await message.answer(render_stats_text(current, previous) + "\n" + validity + "\n" + more)
 
 
 @handlers.message(Command("report"), IsStaff())

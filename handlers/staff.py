@@ -46,7 +46,7 @@ handlers.message.filter(F.chat.type == "private")
 STAFF_COMMANDS = ("mine", "ticket", "accept", "note", "resolve", "plan", "actions", "web", "help")
 REPORT_COMMANDS = ("stats", "report")
 SUPERVISOR_COMMANDS = ("invalid", "callback")
-MANAGER_COMMANDS = ("close",)
+MANAGER_COMMANDS = ("close", "reply", "warn")
 ADMIN_COMMANDS = ("invite",)
 
 

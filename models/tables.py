@@ -72,6 +72,14 @@ class Complaint(ComplaintBase, table=True):
     major: bool = Field(default=False, index=True)
     major_reason: str | None = Field(default=None, max_length=64)
     related_to_id: int | None = Field(default=None, index=True)  # first ticket of the same matter
+    # 重大投诉: the customer-service manager in charge, the first reply to the resident and the resolution due
+    major_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    major_owner_id: int | None = Field(default=None, index=True)
+    major_reply_by: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    major_resolve_by: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    major_replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    major_reply_level: int = Field(default=0)  # 1: the missed first reply was escalated
+    major_resolve_level: int = Field(default=0)  # 1: the missed resolution was escalated
     pauses: list[list[str | None]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     response_level: int = Field(default=0)  # 0 none, 1 supervisor warned, 2 manager warned
     resolve_level: int = Field(default=0)  # 0 none, 1 reminder to assignee, 2 overdue to supervisor
@@ -287,6 +295,25 @@ class ReportRun(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     recipients: int = Field(default=0)
+    # Review (经管理层审核后发送): draft → sent; the analysis summary goes on the first sheet
+    status: str = Field(default="sent", max_length=16, sa_column_kwargs={"server_default": "sent"})
+    summary: str | None = Field(default=None, sa_type=Text)
+    approved_by_id: int | None = Field(default=None)
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class EarlyWarning(SQLModel, table=True):
+    """投诉预警: a matter that may become major, what residents are told, and who was told."""
+
+    __tablename__ = "early_warning"
+
+    id: int | None = Field(default=None, primary_key=True)
+    matter: str = Field(sa_type=Text)
+    advice: str = Field(sa_type=Text)  # what to tell residents (对住户的解释口径)
+    notified: str = Field(sa_type=Text)  # who was told (已通知)
+    author_id: int = Field(foreign_key="staff.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    complaint_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class OutboxNotice(SQLModel, table=True):

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.db import writing
 from models.tables import ReportRun
 from models.types import utcnow
-from services import outbox, routing, stats
+from services import outbox, review, routing, stats
 from services.notices import NoticeKind, to_staff
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,9 @@ class MonthlyReport:
     """One look per tick: is last month's report due and not yet queued?"""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, day: int, at: time, tz: ZoneInfo,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, review: bool = True) -> None:
         self.sessions = sessions
+        self.review = review  # REPORT_REVIEW: a draft for managers to approve (else sent at once)
         self.day = day
         self.at = at
         self.tz = tz
@@ -49,6 +50,13 @@ class MonthlyReport:
         if month is None:
             return None
         async with self.sessions() as session:
+            if self.review:
+                # 经管理层审核后发送: a draft for the managers to review and approve
+                notices = await review.make_draft(session, month, now)
+                if not notices:
+                    return None
+                log.info("monthly report %s drafted for review by %d manager(s)", month, len(notices))
+                return month
             recipients = await routing.managers(session)
             if not recipients:  # nobody to send to (e.g. the demo): nothing to do, and no claim taken
                 return None

@@ -18,12 +18,13 @@ class SlaWatcher:
     """Escalations, reminders, nudges and majors by age, once each."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], policy: SlaPolicy, *,
-                 nudge_after: timedelta, major_after: timedelta, clock: Callable[[], datetime] = utcnow,
-                 action_remind_before: timedelta = timedelta(days=1)) -> None:
+                 nudge_after: timedelta, major_after: timedelta, major_rules=None,
+                 clock: Callable[[], datetime] = utcnow, action_remind_before: timedelta = timedelta(days=1)) -> None:
         self.sessions = sessions
         self.policy = policy
         self.nudge_after = nudge_after
         self.major_after = major_after
+        self.major_rules = major_rules
         self.clock = clock
         self.action_remind_before = action_remind_before
 
@@ -31,7 +32,8 @@ class SlaWatcher:
         now = self.clock()
         async with self.sessions() as session:
             notices = await escalation.watch(session, policy=self.policy, now=now,
-                                             nudge_after=self.nudge_after, major_after=self.major_after)
+                                             nudge_after=self.nudge_after, major_after=self.major_after,
+                                             major_rules=self.major_rules)
             # handling plans missing past their deadline, corrective actions due (services.procedure)
             notices += await procedure.watch(session, now=now, remind_before=self.action_remind_before)
             return notices

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import writing
 from models.tables import Complaint
-from services import matters, outbox, routing
+from services import majors, matters, outbox, routing
 from services.notices import Notice, NoticeKind, to_resident, to_staff
 from services.sla import SlaPolicy, clock_start, reminder_time
 
@@ -50,7 +50,7 @@ async def _alert(session: AsyncSession, c: Complaint, kind: str, nudge_after: ti
 
 
 async def watch(session: AsyncSession, *, policy: SlaPolicy, now: datetime, nudge_after: timedelta,
-                major_after: timedelta) -> list[Notice]:
+                major_after: timedelta, major_rules: majors.MajorRules | None = None) -> list[Notice]:
     """Everything that fell due since the last look, each claimed once; returns the notices stored."""
     notices: list[Notice] = []
     rows = (await session.exec(select(Complaint).where(col(Complaint.status).in_(IN_HANDLING)))).all()
@@ -63,7 +63,20 @@ async def watch(session: AsyncSession, *, policy: SlaPolicy, now: datetime, nudg
                 notices.extend(found)
             await session.commit()
 
+    async def major_step(c: Complaint, kind: NoticeKind, column: str) -> None:
+        async with writing(session):
+            if await _bump(session, c.id, column, 0, 1):
+                found = [to_staff(kind, p.id, c.id) for p in await majors.escalation_recipients(session, c)]
+                outbox.put(session, found, now)
+                notices.extend(found)
+            await session.commit()
+
     for c in rows:
+        if c.major and c.major_reply_by is not None and c.major_replied_at is None and c.major_reply_level == 0 \
+                and now >= c.major_reply_by:
+            await major_step(c, NoticeKind.MAJOR_REPLY_OVERDUE, "major_reply_level")
+        if c.major and c.major_resolve_by is not None and c.major_resolve_level == 0 and now >= c.major_resolve_by:
+            await major_step(c, NoticeKind.MAJOR_RESOLVE_OVERDUE, "major_resolve_level")
         if c.status in NOT_ACCEPTED and c.respond_by is not None:
             second = c.respond_by + (c.respond_by - clock_start(c))  # a second period after the deadline
             if c.response_level == 0 and now >= c.respond_by:
@@ -85,6 +98,8 @@ async def watch(session: AsyncSession, *, policy: SlaPolicy, now: datetime, nudg
                 days = int(major_after.total_seconds() // 86400)
                 if await matters.mark_major(session, [c], {"age_days": days}, now):
                     found = await matters.major_notices(session, [c.id])
+                    found += await majors.take_charge(session, [c.id], now, major_rules or majors.MajorRules(),
+                                                      policy.calendar)
                     outbox.put(session, found, now)
                     notices.extend(found)
                 await session.commit()

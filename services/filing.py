@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import writing
 from models.tables import Complaint, ComplaintCreate, Resident
-from services import lifecycle, matters, outbox, routing
+from services import lifecycle, majors, matters, outbox, routing
 from services.classify import Classification, Classifier, content_words
 from services.lifecycle import Actor, record
 from services.notices import Notice, NoticeKind, to_staff
@@ -25,10 +25,12 @@ class MatterRules:
     window: timedelta = timedelta(days=30)
     residents: int = 3
     similarity: float = 0.3
+    major: majors.MajorRules = majors.MajorRules()
 
     @classmethod
     def from_settings(cls, settings) -> MatterRules:
-        return cls(settings.matter_window, settings.matter_residents, settings.matter_similarity)
+        return cls(settings.matter_window, settings.matter_residents, settings.matter_similarity,
+                   majors.MajorRules.from_settings(settings))
 
 
 @dataclass
@@ -77,6 +79,8 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
         filing.notices = await routing.route(session, complaint, actor=Actor.system(), now=now)
         if filing.major_ids:
             filing.notices += await matters.major_notices(session, filing.major_ids)
+            filing.notices += await majors.take_charge(session, filing.major_ids, now, rules.major,
+                                                       sla.calendar if sla is not None else None)
         outbox.put(session, filing.notices, now)
         await session.commit()
     return filing

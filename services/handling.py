@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import writing
 from models.tables import CallbackRound, CategoryCorrection, Complaint, Resident, Staff, Team
-from services import outbox, procedure, routing
+from services import majors, outbox, procedure, routing
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
@@ -156,6 +156,15 @@ async def resolve(session: AsyncSession, ticket: Complaint | int, staff: Staff, 
         expect = expected_callback(round_, await first_due(session, round_), policy, now)
         notices = [to_resident(NoticeKind.RESOLVED, complaint.resident_id, complaint.id, result=note,
                                **({"callback": expect} if expect else {}))] + cause_notices
+
+        async def linked_round(other: Complaint) -> dict:
+            other_round = await plan_round(session, other, policy, now)
+            other_expect = expected_callback(other_round, await first_due(session, other_round), policy, now)
+            return {"callback": other_expect} if other_expect else {}
+
+        # 重大投诉: the linked tickets of the same matter are resolved together.
+        notices += await majors.settle_linked(session, complaint, staff, now=now, resolve_with=note,
+                                              plan_round=linked_round)
         return await _done(session, Outcome(complaint, notices, round=round_), now)
 
 
@@ -419,6 +428,7 @@ async def close_by_hand(session: AsyncSession, ticket: Complaint | int, staff: S
         notices = [to_resident(NoticeKind.CLOSED_BY_HAND, complaint.resident_id, complaint.id, reason=reason,
                                note=text)]
         notices += _tell_assignee(complaint, staff, NoticeKind.CLOSED_BY_HAND_STAFF, reason=reason)
+        notices += await majors.settle_linked(session, complaint, staff, now=now, close_reason=reason, close_note=text)
         return await _done(session, Outcome(complaint, notices), now)
 
 

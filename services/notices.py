@@ -42,6 +42,11 @@ class NoticeKind(StrEnum):
     MONTHLY_REPORT = "monthly_report"  # params: month
     CLOSED_BY_HAND_STAFF = "closed_by_hand_staff"  # the assignee: params: by, reason
     INVALID_STAFF = "invalid_staff"  # the assignee: params: by, reason
+    MAJOR_OWNER = "major_owner"  # the manager in charge of a major matter; params: ids
+    MAJOR_REPLY_OVERDUE = "major_reply_overdue"  # the first reply to the resident is late
+    MAJOR_RESOLVE_OVERDUE = "major_resolve_overdue"  # the major matter is not resolved in time
+    EARLY_WARNING = "early_warning"  # 投诉预警 written by a manager; params: warning
+    REPORT_DRAFT = "report_draft"  # the monthly report waits for review; params: month
     CLOSE_HELD = "close_held"  # not closed by the clock: a newer complaint on the same matter; params: newer, reason
     # cause analysis, corrective actions, handling plans (services.procedure)
     PLAN_SUBMITTED = "plan_submitted"  # the supervisor decides, with buttons; params: plan, by
@@ -60,6 +65,7 @@ class NoticeKind(StrEnum):
     CALLBACK_PROMPT = "callback_prompt"  # params: attempt
     CLOSED_BY_HAND = "closed_by_hand"  # params: reason, note
     INVALID = "invalid"  # params: reason, note (the explanation)
+    MAJOR_REPLY = "major_reply"  # the manager's reply on a major matter; params: note
     COMPLEX = "complex"  # a Ⅲ ticket marked complex: the longer resolution time; params: days
 
 

@@ -45,7 +45,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import Staff, Team
 from models.types import UTCDateTime, utcnow
-from services import charts
+from services import charts, report_figures, review
 from services.domain import Category, Kind, Severity, Status
 from services.stats import (
     C,
@@ -455,7 +455,8 @@ def _keys(a: dict, b: dict, order: list[str]) -> list[str]:
     return [k for k in order if k in present] + sorted(k for k in present if k not in order)
 
 
-def _write_summary(wb: Workbook, w: Words, cur: MonthStats, prev: MonthStats, tz: ZoneInfo) -> None:
+def _write_summary(wb: Workbook, w: Words, cur: MonthStats, prev: MonthStats, tz: ZoneInfo,
+                   analysis: str | None = None) -> None:
     ws = _sheet(wb, w("report.sheet.summary"), [
         (w("report.head.figure"), 26), (w("report.head.this_month", month=w.month(cur.month)), 18),
         (w("report.head.last_month", month=w.month(prev.month)), 18), (w("report.head.change"), 14)])
@@ -480,6 +481,9 @@ def _write_summary(wb: Workbook, w: Words, cur: MonthStats, prev: MonthStats, tz
         (w("report.basis"), w("report.basis_text")),
     ):
         ws.append([_cell(ws, label, bold=True), _cell(ws, value)])
+    # The management's analysis of the month (原因分析 / 整改措施), written when the draft is reviewed.
+    ws.append([])
+    ws.append([_cell(ws, w("report.analysis"), bold=True), _cell(ws, analysis or w("report.analysis_none"))])
 
 
 def _write_category_severity(wb: Workbook, w: Words, stats: MonthStats) -> None:
@@ -608,6 +612,57 @@ async def _write_tickets(wb: Workbook, w: Words, session: AsyncSession, stats: M
     return written
 
 
+def _write_figures(wb: Workbook, w: Words, f: report_figures.Figures) -> None:
+    """专项指标: valid and invalid, valid by channel and by kind, average resolution time by severity,
+    reopen rate (definitions in ``services.report_figures``)."""
+    ws = _sheet(wb, w("report.sheet.figures"), [(w("report.head.figure"), 30), (w("report.head.value"), 14),
+                                                 (w("report.head.share"), 10)])
+    valid_total = f.valid or 0
+
+    def share(n: int) -> WriteOnlyCell:
+        return _cell(ws, n / valid_total if valid_total else 0, PCT)
+
+    ws.append([_cell(ws, w("report.fig.valid"), bold=True), _cell(ws, f.valid, INT)])
+    ws.append([_cell(ws, w("report.fig.invalid"), bold=True), _cell(ws, f.invalid, INT)])
+    ws.append([_cell(ws, w("report.fig.by_channel"), bold=True)])
+    for channel, n in f.by_channel.items():
+        ws.append([_cell(ws, SUB + w("report.fig.channel", label=w(f"web.channel.{channel}"))), _cell(ws, n, INT),
+                   share(n)])
+    ws.append([_cell(ws, w("report.fig.by_kind"), bold=True)])
+    for kind in _keys(f.by_kind, {}, [k.value for k in Kind]):
+        n = f.by_kind.get(kind, 0)
+        ws.append([_cell(ws, SUB + w.kind(kind)), _cell(ws, n, INT), share(n)])
+    ws.append([_cell(ws, w("report.fig.resolution_time"), bold=True)])
+    for sev in _keys(f.resolution_hours, {}, [s.value for s in Severity]):
+        n, hours = f.resolution_hours[sev]
+        ws.append([_cell(ws, SUB + w("report.fig.resolution_hours", label=w.severity(sev), n=n)),
+                   _cell(ws, round(hours, 2) if hours is not None else "—", DEC)])
+    ws.append([_cell(ws, w("report.fig.reopen_rate"), bold=True),
+               _cell(ws, f.reopen.value if f.reopen.value is not None else "—", PCT),
+               _cell(ws, f"{f.reopen.numerator}/{f.reopen.denominator}")])
+
+
+def _write_majors(wb: Workbook, w: Words, rows: list[report_figures.MajorRow], tz: ZoneInfo) -> None:
+    """重大投诉: the month's majors with their owner and outcome."""
+    ws = _sheet(wb, w("report.sheet.majors"), [(w(f"report.major.{key}"), width) for key, width in (
+        ("number", 18), ("created", 17), ("category", 10), ("location", 24), ("owner", 12), ("reply_by", 17),
+        ("replied", 17), ("replied_on_time", 9), ("resolve_by", 17), ("resolved", 17), ("status", 10), ("outcome", 14))])
+    yes_no = {True: w("report.yes"), False: w("report.no")}
+    for r in rows:
+        if r.first_resolved is None:
+            outcome = w("report.major.outcome_open")
+        else:
+            outcome = w("report.major.outcome_on_time") if r.resolved_on_time else w("report.major.outcome_late")
+        ws.append([_cell(ws, r.number), _cell(ws, _local(r.created_at, tz), DATETIME), _cell(ws, w.category(r.category)),
+                   _cell(ws, r.location), _cell(ws, r.owner or "—"), _cell(ws, _local(r.reply_by, tz), DATETIME),
+                   _cell(ws, _local(r.replied_at, tz), DATETIME), _cell(ws, yes_no.get(r.replied_on_time, "—")),
+                   _cell(ws, _local(r.resolve_by, tz), DATETIME),
+                   _cell(ws, _local(r.first_resolved, tz), DATETIME), _cell(ws, w.status(r.status)),
+                   _cell(ws, outcome)])
+    if not rows:
+        ws.append([_cell(ws, "—"), _cell(ws, w("report.major.none"))])
+
+
 def _write_charts(wb: Workbook, w: Words, paths: list[Path]) -> None:
     ws = wb.create_sheet(w("report.sheet.charts"))
     row = 1
@@ -691,17 +746,21 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
     staff_rows = await by_staff(session, current)
     days = await daily_intake(session, current, tz)
     matters = await recurring_matters(session, current)
+    figures = await report_figures.month_figures(session, current)
+    analysis = await review.summary_of(session, month) if team_id is None else None
 
     out.parent.mkdir(parents=True, exist_ok=True)
     # to_thread runs in a copy of this context: the wording keeps the caller's locale.
     chart_paths = await asyncio.to_thread(_draw_charts, words, current, days, out)
 
     wb = Workbook(write_only=True)
-    _write_summary(wb, words, current, previous, tz)
+    _write_summary(wb, words, current, previous, tz, analysis)
     _write_category_severity(wb, words, current)
     _write_groups(wb, words, buildings, current.total, staff=False)
     _write_groups(wb, words, staff_rows, current.total, staff=True)
     _write_matters(wb, words, matters, current.total)
+    _write_figures(wb, words, figures)
+    _write_majors(wb, words, figures.majors, tz)
     if ticket_list:
         await _write_tickets(wb, words, session, current, tz)
     await _write_corrective_actions(wb, words, session, current, tz)

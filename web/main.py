@@ -50,13 +50,13 @@ class WebContext:
 
 
 def create_app(context: WebContext) -> FastAPI:
-    from web.routes import admin, api, auth, board, callbacks, dashboard, health, register, tickets
+    from web.routes import admin, api, auth, board, callbacks, dashboard, health, register, tickets, warnings
 
     app = FastAPI(title="Huifang desk API", version="1", docs_url="/docs", redoc_url=None,
                   openapi_url="/openapi.json")
     app.state.context = context
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (health, auth, board, tickets, register, callbacks, dashboard, admin):
+    for module in (health, auth, board, tickets, register, callbacks, dashboard, warnings, admin):
         app.include_router(module.router, include_in_schema=False)
     app.include_router(api.router)
 

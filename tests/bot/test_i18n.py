@@ -68,9 +68,9 @@ class TestCompleteness:
         assert [key for key in families if key not in SOURCE] == []
 
     def test_every_notice_kind_is_rendered(self):
-        from bot import render
+        from bot import render, render_majors
 
-        source = Path(render.__file__).read_text(encoding="utf-8")
+        source = "".join(Path(module.__file__).read_text(encoding="utf-8") for module in (render, render_majors))
         assert [k.name for k in NoticeKind if f"NoticeKind.{k.name}" not in source] == []
 
 

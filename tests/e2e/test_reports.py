@@ -62,6 +62,7 @@ class TestInChat:
 
 
 class TestMonthlySend:
+    # REPORT_REVIEW=false: sent at once (the review is tested in tests/e2e/test_majors.py)
     async def test_sent_once_per_month_even_across_restarts(self, office, bot_app):
         tz = bot_app.settings.tz
         month = stats.current_month(tz, bot_app.clock())
@@ -69,7 +70,7 @@ class TestMonthlySend:
             datetime.strptime(stats.next_month(month) + "-01", "%Y-%m-%d").date(), time(9, 30), tz)
 
         def job(clock) -> MonthlyReport:
-            return MonthlyReport(bot_app.sessions, day=1, at=time(9, 0), tz=tz, clock=clock)
+            return MonthlyReport(bot_app.sessions, day=1, at=time(9, 0), tz=tz, clock=clock, review=False)
 
         assert await job(lambda: first_of_next).tick() == month
         document = await office["manager"].expect("月度投诉分析报告", timeout=60)

@@ -16,7 +16,7 @@ from services import charts
 from services.report import build_report, local_days
 from tests.services.test_stats import AFTER, SH, numbers, seed
 
-SHEETS = ["汇总", "分类×级别", "楼栋区域", "人员", "重复问题TOP3", "工单明细", "整改措施", "图表"]
+SHEETS = ["汇总", "分类×级别", "楼栋区域", "人员", "重复问题TOP3", "专项指标", "重大投诉", "工单明细", "整改措施", "图表"]
 TEXT = catalogues().text  # the default locale, Simplified Chinese
 
 
@@ -159,8 +159,8 @@ async def test_workbook_in_english(sessions, tmp_path):
             files = await build_report(session, month="2026-10", tz=SH, out=tmp_path / "en.xlsx", now=AFTER,
                                        text=catalogues().text)
     wb = load_workbook(files.xlsx)
-    assert wb.sheetnames == ["Summary", "Category × severity", "Buildings", "Staff", "Top 3 recurring", "Tickets",
-                             "Corrective actions", "Charts"]
+    assert wb.sheetnames == ["Summary", "Category × severity", "Buildings", "Staff", "Top 3 recurring", "Figures",
+                             "Major complaints", "Tickets", "Corrective actions", "Charts"]
     summary = wb["Summary"]
     assert [c.value for c in summary[1]] == ["Figure", "This month (2026-10)", "Last month (2026-09)", "Change"]
     s = by_first(summary)

@@ -48,9 +48,13 @@ async def board(request: Request, viewer: CurrentUser, session: SessionDep, stat
                "category": category, "severity": severity, "channel": channel, "major": "1" if major else "",
                "assignee": assignee_id or "", "since": since if first else "", "until": until if last else ""}
     teams = {t.id: t for t in await staff_service.teams(session)}
-    people = [p for p in await staff_service.list_staff(session) if p.role in ("staff", "supervisor")
+    everyone = await staff_service.list_staff(session, include_removed=True)
+    people = [p for p in everyone if p.active and p.role in ("staff", "supervisor")
               and (viewer.staff.role in desk.ALL_TICKETS_ROLES or p.team_id == viewer.staff.team_id)]
-    values = {"result": result, "teams": teams, "statuses": [s.value for s in Status], "sla_state": desk.sla_state,
+    owner_ids = {c.major_owner_id for c in result.rows if c.major_owner_id}
+    owners = {s.id: s.name for s in everyone if s.id in owner_ids}
+    values = {"result": result, "teams": teams, "owners": owners, "statuses": [s.value for s in Status],
+              "sla_state": desk.sla_state,
               "filters": filters, "query": urlencode(filters),
               "categories": [c.value for c in Category], "severities": [v.value for v in Severity],
               "channels": ("telegram", *desk.CHANNELS),

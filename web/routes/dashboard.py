@@ -6,15 +6,17 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
 
 from bot.i18n import _, catalogues
 from services import report as report_service
-from services import stats
+from services import report_figures, review, stats
 from services.domain import Status
 from services.errors import DeskError
-from web.deps import CurrentUser, Forbidden, SessionDep, context_of
+from web.deps import CsrfUser, CurrentUser, Forbidden, SessionDep, context_of
 from web.pages import locale_of, page
 
 router = APIRouter(prefix="/dashboard")
@@ -51,7 +53,9 @@ async def dashboard(request: Request, viewer: CurrentUser, session: SessionDep, 
     return page(request, "dashboard.html", {
         "month": month, "previous_month": stats.previous_month(month), "current": current, "previous": previous,
         "categories": categories, "top": top, "statuses": statuses,
-        "report_month": stats.previous_month(stats.current_month(tz, now))})
+        "report_month": stats.previous_month(stats.current_month(tz, now)),
+        "drafts": await review.drafts(session) if review.may_review(viewer.staff) else [],
+        "figures": await report_figures.month_figures(session, current)})
 
 
 @router.get("/report.xlsx")
@@ -67,3 +71,15 @@ async def report(request: Request, viewer: CurrentUser, session: SessionDep, mon
         content = files.xlsx.read_bytes()
     return Response(content, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="huifang-report-{month}.xlsx"'})
+
+
+@router.post("/review/{month}")
+async def review_report(request: Request, month: str, viewer: CsrfUser, session: SessionDep,
+                        summary: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "save"):
+    """The report draft: save the analysis summary, or save it and approve (the report is sent)."""
+    now = context_of(request).clock()
+    if action == "approve":
+        await review.approve(session, month, viewer.staff, now=now, summary=summary)
+        return RedirectResponse(f"/dashboard?approved={month}", status_code=303)
+    await review.set_summary(session, month, viewer.staff, summary, now=now)
+    return RedirectResponse("/dashboard", status_code=303)

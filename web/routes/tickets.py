@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram_files import FileUnavailable, telegram_file
 from models.tables import Complaint, CorrectiveAction, Staff, Team
-from services import desk, handling, lifecycle, procedure
+from services import desk, handling, lifecycle, majors, procedure
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
@@ -88,7 +88,10 @@ async def ticket(request: Request, number: str, viewer: CurrentUser, session: Se
         "plan": procedure.may_submit_plan(complaint, me),
         "decide_plan": procedure.can_supervise(complaint, me) and complaint.plan_status == "submitted",
     }
-    values = {"c": complaint, "events": events, "names": names, "people": people, "team": team,
+    linked = [g for g in await majors.linked(session, complaint) if g.id != complaint.id] if (
+        complaint.major or complaint.related_to_id) else []
+    actions["reply"] = complaint.major and majors.may_own(me) and Status(complaint.status) in lifecycle.OPEN_STATUSES
+    values = {"c": complaint, "linked": linked, "events": events, "names": names, "people": people, "team": team,
               "rounds": await desk.rounds_of(session, complaint.id), "actions": actions,
               "full_phone": shows_full_phone(complaint, me), "sla": desk.sla_state(complaint, context_of(request).clock()),
               "teams": [t for t in await staff_service.teams(session)],
@@ -227,4 +230,13 @@ async def finish_action(request: Request, number: str, action_id: int, viewer: C
     if found is None or found.complaint_id != complaint.id:
         raise DeskError("no_action")
     await procedure.complete_action(session, action_id, viewer.staff, note, now=context_of(request).clock())
+    return back(complaint.number)
+
+
+@router.post("/{number}/reply")
+async def major_reply(request: Request, number: str, viewer: CsrfUser, session: SessionDep,
+                      text: Annotated[str, Form()] = ""):
+    """重大投诉: the manager's reply to every resident of the matter."""
+    complaint = await visible(session, number, viewer)
+    await majors.reply(session, complaint.id, viewer.staff, text, now=context_of(request).clock())
     return back(complaint.number)

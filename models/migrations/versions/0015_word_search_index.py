@@ -6,7 +6,7 @@ so each ticket's location and description are kept as the text's overlapping cha
 the exact substring with LIKE. SQLite keeps the plain LIKE scan.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-02 22:00:00
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

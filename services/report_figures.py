@@ -1,0 +1,125 @@
+"""Figures the seeds ask for beyond the summary (``services.report`` writes them on two sheets):
+有效投诉 and 无效投诉, the valid complaints by channel and by kind (投诉 / 咨询 / 建议), the average
+resolution time by severity (平均解决时效), the reopen rate, and the month's major complaints with
+their owner and outcome. Computed in the database (GROUP BY).
+
+Definitions (scope and month as in ``services.stats``):
+
+Valid
+    Tickets not marked invalid (``stats.scope(valid=True)``); channel and kind count these.
+Average resolution time
+    Per severity, among valid tickets resolved at least once: the mean of (first resolution −
+    filing), in hours of wall-clock time.
+Reopen rate
+    Valid tickets reopened at least once / valid tickets resolved at least once.
+Majors
+    The month's tickets marked major: owner, first-reply and resolution deadlines, when the
+    resident was first replied to, the status now and the first resolution (on time or late).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Float, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.tables import Staff
+from models.types import UTCDateTime
+from services.stats import C, MonthStats, Rate, count_if, resolution_subquery, run, scope
+
+
+class seconds_between(FunctionElement):
+    """Seconds from the first timestamp to the second (SQLite: julianday; PostgreSQL: epoch)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_sqlite(element, compiler, **kw):
+    a, b = list(element.clauses)
+    return f"((julianday({compiler.process(b, **kw)}) - julianday({compiler.process(a, **kw)})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_pg(element, compiler, **kw):
+    a, b = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(b, **kw)} - {compiler.process(a, **kw)}))"
+
+
+@dataclass
+class MajorRow:
+    number: str
+    created_at: datetime
+    category: str
+    location: str
+    owner: str | None
+    reply_by: datetime | None
+    replied_at: datetime | None
+    resolve_by: datetime | None
+    status: str
+    first_resolved: datetime | None
+
+    @property
+    def replied_on_time(self) -> bool | None:
+        if self.reply_by is None:
+            return None
+        return self.replied_at is not None and self.replied_at <= self.reply_by
+
+    @property
+    def resolved_on_time(self) -> bool | None:
+        if self.resolve_by is None or self.first_resolved is None:
+            return None
+        return self.first_resolved <= self.resolve_by
+
+
+@dataclass
+class Figures:
+    valid: int = 0
+    invalid: int = 0
+    by_channel: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, int] = field(default_factory=dict)
+    resolution_hours: dict[str, tuple[int, float | None]] = field(default_factory=dict)  # severity → (n, mean h)
+    reopen: Rate = Rate()
+    majors: list[MajorRow] = field(default_factory=list)
+
+
+async def month_figures(session: AsyncSession, stats: MonthStats) -> Figures:
+    start, end, team = stats.start, stats.end, stats.team_id
+    out = Figures(valid=stats.valid, invalid=stats.invalid)
+    valid = scope(start, end, team, valid=True)
+    for column, target in ((C.c.channel, out.by_channel), (C.c.kind, out.by_kind)):
+        rows = await run(session, select(column, func.count()).select_from(C).where(*valid)
+                         .group_by(column).order_by(func.count().desc(), column))
+        target.update({key or "": n for key, n in rows.all()})
+
+    ev = resolution_subquery(start, end, team)
+    first = func.coalesce(ev.c.first_resolved, C.c.resolved_at)
+    rows = await run(session, select(C.c.severity, func.count(), func.avg(seconds_between(C.c.created_at, first)))
+                     .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
+                     .where(*valid, first.is_not(None)).group_by(C.c.severity))
+    out.resolution_hours = {sev: (n, float(avg) / 3600 if avg is not None else None) for sev, n, avg in rows.all()}
+
+    reopened, resolved = (await run(session, select(
+        count_if(func.coalesce(ev.c.reopens, 0) > 0), count_if(first.is_not(None)))
+        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id)).where(*valid))).one()
+    out.reopen = Rate(int(reopened), int(resolved))
+
+    S = Staff.__table__
+    rows = await run(session, select(C.c.number, C.c.created_at, C.c.category, C.c.location, S.c.name,
+                                     C.c.major_reply_by, C.c.major_replied_at, C.c.major_resolve_by, C.c.status,
+                                     first.label("first_resolved"))
+                     .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id)
+                                  .outerjoin(S, S.c.id == C.c.major_owner_id))
+                     .where(*scope(start, end, team), C.c.major.is_(True)).order_by(C.c.created_at, C.c.id))
+    def aware(value):
+        return UTCDateTime().process_result_value(value, session.bind.dialect) if value is not None else None
+
+    out.majors = [MajorRow(r.number, aware(r.created_at), r.category, r.location, r.name, aware(r.major_reply_by),
+                           aware(r.major_replied_at), aware(r.major_resolve_by), r.status, aware(r.first_resolved))
+                  for r in rows.all()]
+    return out
