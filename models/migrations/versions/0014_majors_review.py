@@ -1,7 +1,7 @@
 """majors: owner, reply and resolution deadlines; monthly report review (draft, summary); early warnings
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02 22:00:00
 """
 
