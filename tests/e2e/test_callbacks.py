@@ -320,11 +320,8 @@ class TestSlotsWithAClock:
 
     async def test_three_attempts_land_in_three_different_slots_from_every_hour(
             self, sandbox, client, sqlite_url, classifier):
-        # 26 residents report the same lift: a major matter, whose callbacks are prompted in Telegram
-        # here (by default a supervisor calls majors from the console).
         settings = make_settings(sandbox, sqlite_url, callback_slots="09:00-12:00,14:00-17:30,18:30-20:00",
-                                 callback_delay="1d", callback_answer_timeout="4h", scheduler_tick="1h",
-                                 callback_major_by_phone=False)
+                                 callback_delay="1d", callback_answer_timeout="4h", scheduler_tick="1h")
         day = date(2026, 11, 26)  # a Thursday; callbacks follow slots, not working days
         clock = PinnedClock(datetime.combine(day, time(0), settings.tz).astimezone(UTC) - timedelta(minutes=30))
         async with running_app(settings, classifier, with_scheduler=False, clock=clock) as app:
