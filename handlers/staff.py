@@ -167,7 +167,8 @@ async def web_login(message: Message, session: AsyncSession, staff: Staff, setti
 @handlers.message(Command("help"), IsStaff())
 async def staff_help(message: Message) -> None:
     """Staff get their own help."""
-    await message.answer(_("staff.staff_help") + "\n\n" + _("proc.help"))  # + plans and corrective actions
+    # + plans and corrective actions, major complaints
+    await message.answer(_("staff.staff_help") + "\n\n" + _("proc.help") + "\n\n" + _("majors.help"))
 
 
 # --- lists and cards --------------------------------------------------------------------------

@@ -135,7 +135,7 @@ class TestCauseAndCorrectiveAction:
         assert (await complaint_row(desk, number)).status == "resolved" and await actions(desk) == []
         await worker.send("/help")
         help_text = (await worker.expect("工作人员帮助")).text
-        assert "/plan" in help_text and "/actions" in help_text
+        assert "/plan" in help_text and "/actions" in help_text and "/reply" in help_text and "/web" in help_text
 
 
 class TestHandlingPlan:
