@@ -42,7 +42,7 @@ async def test_manager_owns_a_major_warns_and_approves_the_report(sandbox, clien
             await page.get_by_label("答复住户（发送给该事项的所有住户）").fill("已联系电梯厂家，周三前修复，深表歉意")
             await page.get_by_role("button", name="发送答复").click()
             await page.wait_for_url(re.compile(rf"/tickets/{number}$"))
-            assert "已答复" in await page.locator("dl.fields").inner_text()
+            assert "已答复" in await page.locator("dl.fields").first.inner_text()
             reply = await resident.expect("客服经理答复", timeout=15)
             assert number in reply.text and "周三前修复" in reply.text
             await shot(page, tmp_path, "major")

@@ -16,7 +16,7 @@ from scheduler.reports import MonthlyReport
 from services import handling
 from tests.clock import E2E_START, PinnedClock
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import file_complaint, onboard
+from tests.e2e.flows import file_complaint, onboard, resolve
 
 pytestmark = pytest.mark.e2e
 
@@ -127,8 +127,7 @@ class TestLinkedTickets:
         residents, numbers = await same_matter(desk, client)
         await worker.send(f"/accept {numbers[0]}")
         await worker.expect("已接单")
-        await worker.send(f"/resolve {numbers[0]} 已更换电梯主板，恢复运行")
-        await worker.expect("已办结")
+        await resolve(worker, numbers[0], "已更换电梯主板，恢复运行")  # with its cause when it is Ⅰ/Ⅱ
         await desk.delivery.flush()
         for resident, number in zip(residents, numbers, strict=True):
             message = await resident.expect("已更换电梯主板", timeout=15)
