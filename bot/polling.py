@@ -11,6 +11,7 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Update
@@ -66,6 +67,13 @@ class TolerantSession(AiohttpSession):
         if returning not in _RESPONSE_TYPES:
             _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[index]
         if isinstance(method, GetUpdates):
+            # Validated once when every update reads (the usual case); one by one only when the
+            # batch as a whole does not.
+            try:
+                return super().check_response(bot, method, status_code, content)
+            except ClientDecodeError as error:
+                if not isinstance(error.original, ValidationError):
+                    raise
             content = sanitise_updates(content, bot)
         return super().check_response(bot, method, status_code, content)
 
