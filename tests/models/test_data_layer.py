@@ -258,3 +258,36 @@ def _downgrade(url: str, revision: str) -> None:
     from models.db import alembic_config
 
     command.downgrade(alembic_config(url), revision)
+
+
+@pytest.mark.postgres
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout():
+    """No ping per checkout, yet a connection PostgreSQL dropped is never handed out."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from models.db import create_engine
+    from tests.conftest import POSTGRES_URL, require_service
+
+    require_service("postgres", POSTGRES_URL, 5432)
+    engine = create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
+    statements = []
+    from sqlalchemy import event
+
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        async with engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        other = create_engine(POSTGRES_URL)
+        async with other.connect() as admin:
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await other.dispose()
+        await asyncio.sleep(0.3)  # the event loop sees the socket closed
+        statements.clear()
+        async with engine.connect() as connection:
+            again = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert again != pid
+        assert statements == ["SELECT pg_backend_pid()"]  # no ping round trip
+    finally:
+        await engine.dispose()
