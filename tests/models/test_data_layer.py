@@ -123,6 +123,40 @@ class TestSubmission:
         async with sessions() as session:
             assert len((await session.exec(select(Complaint))).all()) == 1
 
+    async def test_filing_the_same_draft_again_is_a_repeat_not_a_merge(self, sessions, classifier):
+        """A submission handled again (the process died before the resident was told) finds its own
+        ticket: nothing stored, nothing merged into itself, no ping twice."""
+        from models.tables import OutboxNotice
+        from services.filing import MatterRules, file_complaint
+        from services.staff import seed_teams
+
+        resident = await make_resident(sessions)
+        async with sessions() as session:
+            await seed_teams(session)
+        text = "3栋电梯坏了"
+
+        async def file(draft: str):
+            async with sessions() as session:
+                return await file_complaint(
+                    session, resident=resident, classification=classifier.classify(text), classifier=classifier,
+                    data=ComplaintCreate(description=text, location="3栋2单元", contact_phone="13812345678"),
+                    draft_key=f"{resident.telegram_id}:{draft}", tz=SHANGHAI, sla=None, rules=MatterRules(), now=NOW)
+
+        async def stored():
+            async with sessions() as session:
+                return ((await session.exec(select(ComplaintEvent.action).order_by(ComplaintEvent.id))).all(),
+                        len((await session.exec(select(Complaint))).all()))
+
+        first = await file("d1")
+        before = await stored()
+        with pytest.raises(lifecycle.DuplicateSubmission) as caught:
+            await file("d1")
+        assert caught.value.complaint.id == first.complaint.id
+        assert await stored() == before  # nothing written, "merged" not recorded
+        assert (await file("d2")).merged  # another draft on the same matter is merged, as before
+        events, tickets = await stored()
+        assert events[-1] == "merged" and tickets == 1
+
     async def test_anonymous_keeps_no_contact(self, sessions, classifier):
         resident = await make_resident(sessions)
         complaint = await submit(sessions, resident, classifier, anonymous=True)
