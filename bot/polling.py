@@ -11,6 +11,7 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import ClientDecodeError
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import Update
@@ -53,31 +54,77 @@ def sanitise_updates(content: str, bot: Bot) -> str:
 _RESPONSE_TYPES: dict[Any, type] = {}
 
 
+def drop_updates(content: str, seen_through: int) -> str:
+    """The getUpdates answer without the updates up to ``seen_through`` (in hand or handled)."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(data, dict) or not isinstance(data.get("result"), list):
+        return content
+    kept = [raw for raw in data["result"]
+            if not (isinstance(raw, dict) and isinstance(raw.get("update_id"), int) and raw["update_id"] <= seen_through)]
+    return content if len(kept) == len(data["result"]) else json.dumps({**data, "result": kept})
+
+
 class TolerantSession(AiohttpSession):
     """AiohttpSession whose getUpdates skips unreadable updates one by one.
 
     It also holds on to aiogram's ``Response[T]`` models: pydantic keeps parametrised generics
     only weakly, so every garbage collection dropped them and the next reply rebuilt the model
-    (tens of milliseconds each, several times a second under load)."""
+    (tens of milliseconds each, several times a second under load).
+
+    ``seen_through``: the highest update_id the poller has taken; a getUpdates answer that
+    repeats updates up to it (in hand or handled, not confirmed yet) is read without them."""
+
+    seen_through: int | None = None
 
     def check_response(self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int,
                        content: str) -> Response[TelegramType]:
         returning = method.__returning__
         if returning not in _RESPONSE_TYPES:
             _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[index]
+        if isinstance(method, GetUpdates) and self.seen_through is not None:
+            content = drop_updates(content, self.seen_through)
         if isinstance(method, GetUpdates):
+            # Validated once when every update reads (the usual case); one by one only when the
+            # batch as a whole does not.
+            try:
+                return super().check_response(bot, method, status_code, content)
+            except ClientDecodeError as error:
+                if not isinstance(error.original, ValidationError):
+                    raise
             content = sanitise_updates(content, bot)
         return super().check_response(bot, method, status_code, content)
 
 
+def chat_of(update: Update) -> int | None:
+    """The chat an update belongs to (its updates are handled one after another), if any."""
+    try:
+        event = update.event
+    except UpdateTypeLookupError:
+        return None
+    chat = getattr(event, "chat", None) or getattr(getattr(event, "message", None), "chat", None)
+    if chat is not None:
+        return chat.id
+    user = getattr(event, "from_user", None)
+    return user.id if user is not None else None
+
+
 class BatchPoller:
-    """Long polling that confirms a batch of updates only once every update in it was handled.
+    """Long polling that confirms an update only once it and every update before it were handled.
 
     aiogram's own loop confirms updates as soon as it has started their handlers, so a process
-    killed mid-update loses them. Here the next ``getUpdates`` (whose offset confirms the batch)
-    is sent only after the batch is done: a killed process gets the same updates again after a
-    restart — at least once; the use cases are idempotent, so a repeat changes nothing. Updates of
-    one batch are handled concurrently (one person's stay in order through the per-chat lock).
+    killed mid-update loses them. Here the ``offset`` of the next ``getUpdates`` (which confirms
+    every update below it) is the oldest update still being handled: a killed process gets the
+    updates it had in hand again after a restart — at least once; the use cases are idempotent, so
+    a repeat changes nothing.
+
+    Updates are handled concurrently and the next ones are fetched while earlier ones are still
+    being handled (the answer repeats the unconfirmed ones, which are left out: see
+    :class:`TolerantSession`); one chat's updates are handled one after another, in order. With
+    nothing new in hand but updates still being handled, the poller waits for one of them to
+    finish before asking again.
     """
 
     def __init__(self, dispatcher: Dispatcher, bot: Bot, *, timeout: int) -> None:
@@ -87,33 +134,76 @@ class BatchPoller:
         self.ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._fetch: asyncio.Task | None = None
+        self._in_hand: dict[int, asyncio.Task] = {}  # update_id → its task, until it is handled
+        self._last_of_chat: dict[int, asyncio.Task] = {}  # chat → the task of its latest update
+
+    def _offset(self, seen: int | None) -> int | None:
+        if self._in_hand:
+            return min(self._in_hand)
+        return seen + 1 if seen is not None else None
+
+    def _start(self, update: Update) -> None:
+        chat = chat_of(update)
+        before = self._last_of_chat.get(chat) if chat is not None else None
+        task = asyncio.create_task(self._after(before, update))
+        self._in_hand[update.update_id] = task
+        if chat is not None:
+            self._last_of_chat[chat] = task
+        task.add_done_callback(lambda done, uid=update.update_id, key=chat: self._done(done, uid, key))
+
+    def _done(self, task: asyncio.Task, update_id: int, chat: int | None) -> None:
+        self._in_hand.pop(update_id, None)
+        if chat is not None and self._last_of_chat.get(chat) is task:
+            del self._last_of_chat[chat]
+
+    async def _after(self, before: asyncio.Task | None, update: Update) -> None:
+        if before is not None:
+            await asyncio.gather(before, return_exceptions=True)
+        await self._handle(update)
 
     async def run(self) -> None:
         """Poll until stop(); updates already fetched are handled before returning."""
         allowed = self.dispatcher.resolve_used_update_types()
         backoff = Backoff(config=BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1))
-        offset: int | None = None
+        seen: int | None = None  # the highest update_id fetched
         request_timeout = int((self.bot.session.timeout or 60) + self.timeout)
-        while not self._stopping.is_set():
-            self._fetch = asyncio.create_task(self.bot.get_updates(
-                offset=offset, timeout=self.timeout, allowed_updates=allowed, request_timeout=request_timeout))
-            self.ready.set()
-            try:
-                updates = await self._fetch
-            except asyncio.CancelledError:
-                if self._stopping.is_set():
-                    break
-                raise
-            except Exception as error:  # network trouble, 409 from a second poller …: wait and try again
-                log.error("getUpdates failed: %s: %s", type(error).__name__, error)
-                await backoff.asleep()
-                continue
-            finally:
-                self._fetch = None
-            backoff.reset()
-            if updates:
-                await asyncio.gather(*(self._handle(update) for update in updates))
-                offset = updates[-1].update_id + 1
+        session = self.bot.session
+        try:
+            while not self._stopping.is_set():
+                if isinstance(session, TolerantSession):
+                    session.seen_through = seen if self._in_hand else None
+                # With updates in hand the server answers at once (they are not confirmed yet).
+                self._fetch = asyncio.create_task(self.bot.get_updates(
+                    offset=self._offset(seen), timeout=0 if self._in_hand else self.timeout,
+                    allowed_updates=allowed, request_timeout=request_timeout))
+                self.ready.set()
+                try:
+                    updates = await self._fetch
+                except asyncio.CancelledError:
+                    if self._stopping.is_set():
+                        break
+                    raise
+                except Exception as error:  # network trouble, 409 from a second poller …: wait and try again
+                    log.error("getUpdates failed: %s: %s", type(error).__name__, error)
+                    await backoff.asleep()
+                    continue
+                finally:
+                    self._fetch = None
+                backoff.reset()
+                fresh = [u for u in updates if u.update_id not in self._in_hand and (seen is None or u.update_id > seen)]
+                for update in fresh:
+                    self._start(update)
+                    seen = update.update_id
+                if not fresh and self._in_hand:
+                    # nothing new: ask again once an update in hand is done (its offset moves on)
+                    stop = asyncio.create_task(self._stopping.wait())
+                    await asyncio.wait({*self._in_hand.values(), stop}, return_when=asyncio.FIRST_COMPLETED)
+                    stop.cancel()
+        finally:
+            if self._in_hand:
+                await asyncio.gather(*self._in_hand.values(), return_exceptions=True)
+            if isinstance(session, TolerantSession):
+                session.seen_through = None
 
     async def _handle(self, update: Update) -> None:
         try:
@@ -128,7 +218,7 @@ class BatchPoller:
             log.exception("update %s failed", update.update_id)
 
     def stop(self) -> None:
-        """Stop after the batch in hand (a long poll that is only waiting is cut short)."""
+        """Stop after the updates in hand (a long poll that is only waiting is cut short)."""
         self._stopping.set()
         if self._fetch is not None:
             self._fetch.cancel()

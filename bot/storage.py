@@ -124,6 +124,14 @@ class SqlStorage(ConversationStore):
         """Nothing to close: sessions come from the application's engine."""
 
 
+# KEYS: the state key, the data key; ARGV: has state ("1"/"0"), state, has data, data (JSON).
+_SAVE = """
+if ARGV[1] == '1' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
+if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[4]) else redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+
 class RedisConversationStorage(ConversationStore):
     """The conversation in Redis, with aiogram's RedisStorage keys (``…:state``, ``…:data``)."""
 
@@ -133,6 +141,7 @@ class RedisConversationStorage(ConversationStore):
         self._redis_storage = RedisStorage.from_url(url)
         self.redis = self._redis_storage.redis
         self.key_builder = self._redis_storage.key_builder
+        self._save = self.redis.register_script(_SAVE)
 
     def create_isolation(self):
         return self._redis_storage.create_isolation()
@@ -144,19 +153,11 @@ class RedisConversationStorage(ConversationStore):
         return Conversation.stored(state, json.loads(data) if data else None)
 
     async def save(self, key: StorageKey, conversation: Conversation) -> None:
-        """Both keys in one MULTI/EXEC: a crash never leaves the state without its data."""
-        state_key, data_key = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+        """Both keys in one script (one round trip, atomic): a crash never leaves the state without its data."""
         data = conversation.to_store()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if conversation.state is None:
-                pipe.delete(state_key)
-            else:
-                pipe.set(state_key, conversation.state)
-            if data:
-                pipe.set(data_key, json.dumps(data))
-            else:
-                pipe.delete(data_key)
-            await pipe.execute()
+        await self._save(keys=[self.key_builder.build(key, "state"), self.key_builder.build(key, "data")],
+                         args=["0" if conversation.state is None else "1", conversation.state or "",
+                               "1" if data else "0", json.dumps(data) if data else ""])
 
     async def close(self) -> None:
         await self._redis_storage.close()

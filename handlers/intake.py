@@ -34,7 +34,7 @@ from services.classify import Classifier
 from services.classify.result import Classification, KeywordHit
 from services.domain import Category, Flag, Kind, Severity
 from services.intake import IntakeError, normalize_phone, parse_typed_contact, validate_description, validate_location
-from services.filing import MatterRules, file_complaint
+from services.filing import Filing, MatterRules, file_complaint
 from services.sla import SlaPolicy
 from services.vocabulary import vocabulary
 
@@ -427,8 +427,9 @@ async def submit(
             now=clock(),
         )
     except lifecycle.DuplicateSubmission as duplicate:
-        await query.answer(_("already_submitted", number=duplicate.complaint.number), show_alert=True)
-        return
+        # This draft is still open here, yet its ticket exists: the submission was stored and the
+        # process stopped before the resident heard of it. Finish it: the receipt goes out now.
+        filing = Filing(complaint=duplicate.complaint)
     complaint = filing.complaint
     await state.clear()
     await retire_buttons(query.message, query.message.message_id)

@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,6 +42,19 @@ def _guard_status(engine: AsyncEngine) -> None:
                 raise StatusOutsideTheDoor("complaint.status may only change through services.lifecycle.transition")
 
 
+def _drop_closed_connections(engine: AsyncEngine) -> None:
+    """A pooled connection the server closed (PostgreSQL restarted, an idle timeout, a terminated
+    backend) is replaced at checkout, as ``pool_pre_ping`` would, without pre_ping's three round
+    trips (BEGIN, ping, ROLLBACK) on every checkout: asyncpg notices the closed socket in the
+    event loop, so ``is_closed()`` says so without asking the server."""
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _closed_by_server(dbapi_connection, _record, _proxy) -> None:
+        connection = getattr(dbapi_connection, "_connection", None)
+        if connection is not None and connection.is_closed():
+            raise DisconnectionError("connection closed by the server")
+
+
 class ReadThenWrite(RuntimeError):
     """A deferred SQLite transaction read and then tried to write; under WAL that fails at once
     with SQLITE_BUSY whenever another connection wrote in between. Start writes with
@@ -53,9 +67,11 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
     if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"):
         kwargs.pop("pool_size", None)  # one shared in-memory connection: no pool to size
     if url.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
+        pinged = kwargs.setdefault("pool_pre_ping", False)
         engine = create_async_engine(url, **kwargs)
         _guard_status(engine)
+        if not pinged and url.get_driver_name() == "asyncpg":
+            _drop_closed_connections(engine)
         return engine
 
     if url.database and url.database != ":memory:":

@@ -50,7 +50,11 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
     check = await matters.check(
         session, resident_id=resident.id, category=classification.category.value, location=data.location,
         words=words, now=now, window=rules.window, threshold=rules.similarity,
-        tokens_of=lambda text: content_words(classifier, text))
+        tokens_of=lambda text: content_words(classifier, text), draft_key=draft_key)
+    if check.submitted is not None:
+        # The same submission again (a repeat after a crash before it was confirmed): the ticket
+        # exists; nothing is stored twice, nor merged into itself.
+        raise lifecycle.DuplicateSubmission(check.submitted)
     actor = Actor.of_resident(resident)
     async with writing(session):
         if check.merge_into is not None:

@@ -63,17 +63,22 @@ class MatterCheck:
 
     merge_into: Complaint | None  # same resident, same matter, still open
     same_matter: list[Complaint]  # other residents' complaints on the same matter within the window
+    submitted: Complaint | None = None  # the ticket this very draft already became (a repeat)
 
 
 async def check(session: AsyncSession, *, resident_id: int, category: str, location: str, words: set[str],
-                now: datetime, window: timedelta, threshold: float, tokens_of) -> MatterCheck:
-    """Look for an open ticket of the same resident and for recent ones of others on the same matter."""
+                now: datetime, window: timedelta, threshold: float, tokens_of,
+                draft_key: str | None = None) -> MatterCheck:
+    """Look for an open ticket of the same resident and for recent ones of others on the same matter
+    (and for the ticket ``draft_key`` already became: a submission handled again)."""
     area = area_of(location)
     rows = (await session.exec(select(Complaint).where(
         Complaint.category == category, Complaint.created_at >= now - window,
         col(Complaint.status).not_in(("cancelled", "invalid"))).order_by(col(Complaint.id)))).all()
     merge_into, same = None, []
     for other in rows:
+        if draft_key is not None and other.draft_key == draft_key:
+            return MatterCheck(merge_into=None, same_matter=[], submitted=other)
         if area_of(other.location) != area or similarity(words, tokens_of(other.description)) < threshold:
             continue
         if other.resident_id == resident_id:

@@ -32,8 +32,9 @@ async def hold_routing_lock(session: AsyncSession) -> None:
 
 async def managers(session: AsyncSession) -> list[Staff]:
     """Managers, else admins: who hears of major complaints and second-level escalations."""
-    people = list(await staff_service.people_with_role(session, "manager"))
-    return people or list(await staff_service.people_with_role(session, "admin"))
+    people = await staff_service.people_with_role(session, "manager", "admin")  # one query for both
+    managers_ = [person for person in people if person.role == "manager"]
+    return managers_ or [person for person in people if person.role == "admin"]
 
 
 async def supervisor_or_managers(session: AsyncSession, team_id: int | None) -> list[Staff]:

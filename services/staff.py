@@ -196,36 +196,43 @@ async def people_with_role(session: AsyncSession, *roles: str) -> Sequence[Staff
 OPEN_FOR_LOAD = ("assigned", "accepted", "reopened")
 
 
-async def choose_assignee(session: AsyncSession, team: Team, *, exclude: set[int] = frozenset()) -> Staff | None:
-    """The reachable member with the fewest open tickets; ties go to the one idle longest.
-
-    Staff members are preferred; the supervisor takes tickets only when nobody else can.
-    """
+async def _team_candidates(session: AsyncSession, team: Team) -> list[Staff]:
+    """The team's reachable staff members by load (fewest open tickets, then idle longest), then its
+    reachable supervisors in the same order: one query for choosing an assignee and the supervisor."""
     load = (
         select(Complaint.assignee_id, func.count().label("open"))
         .where(col(Complaint.status).in_(OPEN_FOR_LOAD))
         .group_by(Complaint.assignee_id)
         .subquery()
     )
-    for roles in (("staff",), ("supervisor",)):
-        statement = (
-            select(Staff)
-            .outerjoin(load, load.c.assignee_id == Staff.id)
-            .where(
-                Staff.team_id == team.id, col(Staff.role).in_(roles), col(Staff.active).is_(True),
-                col(Staff.telegram_id).is_not(None), col(Staff.unreachable).is_(False),
-            )
-            .order_by(
-                func.coalesce(load.c.open, 0),
-                col(Staff.last_assigned_at).is_not(None),  # never assigned first
-                col(Staff.last_assigned_at),
-                col(Staff.id),
-            )
+    statement = (
+        select(Staff)
+        .outerjoin(load, load.c.assignee_id == Staff.id)
+        .where(
+            Staff.team_id == team.id, col(Staff.role).in_(("staff", "supervisor")), col(Staff.active).is_(True),
+            col(Staff.telegram_id).is_not(None), col(Staff.unreachable).is_(False),
         )
-        for candidate in (await session.exec(statement)).all():
-            if candidate.id not in exclude:
-                return candidate
-    return None
+        .order_by(
+            Staff.role != "staff",  # staff members first
+            func.coalesce(load.c.open, 0),
+            col(Staff.last_assigned_at).is_not(None),  # never assigned first
+            col(Staff.last_assigned_at),
+            col(Staff.id),
+        )
+    )
+    return list((await session.exec(statement)).all())
+
+
+def _first_free(candidates: list[Staff], exclude: set[int]) -> Staff | None:
+    return next((person for person in candidates if person.id not in exclude), None)
+
+
+async def choose_assignee(session: AsyncSession, team: Team, *, exclude: set[int] = frozenset()) -> Staff | None:
+    """The reachable member with the fewest open tickets; ties go to the one idle longest.
+
+    Staff members are preferred; the supervisor takes tickets only when nobody else can.
+    """
+    return _first_free(await _team_candidates(session, team), exclude)
 
 
 @dataclass(frozen=True)
@@ -242,8 +249,10 @@ async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int
     """Team by flag desk or category; person by load; supervisor for urgent, major, or nobody free."""
     desk = next((FLAG_DESKS[f] for f in FLAG_DESKS if f in complaint.flags), None)
     team = await team_by_code(session, desk) if desk else await team_for_category(session, complaint.category)
-    assignee = await choose_assignee(session, team, exclude=exclude)
-    supervisor = await supervisor_of(session, team.id)
+    candidates = await _team_candidates(session, team)
+    assignee = _first_free(candidates, exclude)
+    # the same as supervisor_of: the team's reachable supervisor with the lowest id
+    supervisor = min((p for p in candidates if p.role == "supervisor"), key=lambda p: p.id, default=None)
     serious = (complaint.severity == Severity.URGENT.value or complaint.major
                or bool(MAJOR_FLAGS & set(complaint.flags)))
     notify = supervisor is not None and (serious or assignee is None) and (assignee is None or supervisor.id != assignee.id)

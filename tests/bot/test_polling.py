@@ -23,3 +23,110 @@ def test_a_bad_update_becomes_an_empty_one_and_the_rest_stay():
 def test_good_batches_pass_unchanged():
     content = json.dumps({"ok": True, "result": []})
     assert sanitise_updates(content, Bot("123456:TEST-token")) == content
+
+
+def test_the_session_validates_a_good_batch_once_and_still_skips_a_bad_update(monkeypatch):
+    from aiogram.methods import GetUpdates
+    from aiogram.types import Update
+
+    from bot import polling
+    from bot.polling import TolerantSession
+
+    bot = Bot("123456:TEST-token")
+    session = TolerantSession()
+    good = {"update_id": 2, "message": {"message_id": 5, "date": 1796220000, "text": "hi",
+                                        "chat": {"id": 7, "type": "private"}, "from": {"id": 7, "is_bot": False,
+                                                                                   "first_name": "A"}}}
+    sanitised = []
+    monkeypatch.setattr(polling, "sanitise_updates",
+                        lambda content, b: sanitised.append(1) or sanitise_updates(content, b))
+    calls = []
+    validate = Update.model_validate
+    monkeypatch.setattr(Update, "model_validate", classmethod(lambda cls, *a, **k: calls.append(1) or validate(*a, **k)))
+
+    response = session.check_response(bot, GetUpdates(), 200, json.dumps({"ok": True, "result": [good]}))
+    assert [u.update_id for u in response.result] == [2] and not sanitised and not calls
+
+    bad = json.dumps({"ok": True, "result": [{"update_id": 1, "message": {"message_id": "x"}}, good]})
+    response = session.check_response(bot, GetUpdates(), 200, bad)
+    assert [u.update_id for u in response.result] == [1, 2] and sanitised == [1]
+
+
+def _message_update(update_id: int, chat: int) -> "Update":
+    from aiogram.types import Update
+
+    return Update.model_validate({"update_id": update_id, "message": {
+        "message_id": update_id, "date": 1796220000, "text": f"m{update_id}", "chat": {"id": chat, "type": "private"},
+        "from": {"id": chat, "is_bot": False, "first_name": "A"}}})
+
+
+class _FakeBot:
+    """getUpdates from a script: each call records its offset and timeout, answers the next batch
+    (the server repeats every update from the offset on, as Telegram does)."""
+
+    def __init__(self, arrivals):
+        import types
+
+        self.session = types.SimpleNamespace(timeout=60)
+        self.arrivals = list(arrivals)  # batches that arrive, one per call
+        self.queue = []
+        self.calls = []
+
+    async def get_updates(self, *, offset, timeout, allowed_updates, request_timeout):
+        import asyncio
+
+        self.calls.append((offset, timeout))
+        if self.arrivals:
+            self.queue += self.arrivals.pop(0)
+        if offset is not None:
+            self.queue = [u for u in self.queue if u.update_id >= offset]
+        if not self.queue and timeout:
+            await asyncio.sleep(3600)  # a long poll with nothing to say (cut short by stop())
+        return list(self.queue)
+
+
+class _FakeDispatcher:
+    def __init__(self, gates):
+        self.gates = gates  # update_id → event the handler waits for
+        self.started, self.finished = [], []
+
+    def resolve_used_update_types(self):
+        return ["message"]
+
+    async def feed_update(self, bot, update):
+        self.started.append(update.update_id)
+        if update.update_id in self.gates:
+            await self.gates[update.update_id].wait()
+        self.finished.append(update.update_id)
+
+
+async def test_the_poller_fetches_on_while_an_update_is_handled_and_confirms_only_below_it():
+    import asyncio
+
+    from bot.polling import BatchPoller
+
+    slow = asyncio.Event()
+    bot = _FakeBot([[_message_update(1, 10)], [_message_update(2, 20), _message_update(3, 10)]])
+    dispatcher = _FakeDispatcher({1: slow})
+    poller = BatchPoller(dispatcher, bot, timeout=30)
+    task = asyncio.create_task(poller.run())
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if 2 in dispatcher.finished:
+            break
+    # update 2 (another chat) was fetched and handled while 1 is still in hand; 3 (1's chat) waits for 1
+    assert dispatcher.finished == [2] and 3 not in dispatcher.started
+    assert all(offset in (None, 1) for offset, _ in bot.calls)  # nothing confirmed past update 1
+    assert all(timeout == 0 for _, timeout in bot.calls[1:])  # no long poll while updates are in hand
+    calls = len(bot.calls)
+    await asyncio.sleep(0.05)
+    assert len(bot.calls) == calls  # waiting for an update to finish, not asking again and again
+    slow.set()
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if bot.calls[-1][0] == 4:
+            break
+    assert dispatcher.finished == [2, 1, 3]
+    assert bot.calls[-1] == (4, 30)  # everything handled: confirmed, long polling again
+    poller.stop()
+    await task

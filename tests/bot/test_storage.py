@@ -4,6 +4,8 @@ whose change was saved is skipped."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aiogram import Bot, Dispatcher, F
 from aiogram.fsm.context import FSMContext
@@ -68,6 +70,31 @@ class TestRedisStorage:
                                              second.key_builder.build(KEY, "data")) == 0
         finally:
             await second.close()
+
+    async def test_a_save_is_one_round_trip_in_every_combination(self, redis_url):
+        from bot.storage import Conversation
+
+        storage = RedisConversationStorage(redis_url)
+        state_key, data_key = storage.key_builder.build(KEY, "state"), storage.key_builder.build(KEY, "data")
+        try:
+            await storage.save(KEY, Conversation(state="Intake:location", data={"draft": "w"}))  # loads the script
+            calls = []
+            execute = storage.redis.execute_command
+
+            async def counted(*args, **kwargs):
+                calls.append(args[0])
+                return await execute(*args, **kwargs)
+
+            storage.redis.execute_command = counted
+            for state, data in (("Intake:contact", {}), (None, {"draft": "x"}), ("Intake:confirm", {"draft": "y"}),
+                                (None, {})):
+                calls.clear()
+                await storage.save(KEY, Conversation(state=state, data=data))
+                assert calls == ["EVALSHA"]
+                assert await execute("GET", state_key) == (state.encode() if state else None)
+                assert await execute("GET", data_key) == (json.dumps(data).encode() if data else None)
+        finally:
+            await storage.close()
 
     async def test_readable_by_aiogram_redis_storage(self, redis_url):
         """Same keys and encoding as aiogram's RedisStorage: a deployment switching keeps its conversations."""

@@ -123,6 +123,40 @@ class TestSubmission:
         async with sessions() as session:
             assert len((await session.exec(select(Complaint))).all()) == 1
 
+    async def test_filing_the_same_draft_again_is_a_repeat_not_a_merge(self, sessions, classifier):
+        """A submission handled again (the process died before the resident was told) finds its own
+        ticket: nothing stored, nothing merged into itself, no ping twice."""
+        from models.tables import OutboxNotice
+        from services.filing import MatterRules, file_complaint
+        from services.staff import seed_teams
+
+        resident = await make_resident(sessions)
+        async with sessions() as session:
+            await seed_teams(session)
+        text = "3栋电梯坏了"
+
+        async def file(draft: str):
+            async with sessions() as session:
+                return await file_complaint(
+                    session, resident=resident, classification=classifier.classify(text), classifier=classifier,
+                    data=ComplaintCreate(description=text, location="3栋2单元", contact_phone="13812345678"),
+                    draft_key=f"{resident.telegram_id}:{draft}", tz=SHANGHAI, sla=None, rules=MatterRules(), now=NOW)
+
+        async def stored():
+            async with sessions() as session:
+                return ((await session.exec(select(ComplaintEvent.action).order_by(ComplaintEvent.id))).all(),
+                        len((await session.exec(select(Complaint))).all()))
+
+        first = await file("d1")
+        before = await stored()
+        with pytest.raises(lifecycle.DuplicateSubmission) as caught:
+            await file("d1")
+        assert caught.value.complaint.id == first.complaint.id
+        assert await stored() == before  # nothing written, "merged" not recorded
+        assert (await file("d2")).merged  # another draft on the same matter is merged, as before
+        events, tickets = await stored()
+        assert events[-1] == "merged" and tickets == 1
+
     async def test_anonymous_keeps_no_contact(self, sessions, classifier):
         resident = await make_resident(sessions)
         complaint = await submit(sessions, resident, classifier, anonymous=True)
@@ -258,3 +292,36 @@ def _downgrade(url: str, revision: str) -> None:
     from models.db import alembic_config
 
     command.downgrade(alembic_config(url), revision)
+
+
+@pytest.mark.postgres
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout():
+    """No ping per checkout, yet a connection PostgreSQL dropped is never handed out."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from models.db import create_engine
+    from tests.conftest import POSTGRES_URL, require_service
+
+    require_service("postgres", POSTGRES_URL, 5432)
+    engine = create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
+    statements = []
+    from sqlalchemy import event
+
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        async with engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        other = create_engine(POSTGRES_URL)
+        async with other.connect() as admin:
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await other.dispose()
+        await asyncio.sleep(0.3)  # the event loop sees the socket closed
+        statements.clear()
+        async with engine.connect() as connection:
+            again = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert again != pid
+        assert statements == ["SELECT pg_backend_pid()"]  # no ping round trip
+    finally:
+        await engine.dispose()

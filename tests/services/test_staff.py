@@ -117,6 +117,36 @@ class TestRouting:
             routing = await staff_service.route(session, await new_complaint(session, 1, category=Category.ENVIRONMENT))
             assert routing.assignee.id == sup.id and not routing.notify_supervisor
 
+    async def test_routing_reads_team_members_and_supervisor_in_one_query(self, sessions, engine):
+        """Team, then its staff and supervisors together; managers and admins in one query."""
+        from sqlalchemy import event
+
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            sup = await bound(session, "Sup", "engineering", "supervisor", telegram_id=51)
+            await bound(session, "Sup2", "engineering", "supervisor", telegram_id=52)
+            admin = await bound(session, "Adm", None, "admin", telegram_id=53)
+            urgent = await new_complaint(session, 1, severity=Severity.URGENT)
+            statements = []
+
+            def count(_conn, _cursor, statement, *_args):
+                if not statement.startswith("BEGIN"):  # SQLite's explicit BEGIN is not a query
+                    statements.append(statement)
+
+            event.listen(engine.sync_engine, "before_cursor_execute", count)
+            try:
+                routed = await staff_service.route(session, urgent)
+                assert len(statements) == 2
+                # nobody but supervisors: the one with the lowest id takes it, and is the supervisor too
+                assert routed.assignee.id == sup.id and routed.supervisor.id == sup.id and not routed.notify_supervisor
+                statements.clear()
+                assert [p.id for p in await routing.managers(session)] == [admin.id]  # no manager: the admins
+                assert len(statements) == 1
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", count)
+            manager = await bound(session, "Mgr", None, "manager", telegram_id=54)
+            assert [p.id for p in await routing.managers(session)] == [manager.id]
+
     async def test_removal_reassigns_open_tickets_in_one_go(self, sessions):
         async with sessions() as session:
             await staff_service.seed_teams(session)

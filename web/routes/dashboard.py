@@ -12,7 +12,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.i18n import _, catalogues
-from services import report as report_service
 from services import report_figures, review, stats
 from services.domain import Status
 from services.errors import DeskError
@@ -61,6 +60,8 @@ async def dashboard(request: Request, viewer: CurrentUser, session: SessionDep, 
 @router.get("/report.xlsx")
 async def report(request: Request, viewer: CurrentUser, session: SessionDep, month: str = ""):
     """The monthly analysis report's workbook, built now from the database."""
+    from services import report as report_service  # openpyxl and matplotlib: only when a report is made
+
     team_id = _scope(viewer)
     context = context_of(request)
     month = _month(month, stats.previous_month(stats.current_month(context.settings.tz, context.clock())))
