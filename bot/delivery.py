@@ -32,6 +32,7 @@ from services.media import MediaStore, is_upload
 from services.notices import Audience, NoticeKind
 from services.satisfaction import CallbackPolicy
 
+STOP_GRACE = 10.0  # seconds a delivery pass in progress may take to end at shutdown
 log = logging.getLogger(__name__)
 
 
@@ -61,6 +62,7 @@ class DeliveryWorker:
         self._task: asyncio.Task | None = None
         self._unsubscribe = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def kick(self) -> None:
         """Look at the outbox now (called after a commit that stored notices)."""
@@ -69,6 +71,7 @@ class DeliveryWorker:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stopping = False
         self._unsubscribe = outbox.on_commit(self.kick)
         self._task = asyncio.create_task(self._run(), name="delivery")
 
@@ -77,20 +80,28 @@ class DeliveryWorker:
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            # Let a pass in progress end: cancelled inside a query, it would leave its connection
+            # to be reset mid-cancel (SQLAlchemy logs that as an error).
+            self._stopping = True
+            self._wake.set()
+            done, _pending = await asyncio.wait({self._task}, timeout=STOP_GRACE)
+            if not done:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._consumers:
             await asyncio.gather(*self._consumers.values(), return_exceptions=True)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.drain()
             except asyncio.CancelledError:
                 raise
             except Exception:  # a bad pass must not stop the next one
                 log.exception("delivery pass failed")
+            if self._stopping:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll)
             self._wake.clear()
