@@ -25,6 +25,7 @@ from services.lifecycle import OPEN_STATUSES, Actor, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
 from services.satisfaction import MANUAL_CLOSE_REASONS, CallbackPolicy, expected_callback, first_due, plan_round
 from services.sla import SlaPolicy, plan_deadline, ticket_deadlines
+from services.staff import can_supervise
 
 NOTE_MAX = 1000
 
@@ -346,11 +347,6 @@ async def set_severity(session: AsyncSession, ticket: Complaint | int, staff: St
 
 
 # --- supervision: reviews ------------------------------------------------------------------
-
-
-def can_supervise(complaint: Complaint, staff: Staff) -> bool:
-    """The team's supervisor, managers and admins."""
-    return staff.role in ("manager", "admin") or (staff.role == "supervisor" and complaint.team_id == staff.team_id)
 
 
 async def mark_reviewed(session: AsyncSession, ticket: Complaint | int, staff: Staff, note: str, *,

@@ -33,6 +33,7 @@ from services.errors import DeskError
 from services.lifecycle import OPEN_STATUSES, Actor, record
 from services.notices import Notice, NoticeKind, to_staff
 from services.sla import clock_start
+from services.staff import can_supervise
 
 CAUSES = ("equipment", "staff_conduct", "process", "third_party", "resident")  # 设施设备, 员工行为, 流程管理, 第三方, 住户方
 OUR_CAUSES = frozenset({"equipment", "staff_conduct", "process"})
@@ -82,11 +83,6 @@ def needs_plan(complaint: Complaint) -> bool:
 
 def is_ours(category: str | None) -> bool:
     return category in OUR_CAUSES
-
-
-def can_supervise(complaint: Complaint, staff: Staff) -> bool:
-    """The team's supervisor, managers and admins (same rule as ``handling.can_supervise``)."""
-    return staff.role in ("manager", "admin") or (staff.role == "supervisor" and complaint.team_id == staff.team_id)
 
 
 async def _load(session: AsyncSession, complaint_id: int) -> Complaint:

@@ -174,6 +174,11 @@ async def team_members(session: AsyncSession, team: Team, *, roles: tuple[str, .
     return (await session.exec(statement)).all()
 
 
+def can_supervise(complaint: Complaint, staff: Staff) -> bool:
+    """The team's supervisor, managers and admins."""
+    return staff.role in ("manager", "admin") or (staff.role == "supervisor" and complaint.team_id == staff.team_id)
+
+
 async def supervisor_of(session: AsyncSession, team_id: int | None) -> Staff | None:
     """The team's supervisor who can be reached, if any."""
     if team_id is None:
