@@ -21,6 +21,7 @@ from bot.middlewares import DatabaseMiddleware, ResidentCache, ResidentMiddlewar
 from bot.polling import BatchPoller, TolerantSession
 from bot.render import Renderer
 from bot.webhook import WebhookServer
+from bot.callback_expiry import ExpiredCallbackAnswers
 from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
 from bot.shared_rate import SharedLimits
@@ -55,6 +56,7 @@ def build_bot(settings: Settings) -> Bot:
     if settings.bot_token is None or not settings.bot_token.get_secret_value().strip():
         raise MissingToken("BOT_TOKEN is not set")
     session = TolerantSession(api=TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/")))
+    session.middleware(ExpiredCallbackAnswers())
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

@@ -36,8 +36,21 @@ SEED = int(os.environ.get("CRASH_SEED", "20261202"))
 
 
 async def start_bot(env: dict, cwd) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=cwd, env=env,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    """Start ``python -m bot``; its log goes to ``bot-N.log`` in ``cwd`` (one file per start)."""
+    log_path = cwd / f"bot-{len(list(cwd.glob('bot-*.log'))):02d}.log"
+    with log_path.open("wb") as log:
+        return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=cwd, env=env,
+                                                    stdout=asyncio.subprocess.DEVNULL, stderr=log)
+
+
+def failures_logged(cwd) -> str:
+    """The tracebacks the bot processes logged, to read when the storm fails."""
+    found = []
+    for path in sorted(cwd.glob("bot-*.log")):
+        text = path.read_text(errors="replace")
+        if "Traceback" in text:
+            found.append(f"--- {path.name}\n" + text[max(0, text.index("Traceback") - 300):][:4000])
+    return "\n".join(found)
 
 
 async def test_fifty_kills_lose_nothing(sandbox, client, tmp_path):
@@ -147,6 +160,9 @@ async def test_fifty_kills_lose_nothing(sandbox, client, tmp_path):
                 prompts = sum(1 for t in texts if number in t and "满意度回访" in t)
                 assert 1 <= told <= 2, (number, told)
                 assert 1 <= prompts <= 2, (number, prompts)
+    except BaseException:
+        print(failures_logged(tmp_path))
+        raise
     finally:
         bot = state["bot"]
         if bot.returncode is None:

@@ -13,7 +13,7 @@ from services import handling
 from services.errors import DeskError
 from tests.e2e.callbacks_fast import FAST
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import file_complaint, onboard, text
+from tests.e2e.flows import TICKET, file_complaint, onboard, text
 
 pytestmark = pytest.mark.e2e
 HUGE = "99999999999999999999"
@@ -82,3 +82,29 @@ class TestIdempotence:
                 rounds = (await session.exec(select(CallbackRound).where(
                     CallbackRound.complaint_id == complaint.id))).all()
             assert len(events) == 1 and len(rounds) == 1
+
+
+class TestStaleCallbackAnswers:
+    """After a crash a callback query is handled again, and Telegram refuses a second answer."""
+
+    EXPIRED = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+
+    async def test_a_refused_answer_still_gives_the_receipt(self, bot_app, client, resident):
+        await resident.send("3栋电梯坏了")
+        await resident.expect("在哪里")
+        await resident.send("3栋1单元")
+        await resident.expect("联系方式")
+        await resident.tap(text("btn_share_phone"))
+        summary = await resident.expect("请确认")
+        await client.inject_fault("answerCallbackQuery", error_code=400, description=self.EXPIRED)
+        await resident.press("确认提交", summary)
+        receipt = await resident.expect("工单号")
+        assert TICKET.search(receipt.text)
+        assert not [m for m in await resident.messages() if text("internal_error") in (m.text or "")]
+
+    async def test_other_refusals_of_an_answer_still_fail(self, bot_app, client):
+        from aiogram.exceptions import TelegramBadRequest
+
+        await client.inject_fault("answerCallbackQuery", error_code=400, description="Bad Request: boom")
+        with pytest.raises(TelegramBadRequest, match="boom"):
+            await bot_app.bot.answer_callback_query("1")
