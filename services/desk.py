@@ -27,7 +27,7 @@ from services.domain import Category, Severity, Status
 from services.errors import DeskError
 from services.filing import Filing, MatterRules, file_complaint
 from services.intake import normalize_phone, normalize_text, validate_description, validate_location
-from services.lifecycle import OPEN_STATUSES, Actor, record
+from services.lifecycle import OPEN_STATUSES, Actor, locked_ticket, record
 from services.satisfaction import NOT_SOLVED, RATINGS, CallbackPolicy, _after_no_answer, apply_rating
 from services.slots import next_attempt_due, slot_of
 from services.sla import SlaPolicy
@@ -384,9 +384,7 @@ async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *
         raise DeskError("rating_invalid")
     note = " ".join((comment or "").split())[:1000] or None
     async with writing(session):
-        complaint = await session.get(Complaint, complaint_id, populate_existing=True, with_for_update=True)
-        if complaint is None:
-            raise DeskError("no_ticket")
+        complaint = await locked_ticket(session, complaint_id)
         resident = await session.get(Resident, complaint.resident_id)
         round_ = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint.id)
                                      .order_by(col(CallbackRound.id).desc()))).first()
@@ -442,8 +440,7 @@ async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *
             .values(state="cancelled", finished_at=now))
         outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, sla=sla,
                                               method=method)
-        outbox.put(session, notices, now)
-        await session.commit()
+        await outbox.commit_with(session, notices, now)
     return CallResult(outcome, complaint, attempt.attempt_no)
 
 

@@ -21,7 +21,7 @@ from services import majors, outbox, procedure, routing
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
-from services.lifecycle import OPEN_STATUSES, Actor, record, transition
+from services.lifecycle import OPEN_STATUSES, Actor, locked_ticket, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
 from services.satisfaction import MANUAL_CLOSE_REASONS, CallbackPolicy, expected_callback, first_due, plan_round
 from services.sla import SlaPolicy, plan_deadline, ticket_deadlines
@@ -41,18 +41,8 @@ class Outcome:
     round: CallbackRound | None = None
 
 
-async def _load(session: AsyncSession, ticket: Complaint | int) -> Complaint:
-    """The ticket as it is now, locked for this transaction where the database can."""
-    complaint_id = ticket if isinstance(ticket, int) else ticket.id
-    complaint = await session.get(Complaint, complaint_id, populate_existing=True, with_for_update=True)
-    if complaint is None:
-        raise DeskError("no_ticket")
-    return complaint
-
-
 async def _done(session: AsyncSession, outcome: Outcome, now: datetime) -> Outcome:
-    outbox.put(session, outcome.notices, now)
-    await session.commit()
+    await outbox.commit_with(session, outcome.notices, now)
     return outcome
 
 
@@ -104,7 +94,7 @@ async def ticket_by_number(session: AsyncSession, number: str) -> Complaint | No
 async def accept(session: AsyncSession, ticket: Complaint | int, staff: Staff, *, now: datetime) -> Outcome:
     """The assignee takes the ticket on; the resident is told who handles it."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if complaint.status == Status.ACCEPTED.value and complaint.assignee_id == staff.id:
             raise DeskError("already_accepted", number=complaint.number)
         _require_holder(complaint, staff)
@@ -119,7 +109,7 @@ async def add_note(session: AsyncSession, ticket: Complaint | int, staff: Staff,
                    now: datetime) -> Outcome:
     """A progress note from the holder, forwarded to the resident."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         _require_holder(complaint, staff)
         if complaint.status != Status.ACCEPTED.value:
             raise DeskError("accept_first_note", number=complaint.number)
@@ -140,7 +130,7 @@ async def resolve(session: AsyncSession, ticket: Complaint | int, staff: Staff, 
     A Ⅰ or Ⅱ ticket needs its cause (原因分析; ``cause``, or one recorded before) and, when the cause
     is ours, a corrective action with an owner and a due date (``procedure.apply_cause``)."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         _require_holder(complaint, staff)
         if complaint.status != Status.ACCEPTED.value:
             if complaint.status in (Status.ASSIGNED.value, Status.REOPENED.value):
@@ -173,7 +163,7 @@ async def set_sensitive(session: AsyncSession, ticket: Complaint | int, staff: S
                         now: datetime) -> Outcome:
     """不便回访: the holder or the supervisor says the resident must not be called back."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_direct(complaint, staff):
             raise DeskError("may_not_sensitive", number=complaint.number)
         if complaint.sensitive == value:
@@ -188,7 +178,7 @@ async def pause(session: AsyncSession, ticket: Complaint | int, staff: Staff, po
                 now: datetime) -> Outcome:
     """The holder waits on the resident: the SLA clock stops."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         _require_holder(complaint, staff)
         if complaint.status != Status.ACCEPTED.value:
             raise DeskError("accept_first_pause", number=complaint.number)
@@ -219,7 +209,7 @@ async def resume(session: AsyncSession, ticket: Complaint | int, staff: Staff, p
                  now: datetime) -> Outcome:
     """Staff resume the clock; deadlines move by the pause."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         _require_holder(complaint, staff)
         changed = _resume(session, complaint, policy, Actor.of_staff(staff), now)
         return await _done(session, Outcome(complaint, changed=changed), now)
@@ -230,7 +220,7 @@ async def resident_info(session: AsyncSession, ticket: Complaint | int, resident
     """Additional information from the resident on their open ticket: the assignee gets it, and a
     paused clock runs again. ``changed`` is False when nobody holds the ticket yet."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if complaint.resident_id != resident.id:
             raise DeskError("info_not_own")
         if Status(complaint.status) not in OPEN_STATUSES:
@@ -278,7 +268,7 @@ async def transfer(session: AsyncSession, ticket: Complaint | int, by: Staff, *,
                    to: Staff | None = None, now: datetime) -> Outcome:
     """Hand the ticket to another team (its least-loaded member) or a named person."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_direct(complaint, by):
             raise DeskError("may_not_transfer", number=complaint.number)
         plan, notices = await _transfer(session, complaint, by, team, to, now)
@@ -290,7 +280,7 @@ async def correct_category(session: AsyncSession, ticket: Complaint | int, by: S
     """Record a category correction (kept for learning); when the category belongs to another team
     and the ticket is not yet being handled, it moves there. ``changed`` False: same category."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_direct(complaint, by):
             raise DeskError("may_not_category", number=complaint.number)
         new = Category(category).value
@@ -314,7 +304,7 @@ async def confirm_category(session: AsyncSession, ticket: Complaint | int, by: S
                            now: datetime) -> Outcome:
     """A close call checked by staff: the detected category stands (nothing to learn from)."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_direct(complaint, by):
             raise DeskError("may_not_category", number=complaint.number)
         if not complaint.uncertain:
@@ -329,7 +319,7 @@ async def set_severity(session: AsyncSession, ticket: Complaint | int, staff: St
                        policy: SlaPolicy, *, now: datetime) -> Outcome:
     """Correct the severity; the deadlines are recomputed from the filing time."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_direct(complaint, staff):
             raise DeskError("may_not_severity", number=complaint.number)
         new = Severity(severity)
@@ -353,7 +343,7 @@ async def mark_reviewed(session: AsyncSession, ticket: Complaint | int, staff: S
                         now: datetime) -> Outcome:
     """A middling rating (3) was looked at: the review flag is cleared, with who, when and a note."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_supervise(complaint, staff):
             raise DeskError("may_not_review", number=complaint.number)
         if not complaint.needs_review:
@@ -372,7 +362,7 @@ async def set_complex(session: AsyncSession, ticket: Complaint | int, staff: Sta
     """A Ⅲ (general) ticket marked complex: the longer resolution allowance (7 working days by
     default) from its clock start; the resident is told the new date. ``changed`` False: already so."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_direct(complaint, staff):
             raise DeskError("may_not_severity", number=complaint.number)
         if complaint.severity != Severity.GENERAL.value:
@@ -409,7 +399,7 @@ async def close_by_hand(session: AsyncSession, ticket: Complaint | int, staff: S
     """A manager closes a ticket with a reason (符合国家相关法律法规 / 超出公司管理权限) and a note.
     A later rating is still recorded but does not reopen it (``satisfaction.apply_rating``)."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if staff.role not in ("manager", "admin"):
             raise DeskError("may_not_close", number=complaint.number)
         if reason not in MANUAL_CLOSE_REASONS:
@@ -433,7 +423,7 @@ async def mark_invalid(session: AsyncSession, ticket: Complaint | int, staff: St
     """无效投诉: the team supervisor or a manager marks an open ticket invalid with a reason from the
     list and the explanation the resident receives. It stays searchable and is counted apart."""
     async with writing(session):
-        complaint = await _load(session, ticket)
+        complaint = await locked_ticket(session, ticket)
         if not can_supervise(complaint, staff):
             raise DeskError("may_not_invalid", number=complaint.number)
         if reason not in INVALID_REASONS:

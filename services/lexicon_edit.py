@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from services.classify import lexicon as loader
@@ -151,7 +151,7 @@ def save(text: str, path: Path) -> Lexicon:
     partial = path.with_name(path.name + ".part")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
-    return load_lexicon(path)
+    return replace(lexicon, path=path)  # loaded from the same text: no second load
 
 
 def edit(configured: str | None, target: Target, tables: str) -> Lexicon:

@@ -285,6 +285,16 @@ async def events_of(session: AsyncSession, complaint: Complaint) -> Sequence[Com
     return (await session.exec(statement)).all()
 
 
+async def locked_ticket(session: AsyncSession, ticket: Complaint | int) -> Complaint:
+    """The ticket as it is now, locked for this transaction where the database can (a use case
+    that changes it reads it this way, so two changes at once are applied one after the other)."""
+    complaint_id = ticket if isinstance(ticket, int) else ticket.id
+    complaint = await session.get(Complaint, complaint_id, populate_existing=True, with_for_update=True)
+    if complaint is None:
+        raise DeskError("no_ticket")
+    return complaint
+
+
 async def get_by_draft_key(session: AsyncSession, draft_key: str) -> Complaint | None:
     """The ticket a given intake draft became, if it was submitted."""
     return (await session.exec(select(Complaint).where(Complaint.draft_key == draft_key))).first()

@@ -20,7 +20,7 @@ from services import outbox
 from services import staff as staff_service
 from services.domain import Status
 from services.errors import DeskError
-from services.lifecycle import OPEN_STATUSES, Actor, record, transition
+from services.lifecycle import OPEN_STATUSES, Actor, locked_ticket, record, transition
 from services.notices import Notice, NoticeKind, to_resident, to_staff
 from services.worktime import WorkCalendar
 
@@ -106,10 +106,7 @@ async def reply(session: AsyncSession, ticket: Complaint | int, staff: Staff, te
     """The first reply (反馈) on a major matter: every resident of the linked tickets gets the
     message; the reply deadline is met on each."""
     async with writing(session):
-        complaint_id = ticket if isinstance(ticket, int) else ticket.id
-        complaint = await session.get(Complaint, complaint_id, populate_existing=True, with_for_update=True)
-        if complaint is None:
-            raise DeskError("no_ticket")
+        complaint = await locked_ticket(session, ticket)
         if not may_own(staff):
             raise DeskError("major_may_not_reply", number=complaint.number)
         if not complaint.major:
@@ -130,8 +127,7 @@ async def reply(session: AsyncSession, ticket: Complaint | int, staff: Staff, te
             record(session, c.id, "major_reply", actor=Actor.of_staff(staff), now=now, note=value)
             outcome.replied.append(c)
             outcome.notices.append(to_resident(NoticeKind.MAJOR_REPLY, c.resident_id, c.id, note=value))
-        outbox.put(session, outcome.notices, now)
-        await session.commit()
+        await outbox.commit_with(session, outcome.notices, now)
     return outcome
 
 
@@ -219,8 +215,8 @@ async def write_warning(session: AsyncSession, staff: Staff, *, matter: str, adv
         for c_id in ids:
             record(session, c_id, "early_warning", actor=Actor.of_staff(staff), now=now, warning=warning.id)
         others = [p for p in await staff_service.people_with_role(session, "manager") if p.id != staff.id]
-        outbox.put(session, [to_staff(NoticeKind.EARLY_WARNING, p.id, None, warning=warning.id) for p in others], now)
-        await session.commit()
+        notices = [to_staff(NoticeKind.EARLY_WARNING, p.id, None, warning=warning.id) for p in others]
+        await outbox.commit_with(session, notices, now)
     return warning
 
 

@@ -49,6 +49,12 @@ def put(session: AsyncSession, notices: Iterable[Notice], now: datetime) -> list
     return rows
 
 
+async def commit_with(session: AsyncSession, notices: Iterable[Notice], now: datetime) -> None:
+    """End a use case: its notices stored in the same transaction as its change, then commit."""
+    put(session, notices, now)
+    await session.commit()
+
+
 async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta,
                 limit: int = 100) -> list[OutboxNotice]:
     """Take due notices for this worker (oldest first), including ones whose claim went stale."""

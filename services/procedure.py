@@ -30,7 +30,7 @@ from services import outbox, routing
 from services import staff as staff_service
 from services.domain import Severity, Status
 from services.errors import DeskError
-from services.lifecycle import OPEN_STATUSES, Actor, record
+from services.lifecycle import OPEN_STATUSES, Actor, locked_ticket, record
 from services.notices import Notice, NoticeKind, to_staff
 from services.sla import clock_start
 from services.staff import can_supervise
@@ -85,16 +85,8 @@ def is_ours(category: str | None) -> bool:
     return category in OUR_CAUSES
 
 
-async def _load(session: AsyncSession, complaint_id: int) -> Complaint:
-    complaint = await session.get(Complaint, complaint_id, populate_existing=True, with_for_update=True)
-    if complaint is None:
-        raise DeskError("no_ticket")
-    return complaint
-
-
 async def _done(session: AsyncSession, result: Result, now: datetime) -> Result:
-    outbox.put(session, result.notices, now)
-    await session.commit()
+    await outbox.commit_with(session, result.notices, now)
     return result
 
 
@@ -198,7 +190,7 @@ def may_submit_plan(complaint: Complaint, staff: Staff) -> bool:
 async def submit_plan(session: AsyncSession, complaint_id: int, staff: Staff, text: str, *, now: datetime) -> Result:
     """The assignee's handling plan for a Ⅰ/Ⅱ ticket; the supervisor (else managers) is asked to decide."""
     async with writing(session):
-        complaint = await _load(session, complaint_id)
+        complaint = await locked_ticket(session, complaint_id)
         if complaint.assignee_id != staff.id:
             raise DeskError("not_holder", number=complaint.number)
         if not needs_plan(complaint):
@@ -229,7 +221,7 @@ async def decide_plan(session: AsyncSession, complaint_id: int, staff: Staff, *,
     """The supervisor (managers, admins) approves the pending plan, or returns it with a reason;
     the assignee is told either way. A returned plan counts as missing for the escalation."""
     async with writing(session):
-        complaint = await _load(session, complaint_id)
+        complaint = await locked_ticket(session, complaint_id)
         if not can_supervise(complaint, staff):
             raise DeskError("may_not_plan", number=complaint.number)
         plan = await pending_plan(session, complaint.id)

@@ -42,8 +42,7 @@ async def make_draft(session: AsyncSession, month: str, now: datetime) -> list[N
             await session.commit()
             return []
         notices = [to_staff(NoticeKind.REPORT_DRAFT, person.id, None, month=month) for person in reviewers]
-        outbox.put(session, notices, now)
-        await session.commit()
+        await outbox.commit_with(session, notices, now)
     return notices
 
 
@@ -93,7 +92,7 @@ async def approve(session: AsyncSession, month: str, staff: Staff, *, now: datet
     if summary is not None and len(summary.strip()) > SUMMARY_MAX:
         raise DeskError("note_too_long", limit=SUMMARY_MAX)
     async with writing(session):
-        run = await _draft(session, month, staff)
+        await _draft(session, month, staff)  # refuses what is not a draft
         recipients = await routing.managers(session)
         values = {"status": SENT, "sent_at": now, "approved_by_id": staff.id, "approved_at": now,
                   "recipients": len(recipients)}
@@ -104,6 +103,5 @@ async def approve(session: AsyncSession, month: str, staff: Staff, *, now: datet
         if not done.rowcount:
             raise DeskError("report_no_draft", month=month)
         notices = [to_staff(NoticeKind.MONTHLY_REPORT, person.id, None, month=month) for person in recipients]
-        outbox.put(session, notices, now)
-        await session.commit()
+        await outbox.commit_with(session, notices, now)
     return notices

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import fresh_transaction, writing
+from models.db import writing
 from models.tables import CallbackAttempt, CallbackRound, Complaint, Resident, Staff
 from services import outbox
 from services import staff as staff_service
@@ -166,8 +166,7 @@ async def queue_due_prompts(session: AsyncSession, *, policy: CallbackPolicy, no
             session.add(attempt)
             notices.append(to_resident(NoticeKind.CALLBACK_PROMPT, complaint.resident_id, complaint.id,
                                        attempt=attempt.id))
-        outbox.put(session, notices, now)
-        await session.commit()
+        await outbox.commit_with(session, notices, now)
     return notices
 
 
@@ -345,8 +344,7 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
             .values(state="cancelled", finished_at=now))
         outcome, notices = await apply_rating(session, complaint, rating, actor=Actor.of_resident(resident),
                                               now=now, sla=sla)
-        outbox.put(session, notices, now)
-        await session.commit()
+        await outbox.commit_with(session, notices, now)
     round_ = await session.get(CallbackRound, attempt.round_id, populate_existing=True)
     return Answer(outcome, complaint, round_, rating, notices)
 
@@ -408,8 +406,7 @@ async def record_call(session: AsyncSession, complaint_id: int, staff: Staff, me
                 CallbackAttempt.id != attempt.id).values(state="cancelled", finished_at=now))
             outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, sla=sla,
                                                   method=method)
-        outbox.put(session, notices, now)
-        await session.commit()
+        await outbox.commit_with(session, notices, now)
     return Answer(outcome, complaint, await session.get(CallbackRound, round_.id, populate_existing=True), rating,
                   notices)
 
@@ -450,8 +447,7 @@ async def add_comment(session: AsyncSession, round_id: int, resident: Resident, 
             who = await reviewer(session, complaint.team_id)
             if who is not None:
                 notices.append(to_staff(NoticeKind.CALLBACK_COMMENT, who.id, complaint.id, comment=comment))
-        outbox.put(session, notices, now)
-        await session.commit()
+        await outbox.commit_with(session, notices, now)
     return Comment(round_, notices)
 
 
