@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import func, or_
 from sqlalchemy import text as sa_text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,12 +28,12 @@ from services.errors import DeskError
 from services.filing import Filing, MatterRules, file_complaint
 from services.intake import normalize_phone, normalize_text, validate_description, validate_location
 from services.lifecycle import OPEN_STATUSES, Actor, locked_ticket, record
-from services.satisfaction import NOT_SOLVED, RATINGS, CallbackPolicy, _after_no_answer, apply_rating
+from services.satisfaction import CALL_METHODS, NOT_SOLVED, RATINGS, CallbackPolicy, _after_no_answer, settle_round
 from services.slots import next_attempt_due, slot_of
 from services.sla import SlaPolicy
 
 CHANNELS = ("phone", "visit", "letter", "app", "wechat", "other")
-METHODS = ("phone", "visit", "sms", "survey")
+METHODS = CALL_METHODS  # the console offers the same ways of calling back as the chat
 DESK_ROLES = ("desk", "manager", "admin")  # register complaints and make callbacks
 ALL_TICKETS_ROLES = ("desk", "manager", "admin")  # see every ticket on the board
 NAME_MAX = 64
@@ -429,28 +429,10 @@ async def record_call(session: AsyncSession, complaint_id: int, caller: Staff, *
                     next_due = _fallback_due([*calls, attempt], round_, policy)
             await session.commit()
             return CallResult("not_reached", complaint, attempt.attempt_no, next_due)
-        closed = await session.exec(
-            update(CallbackRound)
-            .where(CallbackRound.id == round_.id, col(CallbackRound.status).in_(("open", "unreachable")))
-            .values(status="answered", rating=rating, comment=note, closed_at=now))
-        if not closed.rowcount:
+        settled = await settle_round(session, complaint, round_.id, rating, actor=actor, now=now, sla=sla,
+                                     comment=note, answerable=("open", "unreachable"), method=method)
+        if settled is None:
             raise DeskError("callback_not_due", number=complaint.number)
-        await session.exec(update(CallbackAttempt).where(
-            CallbackAttempt.round_id == round_.id, col(CallbackAttempt.state).in_(("pending", "claimed")))
-            .values(state="cancelled", finished_at=now))
-        outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, sla=sla,
-                                              method=method)
+        outcome, notices = settled
         await outbox.commit_with(session, notices, now)
     return CallResult(outcome, complaint, attempt.attempt_no)
-
-
-async def rounds_of(session: AsyncSession, complaint_id: int) -> list[tuple[CallbackRound, list[CallbackAttempt]]]:
-    """Every callback round of a ticket with its attempts (the 回访记录)."""
-    rounds = (await session.exec(select(CallbackRound).where(CallbackRound.complaint_id == complaint_id)
-                                 .order_by(col(CallbackRound.id)))).all()
-    out = []
-    for round_ in rounds:
-        attempts = (await session.exec(select(CallbackAttempt).where(CallbackAttempt.round_id == round_.id)
-                                       .order_by(col(CallbackAttempt.id)))).all()
-        out.append((round_, list(attempts)))
-    return out

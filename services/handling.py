@@ -397,7 +397,7 @@ def _tell_assignee(complaint: Complaint, by: Staff, kind: NoticeKind, **params) 
 async def close_by_hand(session: AsyncSession, ticket: Complaint | int, staff: Staff, reason: str, note: str, *,
                         now: datetime) -> Outcome:
     """A manager closes a ticket with a reason (符合国家相关法律法规 / 超出公司管理权限) and a note.
-    A later rating is still recorded but does not reopen it (``satisfaction.apply_rating``)."""
+    A later rating is still recorded but does not reopen it (``satisfaction.settle_round``)."""
     async with writing(session):
         complaint = await locked_ticket(session, ticket)
         if staff.role not in ("manager", "admin"):

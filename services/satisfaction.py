@@ -272,11 +272,23 @@ def restart_clock(complaint: Complaint, sla: SlaPolicy, now: datetime) -> None:
 MANUAL_CLOSE_REASONS = ("lawful", "beyond_authority")  # 符合国家相关法律法规 / 超出公司管理权限
 
 
-async def apply_rating(session: AsyncSession, complaint: Complaint, rating: int, *, actor: Actor, now: datetime,
-                       sla: SlaPolicy | None = None, **data) -> tuple[str, list[Notice]]:
-    """Inside the answer's write transaction, the round already answered: log the rating and act on
-    it — ≥4 close, 3 close and flag for review, ≤2 / not solved reopen (deadlines start again).
-    A ticket a manager closed by hand stays closed: the rating is only recorded ("recorded")."""
+async def settle_round(session: AsyncSession, complaint: Complaint, round_id: int, rating: int, *, actor: Actor,
+                       now: datetime, sla: SlaPolicy | None = None, comment: str | None = None,
+                       answerable: tuple[str, ...] = ("open",), **data) -> tuple[str, list[Notice]] | None:
+    """Inside the answer's write transaction: the round answered with ``rating`` (None if it is no
+    longer in an ``answerable`` status), its prompts still waiting cancelled, the rating logged and
+    acted on — ≥4 close, 3 close and flag for review, ≤2 / not solved reopen (deadlines start again).
+    A ticket a manager closed by hand stays closed: the rating is only recorded ("recorded").
+    The attempt that brought the answer is marked by the caller (it is "answered", not cancelled)."""
+    values = {"status": "answered", "rating": rating, "closed_at": now, **({"comment": comment} if comment else {})}
+    closed = await session.exec(
+        update(CallbackRound).where(CallbackRound.id == round_id, col(CallbackRound.status).in_(answerable))
+        .values(**values))
+    if not closed.rowcount:
+        return None
+    await session.exec(update(CallbackAttempt).where(
+        CallbackAttempt.round_id == round_id, col(CallbackAttempt.state).in_(("pending", "claimed", "sent")))
+        .values(state="cancelled", finished_at=now))
     notices: list[Notice] = []
     record(session, complaint.id, "callback_answered", actor=actor, now=now, rating=rating, **data)
     if complaint.status == Status.CLOSED.value and complaint.close_reason in MANUAL_CLOSE_REASONS:
@@ -330,20 +342,15 @@ async def answer(session: AsyncSession, attempt_id: int, resident: Resident, rat
     if attempt is None or complaint is None or complaint.resident_id != resident.id or attempt.state == "pending":
         return Answer("stale")
     async with writing(session):
-        closed = await session.exec(
-            update(CallbackRound).where(CallbackRound.id == attempt.round_id, CallbackRound.status == "open")
-            .values(status="answered", rating=rating, closed_at=now))
-        if not closed.rowcount:
+        complaint = await session.get(Complaint, complaint.id, populate_existing=True)
+        settled = await settle_round(session, complaint, attempt.round_id, rating, actor=Actor.of_resident(resident),
+                                     now=now, sla=sla)
+        if settled is None:
             await session.commit()  # nothing changed; commit keeps the loaded objects usable
             return Answer("late", complaint, await session.get(CallbackRound, attempt.round_id), rating)
-        complaint = await session.get(Complaint, complaint.id, populate_existing=True)
         await session.exec(update(CallbackAttempt).where(CallbackAttempt.id == attempt.id)
                            .values(state="answered", finished_at=now))
-        await session.exec(update(CallbackAttempt).where(
-            CallbackAttempt.round_id == attempt.round_id, col(CallbackAttempt.state).in_(("pending", "claimed")))
-            .values(state="cancelled", finished_at=now))
-        outcome, notices = await apply_rating(session, complaint, rating, actor=Actor.of_resident(resident),
-                                              now=now, sla=sla)
+        outcome, notices = settled
         await outbox.commit_with(session, notices, now)
     round_ = await session.get(CallbackRound, attempt.round_id, populate_existing=True)
     return Answer(outcome, complaint, round_, rating, notices)
@@ -399,12 +406,8 @@ async def record_call(session: AsyncSession, complaint_id: int, staff: Staff, me
                        attempts=policy.max_attempts)
                 outcome = "unreachable"
         else:
-            await session.exec(update(CallbackRound).where(CallbackRound.id == round_.id)
-                               .values(status="answered", rating=rating, closed_at=now))
-            await session.exec(update(CallbackAttempt).where(
-                CallbackAttempt.round_id == round_.id, col(CallbackAttempt.state).in_(("pending", "claimed", "sent")),
-                CallbackAttempt.id != attempt.id).values(state="cancelled", finished_at=now))
-            outcome, notices = await apply_rating(session, complaint, rating, actor=actor, now=now, sla=sla,
+            await session.flush()  # the attempt made now is not one of those cancelled
+            outcome, notices = await settle_round(session, complaint, round_.id, rating, actor=actor, now=now, sla=sla,
                                                   method=method)
         await outbox.commit_with(session, notices, now)
     return Answer(outcome, complaint, await session.get(CallbackRound, round_.id, populate_existing=True), rating,

@@ -65,7 +65,8 @@ async def test_fifty_kills_lose_nothing(sandbox, client, tmp_path):
     env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox.base_url, "DATABASE_URL": POSTGRES_URL,
            "POLLING_TIMEOUT": "1", "REPORT_DAY": "0", "CALLBACK_SLOTS": "", "CALLBACK_DELAY": "1s",
            "CALLBACK_ANSWER_TIMEOUT": "1h", "SCHEDULER_TICK": "0.5s", "DELIVERY_LEASE": "2s",
-           "DELIVERY_POLL": "0.3s", "RATE__PRIVATE_PER_SECOND": "50", "RATE__PRIVATE_BURST": "50"}
+           "DELIVERY_POLL": "0.3s", "RATE__PRIVATE_PER_SECOND": "50", "RATE__PRIVATE_BURST": "50",
+           "WEB_PORT": "0"}  # the bot under fire, not the console (port 8080 may be taken on the host)
     env.pop("REDIS_URL", None)
     rng = random.Random(SEED)
     state = {"bot": await start_bot(env, tmp_path), "kills": 0}

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.telegram_files import FileUnavailable, telegram_file
 from models.tables import Complaint, CorrectiveAction, Staff, Team
-from services import desk, handling, lifecycle, majors, procedure
+from services import desk, handling, lifecycle, majors, procedure, satisfaction
 from services import staff as staff_service
 from services.domain import Category, Severity, Status
 from services.errors import DeskError
@@ -92,7 +92,7 @@ async def ticket(request: Request, number: str, viewer: CurrentUser, session: Se
         complaint.major or complaint.related_to_id) else []
     actions["reply"] = complaint.major and majors.may_own(me) and Status(complaint.status) in lifecycle.OPEN_STATUSES
     values = {"c": complaint, "linked": linked, "events": events, "names": names, "people": people, "team": team,
-              "rounds": await desk.rounds_of(session, complaint.id), "actions": actions,
+              "rounds": await satisfaction.callback_record(session, complaint.id), "actions": actions,
               "full_phone": shows_full_phone(complaint, me), "sla": desk.sla_state(complaint, context_of(request).clock()),
               "teams": [t for t in await staff_service.teams(session)],
               "categories": [c.value for c in Category], "severities": [v.value for v in Severity],
