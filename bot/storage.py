@@ -126,6 +126,23 @@ class SqlStorage(ConversationStore):
         """Nothing to close: sessions come from the application's engine."""
 
 
+def redis_connection_kwargs() -> dict[str, Any]:
+    """Connection options for the bot's Redis clients: the driver's name and version computed once.
+    (redis-py ≥ 6 otherwise looks its own version up in the package metadata for every new
+    connection — milliseconds each, while a burst of updates opens the pool's connections.)"""
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:  # redis-py 5: nothing to save
+        return {}
+    global _DRIVER_INFO
+    if _DRIVER_INFO is None:
+        _DRIVER_INFO = DriverInfo()
+    return {"driver_info": _DRIVER_INFO}
+
+
+_DRIVER_INFO = None
+
+
 # KEYS: the state key, the data key; ARGV: has state ("1"/"0"), state, has data, data (JSON).
 _SAVE = """
 if ARGV[1] == '1' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
@@ -172,7 +189,7 @@ class RedisConversationStorage(ConversationStore):
     def __init__(self, url: str) -> None:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        self._redis_storage = RedisStorage.from_url(url)
+        self._redis_storage = RedisStorage.from_url(url, connection_kwargs=redis_connection_kwargs())
         self.redis = self._redis_storage.redis
         self.key_builder = self._redis_storage.key_builder
         self._save = self.redis.register_script(_SAVE)
