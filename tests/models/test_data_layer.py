@@ -380,3 +380,41 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout():
         assert statements == ["SELECT pg_backend_pid()"]  # no ping round trip
     finally:
         await engine.dispose()
+
+
+async def test_fresh_transaction_commits_first_unless_the_postgres_transaction_only_read(sessions, engine):
+    """On PostgreSQL (READ COMMITTED) a transaction that only read goes on as the write transaction
+    (no COMMIT + BEGIN); one that wrote, took a lock or has changes pending is committed first, as
+    is every transaction on SQLite (BEGIN IMMEDIATE)."""
+    from sqlalchemy import event
+
+    from models.db import fresh_transaction
+
+    commits = []
+
+    def committed(_conn) -> None:
+        commits.append(1)
+
+    event.listen(engine.sync_engine, "commit", committed)
+    postgres = engine.dialect.name == "postgresql"
+    try:
+        async with sessions() as session:
+            await session.exec(select(Resident))
+            await fresh_transaction(session)
+            assert len(commits) == (0 if postgres else 1)
+            session.add(Resident(telegram_id=77, chat_id=77, name="甲"))  # pending
+            await fresh_transaction(session)
+            assert len(commits) == (1 if postgres else 2)
+            await session.exec(update(Resident).where(Resident.telegram_id == 77).values(name="乙"))  # wrote
+            await fresh_transaction(session)
+            assert len(commits) == (2 if postgres else 3)
+            if postgres:
+                await session.exec(text("SELECT pg_advisory_xact_lock(42)"))  # a lock until the commit
+                await fresh_transaction(session)
+                assert len(commits) == 3
+                await session.exec(select(Resident).with_for_update())
+                await fresh_transaction(session)
+                assert len(commits) == 4
+            await session.commit()
+    finally:
+        event.remove(engine.sync_engine, "commit", committed)
