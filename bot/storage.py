@@ -183,7 +183,7 @@ class RedisConversationStorage(ConversationStore):
     round trips per update instead of four). The lock is the one aiogram's ``RedisEventIsolation``
     takes (same key, a token as value, the same expiry), so both exclude each other."""
 
-    lock_ms = 60_000  # aiogram's RedisEventIsolation default; create_isolation() takes the isolation's
+    lock_ms = 60_000  # aiogram's RedisEventIsolation default; create_isolation() copies the isolation's own
     retry_seconds = 0.1  # redis-py's Lock polls as often while another process holds the chat
 
     def __init__(self, url: str) -> None:
