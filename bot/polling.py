@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -54,8 +55,51 @@ def sanitise_updates(content: str, bot: Bot) -> str:
 _RESPONSE_TYPES: dict[Any, type] = {}
 
 
+# Telegram's answer: {"ok":true,"result":[{"update_id":N,...},...]}. A JSON string cannot hold an
+# unescaped quote, so these patterns match keys only, never text inside a message.
+_ENVELOPE = re.compile(r'\s*\{\s*"ok"\s*:\s*true\s*,\s*"result"\s*:\s*\[\s*')
+_UPDATE_START = re.compile(r'\{\s*"update_id"\s*:\s*(\d+)\s*[,}]')
+_UPDATE_ID_KEY = re.compile(r'"update_id"\s*:')
+_CLOSE = re.compile(r'\]\s*\}\s*')
+
+
+def _drop_by_scan(content: str, seen_through: int) -> str | None:
+    """``drop_updates`` without parsing the updates it drops, or None when the answer is not laid out
+    as Telegram lays it out (every update an object whose first key is ``update_id``, ascending ids,
+    ``result`` the last key): then the caller parses it."""
+    envelope = _ENVELOPE.match(content)
+    if envelope is None:
+        return None
+    starts = list(_UPDATE_START.finditer(content, envelope.end()))
+    if not starts:
+        return content if _CLOSE.fullmatch(content, envelope.end()) else None
+    if starts[0].start() != envelope.end():
+        return None
+    if len(starts) != len(_UPDATE_ID_KEY.findall(content, envelope.end())):
+        return None  # an update_id that does not open its update: read it the long way
+    ids = [int(match.group(1)) for match in starts]
+    if any(a >= b for a, b in zip(ids, ids[1:])):
+        return None
+    kept = next((i for i, update_id in enumerate(ids) if update_id > seen_through), len(ids))
+    if kept == 0:
+        return content
+    head = content[:envelope.end()]
+    if kept < len(ids):
+        return head + content[starts[kept].start():]
+    end = content.rfind("]")
+    if end < 0 or not _CLOSE.fullmatch(content, end):
+        return None
+    return head + content[end:]
+
+
 def drop_updates(content: str, seen_through: int) -> str:
-    """The getUpdates answer without the updates up to ``seen_through`` (in hand or handled)."""
+    """The getUpdates answer without the updates up to ``seen_through`` (in hand or handled).
+
+    Usually scanned, not parsed: with many updates in hand the answer repeats all of them (tens of
+    kilobytes for one or two new updates), and parsing it whole cost more than handling an update."""
+    scanned = _drop_by_scan(content, seen_through)
+    if scanned is not None:
+        return scanned
     try:
         data = json.loads(content)
     except ValueError:

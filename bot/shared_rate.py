@@ -65,7 +65,9 @@ class SharedLimits:
     """Acquire a slot (the chat's and the overall one) from Redis, waiting as long as the windows say."""
 
     def __init__(self, redis_url: str, *, overall, private, group, clock=time.time) -> None:
-        self.redis = Redis.from_url(redis_url)
+        from bot.storage import redis_connection_kwargs
+
+        self.redis = Redis.from_url(redis_url, **redis_connection_kwargs())
         self._acquire = self.redis.register_script(_ACQUIRE)
         self.clock = clock
         self.overall = Window(overall.limit, overall.period)

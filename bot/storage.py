@@ -12,7 +12,9 @@ storages read and write directly.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -124,6 +126,23 @@ class SqlStorage(ConversationStore):
         """Nothing to close: sessions come from the application's engine."""
 
 
+def redis_connection_kwargs() -> dict[str, Any]:
+    """Connection options for the bot's Redis clients: the driver's name and version computed once.
+    (redis-py ≥ 6 otherwise looks its own version up in the package metadata for every new
+    connection — milliseconds each, while a burst of updates opens the pool's connections.)"""
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:  # redis-py 5: nothing to save
+        return {}
+    global _DRIVER_INFO
+    if _DRIVER_INFO is None:
+        _DRIVER_INFO = DriverInfo()
+    return {"driver_info": _DRIVER_INFO}
+
+
+_DRIVER_INFO = None
+
+
 # KEYS: the state key, the data key; ARGV: has state ("1"/"0"), state, has data, data (JSON).
 _SAVE = """
 if ARGV[1] == '1' then redis.call('SET', KEYS[1], ARGV[2]) else redis.call('DEL', KEYS[1]) end
@@ -132,32 +151,98 @@ return 1
 """
 
 
+# KEYS: the chat's lock, state, data; ARGV: token, lock time (ms). Takes the lock (as redis-py's
+# Lock does: SET NX PX with a token) and, when taken, reads the conversation in the same round trip.
+_LOCK_AND_LOAD = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3])}
+end
+return {0}
+"""
+
+# KEYS: lock, state, data; ARGV: token, save ("1"/"0"), then as _SAVE. Saves the conversation (the
+# handler returned) and releases the lock if it is still ours; 0 when it was not (it had expired).
+_SAVE_AND_UNLOCK = """
+if ARGV[2] == '1' then
+  if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[4]) else redis.call('DEL', KEYS[2]) end
+  if ARGV[5] == '1' then redis.call('SET', KEYS[3], ARGV[6]) else redis.call('DEL', KEYS[3]) end
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+
 class RedisConversationStorage(ConversationStore):
-    """The conversation in Redis, with aiogram's RedisStorage keys (``…:state``, ``…:data``)."""
+    """The conversation in Redis, with aiogram's RedisStorage keys (``…:state``, ``…:data``).
+
+    Inside an update the chat's event-isolation lock and the conversation travel together: one
+    script takes the lock and reads the conversation, one saves it and releases the lock (two
+    round trips per update instead of four). The lock is the one aiogram's ``RedisEventIsolation``
+    takes (same key, a token as value, the same expiry), so both exclude each other."""
+
+    lock_ms = 60_000  # aiogram's RedisEventIsolation default; create_isolation() copies the isolation's own
+    retry_seconds = 0.1  # redis-py's Lock polls as often while another process holds the chat
 
     def __init__(self, url: str) -> None:
         from aiogram.fsm.storage.redis import RedisStorage
 
-        self._redis_storage = RedisStorage.from_url(url)
+        self._redis_storage = RedisStorage.from_url(url, connection_kwargs=redis_connection_kwargs())
         self.redis = self._redis_storage.redis
         self.key_builder = self._redis_storage.key_builder
         self._save = self.redis.register_script(_SAVE)
+        self._lock_and_load = self.redis.register_script(_LOCK_AND_LOAD)
+        self._save_and_unlock = self.redis.register_script(_SAVE_AND_UNLOCK)
 
-    def create_isolation(self):
-        return self._redis_storage.create_isolation()
+    def _keys(self, key: StorageKey) -> list[str]:
+        return [self.key_builder.build(key, "lock"), self.key_builder.build(key, "state"),
+                self.key_builder.build(key, "data")]
 
-    async def load(self, key: StorageKey) -> Conversation:
-        state, data = await self.redis.mget(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
+    @staticmethod
+    def _conversation_of(state: Any, data: Any) -> Conversation:
         if isinstance(state, bytes):
             state = state.decode("utf-8")
         return Conversation.stored(state, json.loads(data) if data else None)
 
+    @staticmethod
+    def _save_args(conversation: Conversation) -> list[str]:
+        data = conversation.to_store()
+        return ["0" if conversation.state is None else "1", conversation.state or "",
+                "1" if data else "0", json.dumps(data) if data else ""]
+
+    async def lock_and_load(self, key: StorageKey, token: str) -> Conversation:
+        """Take the chat's lock (waiting while someone else holds it) and read its conversation."""
+        while True:
+            reply = await self._lock_and_load(keys=self._keys(key), args=[token, self.lock_ms])
+            if int(reply[0]) == 1:
+                return self._conversation_of(reply[1], reply[2])
+            await asyncio.sleep(self.retry_seconds)
+
+    async def save_and_unlock(self, key: StorageKey, token: str, conversation: Conversation | None) -> None:
+        """Save the conversation (unless None) and release the lock, in one round trip. Raises
+        ``LockNotOwnedError`` as redis-py's Lock does when the lock had expired meanwhile."""
+        args = [token, "1", *self._save_args(conversation)] if conversation is not None else [token, "0"]
+        if not int(await self._save_and_unlock(keys=self._keys(key), args=args)):
+            from redis.exceptions import LockNotOwnedError
+
+            raise LockNotOwnedError("the chat's lock expired while its update was handled")
+
+    def create_isolation(self):
+        """aiogram's isolation on the same keys; UpdateFsm takes its lock through ``lock_and_load``."""
+        self.isolation = self._redis_storage.create_isolation()
+        self.lock_ms = int(float(self.isolation.lock_kwargs.get("timeout", 60)) * 1000)
+        return self.isolation
+
+    async def load(self, key: StorageKey) -> Conversation:
+        state, data = await self.redis.mget(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
+        return self._conversation_of(state, data)
+
     async def save(self, key: StorageKey, conversation: Conversation) -> None:
         """Both keys in one script (one round trip, atomic): a crash never leaves the state without its data."""
-        data = conversation.to_store()
         await self._save(keys=[self.key_builder.build(key, "state"), self.key_builder.build(key, "data")],
-                         args=["0" if conversation.state is None else "1", conversation.state or "",
-                               "1" if data else "0", json.dumps(data) if data else ""])
+                         args=self._save_args(conversation))
 
     async def close(self) -> None:
         await self._redis_storage.close()
@@ -182,6 +267,8 @@ class UpdateFsm(FSMContextMiddleware):
         if context is None or not isinstance(storage, ConversationStore):
             return await super().__call__(handler, event, data)
         update_id = event.update_id if isinstance(event, Update) else None
+        if isinstance(storage, RedisConversationStorage) and self.events_isolation is getattr(storage, "isolation", None):
+            return await self._with_redis(storage, context, update_id, handler, event, data)
         async with self.events_isolation.lock(key=context.key):
             buffer = UpdateBuffer()
             token = _buffer.set(buffer)
@@ -200,3 +287,33 @@ class UpdateFsm(FSMContextMiddleware):
                     conversation.applied = [*conversation.applied, update_id][-REMEMBERED:]
                 await storage.save(key, conversation)
             return result
+
+    async def _with_redis(self, storage: RedisConversationStorage, context, update_id: int | None,
+                          handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        """As above, with the lock taken and the conversation read in one round trip, and the
+        conversation saved and the lock released in one."""
+        token = uuid.uuid4().hex
+        own = await storage.lock_and_load(context.key, token)
+        saved: Conversation | None = None
+        try:
+            if update_id is not None and update_id in own.applied:
+                return UNHANDLED  # redelivered: its change is already saved
+            buffer = UpdateBuffer(conversations={context.key: own})
+            token_var = _buffer.set(buffer)
+            try:
+                data.update({"state": context, "raw_state": own.state})
+                result = await handler(event, data)
+            finally:
+                _buffer.reset(token_var)
+            for key, conversation in buffer.conversations.items():
+                if not conversation.changed:
+                    continue
+                if key == context.key:
+                    if update_id is not None:
+                        conversation.applied = [*conversation.applied, update_id][-REMEMBERED:]
+                    saved = conversation
+                else:
+                    await storage.save(key, conversation)
+            return result
+        finally:
+            await storage.save_and_unlock(context.key, token, saved)

@@ -72,6 +72,7 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
         _guard_status(engine)
         if not pinged and url.get_driver_name() == "asyncpg":
             _drop_closed_connections(engine)
+        _track_writes(engine)
         return engine
 
     if url.database and url.database != ":memory:":
@@ -114,6 +115,33 @@ def create_engine(database_url: str, **kwargs) -> AsyncEngine:
     return engine
 
 
+_TX_WROTE = "huifang_tx_wrote"  # in the connection's info: this transaction wrote or took locks
+_LOCKING_SQL = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE)\b|pg_advisory", re.IGNORECASE)
+
+
+def _track_writes(engine: AsyncEngine) -> None:
+    """Remember whether the current transaction wrote anything or took a lock (PostgreSQL), so that
+    fresh_transaction can keep a transaction that only read."""
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn) -> None:
+        conn.info[_TX_WROTE] = False
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
+        if not conn.info.get(_TX_WROTE) and (_WRITE_SQL.match(statement) or _LOCKING_SQL.search(statement)):
+            conn.info[_TX_WROTE] = True
+
+
+async def _only_read_committed(session: AsyncSession) -> bool:
+    """The session's PostgreSQL transaction has only read, at READ COMMITTED, and nothing is pending."""
+    if session.bind.dialect.name != "postgresql" or session.new or session.dirty or session.deleted:
+        return False
+    connection = (await session.connection()).sync_connection
+    return (connection.info.get(_TX_WROTE) is False and "isolation_level" not in connection.get_execution_options()
+            and connection.default_isolation_level == "READ COMMITTED")
+
+
 async def fresh_transaction(session: AsyncSession) -> None:
     """Start a write transaction: end the session's current one and begin anew, on SQLite with
     BEGIN IMMEDIATE.
@@ -122,8 +150,14 @@ async def fresh_transaction(session: AsyncSession) -> None:
     SQLITE_BUSY if another connection wrote in between; one that holds the write lock from its
     BEGIN just waits its turn (busy_timeout). Committing here also flushes anything already
     pending. Reads after this call see the latest data and are safe to act on.
+
+    On PostgreSQL a transaction that has only read (no write, no lock, nothing pending) goes on:
+    at READ COMMITTED every statement sees the latest committed data anyway, and COMMIT + BEGIN
+    would be two round trips for nothing.
     """
     if session.in_transaction():
+        if await _only_read_committed(session):
+            return
         await session.commit()
     await session.connection(execution_options={WRITE_OPTION: True})
 

@@ -70,10 +70,11 @@ async def take_charge(session: AsyncSession, complaint_ids: Sequence[int], now: 
     owner = await owner_for(session, rules)
     reply_by, resolve_by = rules.reply_by(calendar, now), now + rules.resolve
     notices = []
+    await session.exec(update(Complaint).where(col(Complaint.id).in_(list(complaint_ids)),
+                                               col(Complaint.major_at).is_(None))
+                       .values(major_at=now, major_owner_id=owner.id if owner else None,
+                               major_reply_by=reply_by, major_resolve_by=resolve_by))
     for complaint_id in complaint_ids:
-        await session.exec(update(Complaint).where(Complaint.id == complaint_id, col(Complaint.major_at).is_(None))
-                           .values(major_at=now, major_owner_id=owner.id if owner else None,
-                                   major_reply_by=reply_by, major_resolve_by=resolve_by))
         record(session, complaint_id, "major_owner", actor=Actor.system(), now=now,
                owner=owner.id if owner else None)
     if owner is not None:

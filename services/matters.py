@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -106,22 +107,31 @@ def decode_reason(stored: str | None) -> dict:
 async def mark_major(session: AsyncSession, complaints: Sequence[Complaint], reason: dict, now: datetime,
                      *, related_to: int | None = None) -> list[int]:
     """Upgrade to major (once per ticket) inside the caller's write transaction; returns the ids
-    that were newly upgraded."""
+    that were newly upgraded. At most two statements whatever the number of tickets: one UPDATE
+    that upgrades (RETURNING the ids it upgraded), one that links the others to ``related_to``."""
+    ids = [complaint.id for complaint in complaints]
+    if not ids:
+        return []
+    values = {"major": True, "major_reason": encode_reason(reason), "updated_at": now}
+    if related_to is not None:
+        values["related_to_id"] = related_to
+    result = await session.exec(
+        update(Complaint).where(col(Complaint.id).in_(ids), col(Complaint.major).is_(False)).values(**values)
+        .returning(Complaint.id).execution_options(synchronize_session=False))
+    newly = set(result.scalars().all())
     upgraded = []
     for complaint in complaints:
-        values = {"major": True, "major_reason": encode_reason(reason), "updated_at": now}
-        if related_to is not None:
-            values["related_to_id"] = related_to
-        result = await session.exec(update(Complaint).where(Complaint.id == complaint.id,
-                                                            col(Complaint.major).is_(False)).values(**values))
-        if result.rowcount:
+        if complaint.id in newly:
             record(session, complaint.id, "major", actor=Actor.system(), now=now, **reason)
             upgraded.append(complaint.id)
-        elif related_to is not None:
-            await session.exec(update(Complaint).where(Complaint.id == complaint.id).values(related_to_id=related_to))
-    for complaint in complaints:
-        if complaint.id in upgraded:
-            await session.refresh(complaint)
+            for name, value in values.items():
+                set_committed_value(complaint, name, value)
+    others = [complaint for complaint in complaints if complaint.id not in newly]
+    if related_to is not None and others:
+        await session.exec(update(Complaint).where(col(Complaint.id).in_([c.id for c in others]))
+                           .values(related_to_id=related_to).execution_options(synchronize_session=False))
+        for complaint in others:
+            set_committed_value(complaint, "related_to_id", related_to)
     return upgraded
 
 

@@ -7,6 +7,8 @@ transaction-scoped advisory lock, so several bot processes keep the least-loaded
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import text, update
@@ -30,11 +32,31 @@ async def hold_routing_lock(session: AsyncSession) -> None:
         await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=ROUTING_LOCK_KEY))
 
 
+_MANAGERS_MEMO = "huifang_managers"  # in session.info, only inside remembering_managers()
+
+
 async def managers(session: AsyncSession) -> list[Staff]:
     """Managers, else admins: who hears of major complaints and second-level escalations."""
+    memo = session.info.get(_MANAGERS_MEMO)
+    if memo:
+        return list(memo[0])
     people = await staff_service.people_with_role(session, "manager", "admin")  # one query for both
     managers_ = [person for person in people if person.role == "manager"]
-    return managers_ or [person for person in people if person.role == "admin"]
+    found = managers_ or [person for person in people if person.role == "admin"]
+    if memo is not None:
+        memo.append(found)
+    return found
+
+
+@contextmanager
+def remembering_managers(session: AsyncSession) -> Iterator[None]:
+    """Read the managers once for a use case that changes no staff (filing a ticket may need them
+    for the queue ping and for a major alert)."""
+    session.info[_MANAGERS_MEMO] = []
+    try:
+        yield
+    finally:
+        session.info.pop(_MANAGERS_MEMO, None)
 
 
 async def supervisor_or_managers(session: AsyncSession, team_id: int | None) -> list[Staff]:

@@ -130,3 +130,30 @@ async def test_the_poller_fetches_on_while_an_update_is_handled_and_confirms_onl
     assert bot.calls[-1] == (4, 30)  # everything handled: confirmed, long polling again
     poller.stop()
     await task
+
+
+def test_repeated_updates_are_dropped_by_a_scan_with_the_same_result_as_parsing():
+    from bot import polling
+
+    def parsed(content, seen):
+        return [u for u in json.loads(content)["result"] if u["update_id"] > seen]
+
+    for separators in (None, (",", ":")):
+        for count in range(5):
+            # message text that looks like the keys the scan looks for
+            updates = [{"update_id": 10 + i, "message": {"text": 'a"update_id": 3 {"update_id":1,' + "]}" * i,
+                                                         "chat": {"id": i}}} for i in range(count)]
+            content = json.dumps({"ok": True, "result": updates}, separators=separators, ensure_ascii=False)
+            for seen in range(8, 16):
+                assert polling._drop_by_scan(content, seen) is not None
+                assert json.loads(polling.drop_updates(content, seen))["result"] == parsed(content, seen)
+
+
+def test_answers_not_laid_out_as_telegrams_are_parsed():
+    from bot import polling
+
+    for result in ([{"message": {}, "update_id": 3}, {"update_id": 4}], [{"update_id": 4}, {"update_id": 2}]):
+        content = json.dumps({"ok": True, "result": result})
+        assert polling._drop_by_scan(content, 3) is None
+        assert json.loads(polling.drop_updates(content, 3))["result"] == [{"update_id": 4}]
+    assert polling._drop_by_scan(json.dumps({"result": [{"update_id": 4}], "ok": True}), 3) is None

@@ -190,3 +190,83 @@ class TestOneReadOneWritePerUpdate:
 
 
 KEY_42 = StorageKey(bot_id=42, chat_id=42, user_id=42)
+
+
+@pytest.mark.redis
+class TestRedisLockAndConversationTogether:
+    """With Redis, the chat's lock and its conversation travel in one round trip each way."""
+
+    @pytest.fixture
+    async def setup(self, redis_url):
+        storage = RedisConversationStorage(redis_url)
+        await storage.redis.flushdb()
+        isolation = storage.create_isolation()
+        dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+        dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=isolation)
+        dispatcher.update.outer_middleware(dispatcher.fsm)
+        seen: list[str] = []
+
+        @dispatcher.message(F.text == "boom")
+        async def boom(message: Message, state: FSMContext) -> None:
+            await state.set_state(Intake.confirm)
+            raise RuntimeError("handler failed")
+
+        @dispatcher.message()
+        async def step(message: Message, state: FSMContext) -> None:
+            seen.append(f"{await state.get_state()}:{message.text}")
+            data = await state.get_data()
+            await state.update_data(texts=[*data.get("texts", []), message.text])
+            await state.set_state(Intake.location if await state.get_state() is None else Intake.contact)
+
+        calls: list[str] = []
+        execute = storage.redis.execute_command
+
+        async def counted(*args, **kwargs):
+            calls.append(args[0])
+            return await execute(*args, **kwargs)
+
+        storage.redis.execute_command = counted
+        yield dispatcher, Bot("42:TEST"), storage, seen, calls
+        await storage.close()
+
+    async def test_two_round_trips_per_update_and_the_lock_released(self, setup):
+        dispatcher, bot, storage, seen, calls = setup
+        await dispatcher.feed_update(bot, message_update(1, "电梯坏了"))
+        calls.clear()
+        await dispatcher.feed_update(bot, message_update(2, "3栋"))
+        assert calls == ["EVALSHA", "EVALSHA"]
+        assert seen == ["None:电梯坏了", "Intake:location:3栋"]
+        assert await storage.get_state(KEY_42) == "Intake:contact"
+        assert await storage.get_data(KEY_42) == {"texts": ["电梯坏了", "3栋"]}
+        assert not await storage.redis.exists(storage.key_builder.build(KEY_42, "lock"))
+
+    async def test_redelivered_skipped_and_a_failure_saves_nothing(self, setup):
+        dispatcher, bot, storage, seen, _calls = setup
+        await dispatcher.feed_update(bot, message_update(7, "电梯坏了"))
+        await dispatcher.feed_update(bot, message_update(7, "电梯坏了"))
+        assert seen == ["None:电梯坏了"]
+        with pytest.raises(RuntimeError):
+            await dispatcher.feed_update(bot, message_update(8, "boom"))
+        assert await storage.get_state(KEY_42) == "Intake:location"
+        assert not await storage.redis.exists(storage.key_builder.build(KEY_42, "lock"))
+
+    async def test_waits_while_aiogram_isolation_holds_the_chat(self, setup):
+        import asyncio
+
+        dispatcher, bot, storage, seen, _calls = setup
+        storage.retry_seconds = 0.01
+        release = asyncio.Event()
+
+        async def hold():
+            async with storage.isolation.lock(KEY_42):  # e.g. another process on the same chat
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.05)
+        update = asyncio.create_task(dispatcher.feed_update(bot, message_update(1, "电梯坏了")))
+        await asyncio.sleep(0.1)
+        assert seen == [] and not update.done()
+        release.set()
+        await holder
+        await asyncio.wait_for(update, 5)
+        assert seen == ["None:电梯坏了"]

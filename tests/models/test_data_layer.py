@@ -157,6 +157,61 @@ class TestSubmission:
         events, tickets = await stored()
         assert events[-1] == "merged" and tickets == 1
 
+    async def test_a_third_resident_on_one_matter_files_a_major_in_few_statements(self, sessions, engine, classifier):
+        """Filing the report that makes a matter major (3 residents): ticket, assignment, major on
+        all three, the owner, the pings — with the audit events and the notices each stored by one
+        INSERT at the commit, and the managers read once."""
+        from sqlalchemy import event
+
+        from models.tables import OutboxNotice
+        from services import staff as staff_service
+        from services.filing import MatterRules, file_complaint
+
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            for name, team, role, tid in (("工程甲", "engineering", "staff", 61), ("经理", None, "manager", 62)):
+                person, code = await staff_service.create_invite(session, name=name, team_code=team, role=role, now=NOW)
+                await staff_service.redeem_invite(session, code, telegram_id=tid, chat_id=tid, now=NOW)
+        text = "3栋电梯坏了，困在里面"
+        statements: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if not statement.startswith("BEGIN"):
+                statements.append(statement)
+
+        filings = []
+        for n in range(3):
+            resident = await make_resident(sessions, telegram_id=2000 + n, name=f"住户{n}")
+            if n == 2:
+                event.listen(engine.sync_engine, "before_cursor_execute", count)
+            try:
+                async with sessions() as session:
+                    filings.append(await file_complaint(
+                        session, resident=resident, classification=classifier.classify(text), classifier=classifier,
+                        data=ComplaintCreate(description=text, location="3栋2单元", contact_phone="13812345678"),
+                        draft_key=f"{resident.telegram_id}:d", tz=SHANGHAI, sla=None, rules=MatterRules(), now=NOW))
+            finally:
+                if n == 2:
+                    event.remove(engine.sync_engine, "before_cursor_execute", count)
+        third = filings[-1]
+        assert len(third.major_ids) == 3 and not third.merged
+        assert sum("FROM staff" in s for s in statements) == 3  # candidates, managers once, the owner
+        if engine.dialect.name == "postgresql":  # SQLite's driver inserts the rows one by one
+            inserts = [s for s in statements if s.startswith("INSERT INTO complaint_event")]
+            outbox_inserts = [s for s in statements if s.startswith("INSERT INTO outbox")]
+            assert len(inserts) == 1 and len(outbox_inserts) == 1
+            assert len(statements) == 15, statements
+        async with sessions() as session:
+            tickets = (await session.exec(select(Complaint).order_by(Complaint.id))).all()
+            assert all(t.major and t.major_at is not None and t.related_to_id == tickets[0].id for t in tickets)
+            assert tickets[2].assignee_id is not None and tickets[2].status == "assigned"
+            actions = (await session.exec(select(ComplaintEvent.action).where(
+                ComplaintEvent.complaint_id == third.complaint.id).order_by(ComplaintEvent.id))).all()
+            assert actions == ["created", "major", "assign", "major_owner"]
+            kinds = sorted((await session.exec(select(OutboxNotice.kind).where(
+                OutboxNotice.complaint_id.in_(third.major_ids)))).all())
+            assert kinds.count("major_alert") == 1
+
     async def test_anonymous_keeps_no_contact(self, sessions, classifier):
         resident = await make_resident(sessions)
         complaint = await submit(sessions, resident, classifier, anonymous=True)
@@ -325,3 +380,41 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout():
         assert statements == ["SELECT pg_backend_pid()"]  # no ping round trip
     finally:
         await engine.dispose()
+
+
+async def test_fresh_transaction_commits_first_unless_the_postgres_transaction_only_read(sessions, engine):
+    """On PostgreSQL (READ COMMITTED) a transaction that only read goes on as the write transaction
+    (no COMMIT + BEGIN); one that wrote, took a lock or has changes pending is committed first, as
+    is every transaction on SQLite (BEGIN IMMEDIATE)."""
+    from sqlalchemy import event
+
+    from models.db import fresh_transaction
+
+    commits = []
+
+    def committed(_conn) -> None:
+        commits.append(1)
+
+    event.listen(engine.sync_engine, "commit", committed)
+    postgres = engine.dialect.name == "postgresql"
+    try:
+        async with sessions() as session:
+            await session.exec(select(Resident))
+            await fresh_transaction(session)
+            assert len(commits) == (0 if postgres else 1)
+            session.add(Resident(telegram_id=77, chat_id=77, name="甲"))  # pending
+            await fresh_transaction(session)
+            assert len(commits) == (1 if postgres else 2)
+            await session.exec(update(Resident).where(Resident.telegram_id == 77).values(name="乙"))  # wrote
+            await fresh_transaction(session)
+            assert len(commits) == (2 if postgres else 3)
+            if postgres:
+                await session.exec(text("SELECT pg_advisory_xact_lock(42)"))  # a lock until the commit
+                await fresh_transaction(session)
+                assert len(commits) == 3
+                await session.exec(select(Resident).with_for_update())
+                await fresh_transaction(session)
+                assert len(commits) == 4
+            await session.commit()
+    finally:
+        event.remove(engine.sync_engine, "commit", committed)
