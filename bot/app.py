@@ -128,14 +128,18 @@ async def register_commands(bot: Bot) -> None:
 
 
 def build_web(settings: Settings, sessions, *, clock: Clock = utcnow, classifier: Classifier | None = None):
-    """The desk's web console on WEB_HOST:WEB_PORT in this process (None when WEB_PORT=0)."""
+    """The desk's web console on WEB_HOST:WEB_PORT in this process (None when WEB_PORT=0); the
+    port is served from the start, the console's app is built at its first request."""
     if not settings.web_port:
         return None
-    from web import WebContext, create_app
-    from web.server import WebServer
+    from web.server import LazyApp, WebServer
 
-    app = create_app(WebContext(settings, sessions, clock=clock, classifier=classifier))
-    return WebServer(app, settings.web_host, settings.web_port)
+    def console():
+        from web import WebContext, create_app
+
+        return create_app(WebContext(settings, sessions, clock=clock, classifier=classifier))
+
+    return WebServer(LazyApp(console), settings.web_host, settings.web_port)
 
 
 class HuifangApp:
@@ -199,7 +203,7 @@ class HuifangApp:
 
     async def prepare(self) -> None:
         """Migrate the schema, seed the teams, announce the command menu, start the workers."""
-        await upgrade(self.settings.database_url)
+        await upgrade(self.settings.database_url, separate_process=True)  # alembic stays out of the bot
         async with self.sessions() as session:
             await seed_teams(session)
         if self.webhook is None:
