@@ -175,9 +175,9 @@ class _Segmenter:
                 if i >= n:
                     break
                 frag = s[idx : i + 1]
-            if best is None:  # no dictionary word starts here: the single character
-                f = self.freq.get(s[idx]) or 1
-                best, best_x = math.log(f) - self.logtotal + score[idx + 1], idx
+            if best is None:  # no dictionary word starts here: the single character, whose
+                # frequency is then 0 or absent, counted as jieba does as 1 (log 1 = 0)
+                best, best_x = -self.logtotal + score[idx + 1], idx
             score[idx] = best
             end[idx] = best_x
         x = 0

@@ -47,7 +47,7 @@ folder = tempfile.mkdtemp()
 settings = Settings(bot_token="123456:TEST-token", telegram_api_base="http://127.0.0.1:9", report_day=0,
                     database_url=f"sqlite+aiosqlite:///{folder}/x.db", web_host="127.0.0.1", web_port=port,
                     _env_file=None)
-LAZY = {"alembic", "mako", "fastapi", "starlette", "jinja2", "jieba"}
+LAZY = {"alembic", "mako", "fastapi", "starlette", "jinja2", "jieba", "redis"}
 
 def loaded():
     return sorted({m.split(".")[0] for m in sys.modules} & LAZY)
