@@ -185,10 +185,12 @@ async def upgrade(database_url: str, revision: str = "head", *, separate_process
 
 
 async def _upgrade_in_child(database_url: str, revision: str) -> None:
+    # same working directory (a relative SQLite path means the same file), this code importable
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "models.migrate", revision, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        cwd=str(Path(__file__).resolve().parents[1]))
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
     _, stderr = await process.communicate(database_url.encode())  # not in argv: ps shows argv
     if process.returncode != 0:
         raise RuntimeError(f"migrating the database failed (exit {process.returncode}):\n"
