@@ -1,6 +1,6 @@
 """Launch to first poll and idle memory of ``python -m bot`` against a minimal aiogram echo bot.
 
-Run: ``python -m bench.startup_bench [--runs 3] [--idle 5]``
+Run: ``python -m bench.startup_bench [--runs 3] [--idle 5] [--migrated]``
 
 A Telegram sandbox (``sandbox.SandboxServer``) runs in this process. Each run launches, as a
 fresh process, ``python -m bot`` (a new SQLite database in a temporary folder, so the launch
@@ -8,7 +8,9 @@ includes migrating it; scheduler and delivery running as in production) and then
 ``python -m bench.startup_bench --echo`` (aiogram's Dispatcher, one echo handler, aiogram's own
 polling) against it, and measures from the spawn to the sandbox's first ``getUpdates`` call
 from that process, then — ``--idle`` seconds later, nothing sent — the process's resident memory
-(VmRSS from /proc). Printed: the median of each, and the ratios bot ÷ echo measured in the same
+(VmRSS from /proc). ``--migrated``: the database is migrated beforehand (``python -m bot db
+upgrade``, not timed), i.e. an ordinary restart rather than a first launch. The console listens
+on a free port (``WEB_PORT``) as in production. Printed: the median of each, and the ratios bot ÷ echo measured in the same
 run. Figures only; nothing asserts on speed.
 """
 
@@ -17,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +36,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 async def launch(server, client, command: list[str], env: dict[str, str], idle: float) -> tuple[float, float]:
@@ -72,7 +82,10 @@ async def main(args) -> None:
                 folder = tempfile.mkdtemp(prefix="startup-bench-")
                 bot_env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": server.base_url,
                            "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/huifang.db",
-                           "POLLING_TIMEOUT": "5", "BOT_USERNAME": "huifang_bot"}
+                           "POLLING_TIMEOUT": "5", "BOT_USERNAME": "huifang_bot", "WEB_PORT": str(free_port())}
+                if args.migrated:
+                    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env={**os.environ, **bot_env},
+                                   cwd=str(ROOT), check=True, capture_output=True)
                 results["bot"].append(await launch(server, client, [sys.executable, "-m", "bot"], bot_env,
                                                    args.idle))
                 echo_env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": server.base_url}
@@ -86,6 +99,7 @@ async def main(args) -> None:
     launch_echo = statistics.median(r[0] for r in results["echo"])
     rss_bot = statistics.median(r[1] for r in results["bot"])
     rss_echo = statistics.median(r[1] for r in results["echo"])
+    print(f"database: {'migrated beforehand' if args.migrated else 'new (migrated by the launch)'}")
     print(f"launch to first poll: bot {launch_bot:.2f} s, echo bot {launch_echo:.2f} s, "
           f"ratio {launch_bot / launch_echo:.2f}")
     print(f"idle RSS after {args.idle:g} s: bot {rss_bot:.0f} MB, echo bot {rss_echo:.0f} MB, "
@@ -114,6 +128,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds after the first poll before RSS is read")
+    parser.add_argument("--migrated", action="store_true", help="migrate the database before launching (not timed)")
     parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

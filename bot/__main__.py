@@ -59,13 +59,19 @@ def main_callback(ctx: typer.Context) -> None:
 @app.command()
 def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Migrate the database and run the bot with long polling."""
-    from bot.app import HuifangApp, MissingToken
+    from bot import migration
     from bot.settings import Settings
 
-    _logging(verbose)
     settings = Settings()
+    token = settings.bot_token.get_secret_value().strip() if settings.bot_token is not None else ""
+    # the migration (a child process) runs while this process imports the bot
+    migrating = migration.start(settings.database_url) if token else None
+
+    from bot.app import HuifangApp, MissingToken
+
+    _logging(verbose)
     try:
-        huifang = HuifangApp(settings)
+        huifang = HuifangApp(settings, migration=migrating)
     except MissingToken:
         typer.echo(TOKEN_HELP, err=True)
         raise typer.Exit(code=2) from None

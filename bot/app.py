@@ -130,22 +130,27 @@ async def register_commands(bot: Bot) -> None:
 
 
 def build_web(settings: Settings, sessions, *, clock: Clock = utcnow, classifier: Classifier | None = None):
-    """The desk's web console on WEB_HOST:WEB_PORT in this process (None when WEB_PORT=0)."""
+    """The desk's web console on WEB_HOST:WEB_PORT in this process (None when WEB_PORT=0); the
+    port is served from the start, the console's app is built at its first request."""
     if not settings.web_port:
         return None
-    from web import WebContext, create_app
-    from web.server import WebServer
+    from web.server import LazyApp, WebServer
 
-    app = create_app(WebContext(settings, sessions, clock=clock, classifier=classifier))
-    return WebServer(app, settings.web_host, settings.web_port)
+    def console():
+        from web import WebContext, create_app
+
+        return create_app(WebContext(settings, sessions, clock=clock, classifier=classifier))
+
+    return WebServer(LazyApp(console), settings.web_host, settings.web_port)
 
 
 class HuifangApp:
     """The running bot: owns the engine, the Bot session, polling, the scheduler and delivery."""
 
     def __init__(self, settings: Settings, *, classifier: Classifier | None = None, with_scheduler: bool = True,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, migration=None) -> None:
         self.settings = settings
+        self.migration = migration  # a bot.migration.Migration already under way, else prepare() migrates
         self.clock = clock  # every "now" of handlers and jobs; tests pin it
         self.engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         self.sessions = session_factory(self.engine)
@@ -183,6 +188,7 @@ class HuifangApp:
         self.webhook = WebhookServer(self) if settings.webhook_url else None
         self.web = build_web(settings, self.sessions, clock=clock, classifier=self.classifier)
         self._task: asyncio.Task | None = None
+        self._announcing: asyncio.Task | None = None
 
     async def on_forbidden(self, chat_id: int, description: str) -> None:
         """A chat refused a message (blocked, or never started): remember who cannot be reached."""
@@ -199,9 +205,13 @@ class HuifangApp:
             if resident is not None:
                 await routing.resident_unreachable(session, resident.id)
 
-    async def prepare(self) -> None:
-        """Migrate the schema, seed the teams, announce the command menu, start the workers."""
-        await upgrade(self.settings.database_url)
+    async def prepare(self, *, announce: bool = True) -> None:
+        """Migrate the schema, seed the teams, announce the command menu (``announce``; ``run``
+        does it once polling has started), start the workers."""
+        if self.migration is not None:
+            await self.migration.wait()
+        else:
+            await upgrade(self.settings.database_url, separate_process=True)  # alembic stays out of the bot
         async with self.sessions() as session:
             await seed_teams(session)
         if self.webhook is None:
@@ -213,7 +223,8 @@ class HuifangApp:
             secret = self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None
             await self.bot.set_webhook(self.settings.webhook_url, secret_token=secret, drop_pending_updates=False,
                                        allowed_updates=self.dispatcher.resolve_used_update_types())
-        await register_commands(self.bot)
+        if announce or self.webhook is not None:
+            await register_commands(self.bot)
         if self.web is not None:
             await self.web.start()
         self.delivery.start()
@@ -222,7 +233,7 @@ class HuifangApp:
 
     async def run(self, *, handle_signals: bool = True) -> None:
         """Serve until SIGINT/SIGTERM (the updates in hand are finished first)."""
-        await self.prepare()
+        await self.prepare(announce=False)
         me = await self.bot.get_me()
         if self.webhook is not None:
             log.info("webhook mode as @%s: %s", me.username, self.settings.webhook_url)
@@ -238,7 +249,15 @@ class HuifangApp:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.poller.stop)
+        # the command menu (four Bot API calls) is announced while the first poll is under way
+        self._announcing = asyncio.create_task(self._announce_commands(), name="commands")
         await self.poller.run()
+
+    async def _announce_commands(self) -> None:
+        try:
+            await register_commands(self.bot)
+        except Exception:  # the menu is a convenience: polling goes on without it
+            log.exception("could not register the command menu")
 
     async def start(self) -> None:
         """Start serving in the background (tests, demo) once the bot is ready."""
@@ -261,6 +280,9 @@ class HuifangApp:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self._announcing is not None:
+            await asyncio.gather(self._announcing, return_exceptions=True)
+            self._announcing = None
         await self.delivery.stop()
         if self.shared_limits is not None:
             await self.shared_limits.close()

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from redis.asyncio import Redis
-
 PREFIX = "huifang:rate"
 
 # KEYS: the overall window, then (for a chat) the chat's pause and the chat's window.
@@ -65,6 +63,8 @@ class SharedLimits:
     """Acquire a slot (the chat's and the overall one) from Redis, waiting as long as the windows say."""
 
     def __init__(self, redis_url: str, *, overall, private, group, clock=time.time) -> None:
+        from redis.asyncio import Redis  # only with REDIS_URL: a bot without Redis never imports it
+
         from bot.storage import redis_connection_kwargs
 
         self.redis = Redis.from_url(redis_url, **redis_connection_kwargs())

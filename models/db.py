@@ -6,17 +6,21 @@ import asyncio
 import contextlib
 import os
 import re
+import sys
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# The newest migration's revision: a database already there is left alone without importing
+# alembic (11 MB of memory, most of a second at start).  tests/models/test_migration_head.py
+# fails when a migration is added and this is not updated.
+HEAD_REVISION = "0015"
 WRITE_OPTION = "huifang_write"  # execution option: this transaction will write (BEGIN IMMEDIATE on SQLite)
 STRICT_ENV = "HUIFANG_SQLITE_STRICT"  # "1": a write after a read in a deferred transaction raises
 _WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
@@ -167,7 +171,9 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -176,12 +182,53 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_sync(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (blocking; for the CLI and tests)."""
+    from alembic import command
+
     command.upgrade(alembic_config(database_url), revision)
 
 
-async def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations from async code without blocking the event loop."""
+async def schema_revision(database_url: str) -> str | None:
+    """The database's alembic revision (one query), None when it has none (a new database)."""
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
+    except DBAPIError:  # no alembic_version table yet
+        return None
+    finally:
+        await engine.dispose()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+async def upgrade(database_url: str, revision: str = "head", *, separate_process: bool = False) -> None:
+    """Apply migrations from async code without blocking the event loop.
+
+    A database already at the newest revision costs one query: alembic is not even imported.
+    ``separate_process``: migrate in a child process (``python -m models.migrate``) unless this
+    process has imported alembic already, so that a long-running process (the bot) does not
+    keep alembic and the migrations' garbage in its memory.
+    """
+    if revision == "head" and await schema_revision(database_url) == HEAD_REVISION:
+        return
+    url = make_url(database_url)
+    in_memory = url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:")
+    if separate_process and not in_memory and "alembic" not in sys.modules:
+        await _upgrade_in_child(database_url, revision)
+        return
     await asyncio.to_thread(upgrade_sync, database_url, revision)
+
+
+async def _upgrade_in_child(database_url: str, revision: str) -> None:
+    # same working directory (a relative SQLite path means the same file), this code importable
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "models.migrate", revision, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+    _, stderr = await process.communicate(database_url.encode())  # not in argv: ps shows argv
+    if process.returncode != 0:
+        raise RuntimeError(f"migrating the database failed (exit {process.returncode}):\n"
+                           f"{stderr.decode(errors='replace')[-4000:]}")
 
 
 @contextlib.asynccontextmanager

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
 
 import uvicorn
 
@@ -21,6 +22,42 @@ class _Server(uvicorn.Server):
 
     def install_signal_handlers(self) -> None:  # older uvicorn
         return None
+
+
+class LazyApp:
+    """An ASGI app built at its first request (or first attribute read), not at start.
+
+    The console (FastAPI, Starlette, Jinja and every route) is ~20 MB of memory and a second or
+    two of start-up that a bot nobody has opened the console of does not need; the first request
+    builds it in a worker thread (the bot keeps serving meanwhile), later ones go straight to it.
+    """
+
+    def __init__(self, build) -> None:
+        self._build = build
+        self._app = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._app is not None
+
+    def get(self):
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._build()
+        return self._app
+
+    async def __call__(self, scope, receive, send) -> None:
+        app = self._app
+        if app is None:
+            app = await asyncio.to_thread(self.get)
+        await app(scope, receive, send)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.get(), name)
 
 
 class WebServer:
@@ -45,7 +82,7 @@ class WebServer:
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False,
-                                proxy_headers=False)
+                                proxy_headers=False, interface="asgi3")
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web")
         while not self._server.started and not self._task.done():

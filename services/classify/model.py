@@ -114,6 +114,15 @@ class TokenModel:
     meta: dict[str, Any] = field(default_factory=dict)  # format, revision, created, training, params …
     base: dict[str, Any] | None = None  # sufficient statistics of the labelled sets (for retraining)
     path: Path | None = None
+    # ``base`` as read from the file, still JSON text: parsed only when retraining asks for it
+    # (:meth:`statistics`); as Python objects it is most of a loaded model's memory
+    base_text: str | None = field(default=None, repr=False, compare=False)
+
+    def statistics(self) -> dict[str, Any] | None:
+        """The labelled sets' sufficient statistics (``base``), parsed at first use."""
+        if self.base is None and self.base_text is not None:
+            self.base, self.base_text = json.loads(self.base_text), None
+        return self.base
 
     @property
     def revision(self) -> int:
@@ -156,7 +165,7 @@ class TokenModel:
             "known": [c.value for c, k in zip(CATEGORIES, self.known) if k],
             "weights": {t: [round(x, 4) for x in w] for t, w in sorted(self.weights.items())},
             "reliability": {key_text(k): round(v, 4) for k, v in sorted(self.reliability.items())},
-            "base": self.base,
+            "base": self.statistics(),
         }
 
     def save(self, path: str | Path, *, keep_previous: bool = True) -> Path:
@@ -177,7 +186,7 @@ def load_model(path: str | Path) -> TokenModel:
     """Read a model file; raises :class:`ModelError` on anything unexpected."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data, base_text = _parse_model_text(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ModelError(f"{path}: cannot read model file: {exc}") from exc
     except ValueError as exc:
@@ -203,7 +212,29 @@ def load_model(path: str | Path) -> TokenModel:
         raise ModelError(f"{path}: malformed model: {exc}") from exc
     meta = {k: v for k, v in data.items() if k not in ("weights", "reliability", "base", "classes", "known")}
     return TokenModel(weights=weights, reliability=reliability, known=known, meta=meta, base=data.get("base"),
-                      path=path)
+                      path=path, base_text=base_text)
+
+
+_BASE_KEY = ',"base":'
+
+
+def _parse_model_text(text: str) -> tuple[Any, str | None]:
+    """The model file's JSON without its last member ``"base"`` (as :meth:`TokenModel.save` writes
+    it), and that member's text; any other layout is parsed whole (text None).
+
+    Cutting at the first ``,"base":`` is safe: the head parses as an object only when the cut is at
+    the top level (inside a JSON string the quotes would be escaped), where ``base`` is unique.
+    """
+    cut = text.find(_BASE_KEY)
+    stripped = text.rstrip()
+    if cut > 0 and stripped.endswith("}"):
+        try:
+            head = json.loads(text[:cut] + "}")
+        except ValueError:
+            head = None
+        if isinstance(head, dict) and "base" not in head:
+            return head, stripped[cut + len(_BASE_KEY):-1]
+    return json.loads(text), None
 
 
 def resolve_model_path(path: str | Path | None = None) -> Path | None:

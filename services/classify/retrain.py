@@ -47,14 +47,15 @@ def labelled_statistics(classifier: Classifier, training_paths: Sequence[str | P
     if training_paths:
         return base_statistics(classifier, training_paths), ", ".join(Path(p).name for p in training_paths)
     current = classifier.model
-    if current is not None and current.base:
-        return Statistics.from_json(current.base), f"the statistics stored in {current.path or 'the current model'}"
+    if current is not None and current.statistics():
+        return Statistics.from_json(current.statistics()), \
+            f"the statistics stored in {current.path or 'the current model'}"
     try:
         shipped = load_model(SHIPPED_MODEL_PATH)
     except ModelError as exc:
         log.warning("no labelled training statistics (%s): training on corrections only", exc)
         return Statistics(), "nothing (corrections only)"
-    return Statistics.from_json(shipped.base or {"docs": [0.0] * len(Category), "counts": {}, "df": {}}), \
+    return Statistics.from_json(shipped.statistics() or {"docs": [0.0] * len(Category), "counts": {}, "df": {}}), \
         f"the statistics stored in {SHIPPED_MODEL_PATH.name}"
 
 

@@ -1,4 +1,5 @@
-"""Word segmentation: one jieba dictionary per process and a fast ``cut(HMM=False)``."""
+"""Word segmentation: jieba's dictionary (compact, shared, see :mod:`.dictionary`) plus the
+classifier's words, and a fast ``cut(HMM=False)``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,11 @@ import math
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+
+from services.classify.dictionary import load_dictionary
 
 _jieba_lock = threading.Lock()
-_main_freq: dict[str, int] | None = None  # jieba's main dictionary (word → frequency), loaded once
-_main_total = 0
-# The first tokenizer uses the loaded dictionary itself and adds its words in place; this records
-# what it changed (word → previous frequency, None = absent) so later tokenizers can start from
-# jieba's own dictionary.  A process normally has one classifier: one dictionary in memory.
-_owner_undo: dict[str, int | None] | None = None
 
 
 def _import_jieba():
@@ -38,61 +35,85 @@ def _import_jieba():
     return jieba
 
 
-def _load_main_dictionary() -> None:
-    global _main_freq, _main_total
-    jieba = _import_jieba()
+class _Words(Mapping[str, int]):
+    """jieba's main dictionary (the shared :class:`~services.classify.dictionary.CompactDictionary`)
+    plus one classifier's own words: word → frequency, as a ``jieba.Tokenizer.FREQ``."""
 
-    jieba.setLogLevel(logging.WARNING)
-    logging.getLogger("jieba").setLevel(logging.WARNING)
-    loader = jieba.Tokenizer()
-    loader.initialize()  # reads jieba's marshal cache (built on first use)
-    _main_freq, _main_total = loader.FREQ, loader.total
+    __slots__ = ("main", "extra")
+
+    def __init__(self, main: Mapping[str, int], extra: dict[str, int]) -> None:
+        self.main = main
+        self.extra = extra  # the classifier's words and their new prefixes (frequency 0)
+
+    def get(self, key, default=None):
+        value = self.extra.get(key)
+        return self.main.get(key, default) if value is None else value
+
+    def __getitem__(self, key: str) -> int:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key) -> bool:
+        return key in self.extra or key in self.main
+
+    def __len__(self) -> int:
+        return len(self.main) + sum(1 for word in self.extra if word not in self.main)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.extra
+        yield from (word for word in self.main if word not in self.extra)
 
 
-def _new_tokenizer(words: Iterable[str]):
-    """A ``jieba.Tokenizer`` over jieba's main dictionary plus ``words``, never touching
-    jieba's global tokenizer.
+class _Tokenizer:
+    """A classifier's dictionary (``FREQ``, ``total``) and, made at first use, a ``jieba.Tokenizer``
+    over it for ``lcut(..., HMM=True)`` (importing jieba loads its HMM tables: ~9 MB)."""
 
-    The main dictionary is read once per process.  The first tokenizer takes it over (no copy);
-    later ones get a copy restored to jieba's own frequencies.  Words are added the way
+    def __init__(self, freq: _Words, total: int) -> None:
+        self.FREQ = freq
+        self.total = total
+        self._jieba = None
+
+    def jieba_tokenizer(self):
+        if self._jieba is None:
+            with _jieba_lock:
+                if self._jieba is None:
+                    jieba = _import_jieba()
+                    jieba.setLogLevel(logging.WARNING)
+                    tok = jieba.Tokenizer()
+                    tok.FREQ, tok.total, tok.initialized = self.FREQ, self.total, True
+                    self._jieba = tok
+        return self._jieba
+
+    def lcut(self, text: str, HMM: bool = True) -> list[str]:  # noqa: N803  (jieba's spelling)
+        return self.jieba_tokenizer().lcut(text, HMM=HMM)
+
+
+def _new_tokenizer(words: Iterable[str]) -> _Tokenizer:
+    """jieba's main dictionary plus ``words``, never touching jieba's global tokenizer.
+
+    The main dictionary is the compact, memory-mapped one of :mod:`services.classify.dictionary`
+    (one per machine, read-only); ``words`` go into a small dict on top of it, added the way
     ``Tokenizer.add_word`` adds them, with a frequency of at least 2000.
     """
-    global _owner_undo
-    with _jieba_lock:
-        jieba = _import_jieba()
-        if _main_freq is None:
-            _load_main_dictionary()
-        assert _main_freq is not None
-        if _owner_undo is None:
-            freq, undo = _main_freq, {}
-            _owner_undo = undo
-        else:
-            freq, undo = dict(_main_freq), None
-            for word, previous in _owner_undo.items():
-                if previous is None:
-                    del freq[word]
-                else:
-                    freq[word] = previous
-        total = _main_total
-        for word in words:
-            if not word or len(word) < 2 or word.isascii():
-                continue
-            value = max(freq.get(word, 0), 2000)
-            if undo is not None and word not in undo:
-                undo[word] = freq.get(word)
-            freq[word] = value
-            total += value
-            for end in range(1, len(word)):
-                fragment = word[:end]
-                if fragment not in freq:
-                    if undo is not None:
-                        undo[fragment] = None
-                    freq[fragment] = 0
-        tok = jieba.Tokenizer()
-        tok.FREQ = freq
-        tok.total = total
-        tok.initialized = True
-    return tok
+    main = load_dictionary()
+    extra: dict[str, int] = {}
+    total = main.total
+    for word in words:
+        if not word or len(word) < 2 or word.isascii():
+            continue
+        current = extra.get(word)
+        if current is None:
+            current = main.get(word, 0)
+        value = max(current, 2000)
+        extra[word] = value
+        total += value
+        for end in range(1, len(word)):
+            fragment = word[:end]
+            if fragment not in extra and fragment not in main:
+                extra[fragment] = 0
+    return _Tokenizer(_Words(main, extra), total)
 
 
 _RE_HAN = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-]+)")  # jieba's re_han_default
@@ -115,7 +136,7 @@ class _Segmenter:
     """
 
     def __init__(self, tokenizer):
-        self.freq: dict[str, int] = tokenizer.FREQ
+        self.freq: Mapping[str, int] = tokenizer.FREQ
         self.logtotal = math.log(tokenizer.total)
         # fragment → log probability (< 0) of the word, _PREFIX (only the start of longer words)
         # or _ABSENT: one lookup per DAG step instead of two; bounded, cleared when full
@@ -154,9 +175,9 @@ class _Segmenter:
                 if i >= n:
                     break
                 frag = s[idx : i + 1]
-            if best is None:  # no dictionary word starts here: the single character
-                f = self.freq.get(s[idx]) or 1
-                best, best_x = math.log(f) - self.logtotal + score[idx + 1], idx
+            if best is None:  # no dictionary word starts here: the single character, whose
+                # frequency is then 0 or absent, counted as jieba does as 1 (log 1 = 0)
+                best, best_x = -self.logtotal + score[idx + 1], idx
             score[idx] = best
             end[idx] = best_x
         x = 0

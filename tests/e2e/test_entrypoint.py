@@ -28,6 +28,9 @@ async def test_python_m_bot_serves_a_resident_and_stops_on_sigint(sandbox, clien
         assert "物业客服中心" in greeting.text
         await resident.send("楼道灯坏了")
         assert "在哪里" in (await resident.next_message(timeout=20)).text
+        # the command menu is announced once polling has started, in every language
+        languages = {c["params"].get("language_code") for c in await client.calls("setMyCommands")}
+        assert languages == {None, "zh-hant", "zh-tw", "zh-hk", "en"}
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = await asyncio.wait_for(process.communicate(), 60)

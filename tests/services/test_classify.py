@@ -294,8 +294,8 @@ class TestResultShape:
         assert "二次供水" not in jieba.dt.FREQ or jieba.dt.FREQ.get("二次供水", 0) == 0
 
     def test_tokenizers_do_not_see_each_others_words(self, clf):
-        # the first tokenizer of a process uses jieba's dictionary in place; later ones must start
-        # from jieba's own frequencies, not from another classifier's additions
+        # tokenizers share jieba's (compact, read-only) dictionary; each adds its own words on top,
+        # never seen by another classifier
         from services.classify.segment import _new_tokenizer
 
         first = _new_tokenizer(["水泵坏了吧"])

@@ -123,7 +123,7 @@ class TestModelFile:
 
     def test_shipped_model_loads(self):
         model = load_model(SHIPPED_MODEL_PATH)
-        assert len(model.weights) > 1000 and model.base and model.base["counts"]
+        assert len(model.weights) > 1000 and model.statistics() and model.statistics()["counts"]
         assert all(model.known)
 
     def test_shipped_model_belongs_to_the_shipped_lexicon(self):
@@ -363,3 +363,29 @@ class TestCli:
         path.write_text("1\t物业\t投诉\tx\n", encoding="utf-8")
         with pytest.raises(ValueError, match="line 1"):
             read_examples(path)
+
+
+class TestLazyStatistics:
+    """The stored statistics (``base``) stay JSON text until retraining asks for them."""
+
+    def test_shipped_model_statistics_are_parsed_at_first_use(self):
+        import json
+
+        model = load_model(SHIPPED_MODEL_PATH)
+        assert model.base is None and model.base_text
+        whole = json.loads(SHIPPED_MODEL_PATH.read_text(encoding="utf-8"))
+        assert model.statistics() == whole["base"] and model.base_text is None
+        assert model.meta == {k: v for k, v in whole.items()
+                              if k not in ("weights", "reliability", "base", "classes", "known")}
+
+    def test_any_member_order_and_a_save_round_trip(self, tmp_path):
+        import json
+
+        whole = json.loads(SHIPPED_MODEL_PATH.read_text(encoding="utf-8"))
+        reordered = {"base": whole["base"], **{k: v for k, v in whole.items() if k != "base"}}
+        path = tmp_path / "reordered.json"
+        path.write_text(json.dumps(reordered, ensure_ascii=False, indent=1), encoding="utf-8")
+        model = load_model(path)
+        assert model.base_text is None and model.statistics() == whole["base"]
+        saved = load_model(model.save(tmp_path / "saved.json"))
+        assert saved.statistics() == whole["base"] and saved.weights == model.weights
