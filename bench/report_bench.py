@@ -212,11 +212,31 @@ async def timed(coro_factory) -> tuple[float, object]:
     return time.perf_counter() - t0, result
 
 
-async def measure(url: str, workdir: Path) -> dict:
+async def parts(sessions) -> dict:
+    """Each query of the report on its own (the breakdown of ``report (no list)``)."""
+    from services import report, report_figures
+
+    out = {}
+    async with sessions() as session:
+        t, (current, _) = await timed(lambda: compare(session, month=MONTH, tz=TZ, now=NOW))
+        out["compare"] = t
+        for name, factory in (("by_building", lambda: report.by_building(session, current)),
+                              ("by_staff", lambda: report.by_staff(session, current)),
+                              ("daily_intake", lambda: report.daily_intake(session, current, TZ)),
+                              ("recurring_matters", lambda: report.recurring_matters(session, current)),
+                              ("month_figures", lambda: report_figures.month_figures(session, current))):
+            out[name], _ = await timed(factory)
+    return out
+
+
+async def measure(url: str, workdir: Path, breakdown: bool = True) -> dict:
     engine = create_engine(url)
     sessions = session_factory(engine)
     out: dict = {}
     try:
+        if breakdown:
+            out["parts"] = await parts(sessions)
+            print("  parts: " + ", ".join(f"{k} {v:.3f}s" for k, v in out["parts"].items()), flush=True)
         async with sessions() as session:
             out["month_stats"], stats = await timed(lambda: month_stats(session, month=MONTH, tz=TZ, now=NOW))
             out["tickets"] = stats.total
@@ -248,6 +268,28 @@ async def postgres_database(base_url: str, name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+async def filled(base_url: str, name: str, n: int) -> bool:
+    """Whether the bench database exists and holds this size's tickets (N plus N/10)."""
+    url = make_url(base_url)
+    admin = create_engine(url.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        async with admin.connect() as conn:
+            exists = (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})).first()
+    finally:
+        await admin.dispose()
+    if not exists:
+        return False
+    engine = create_engine(url.set(database=name).render_as_string(hide_password=False))
+    try:
+        async with engine.connect() as conn:
+            count = (await conn.exec_driver_sql("SELECT count(*) FROM complaint")).scalar()
+    except Exception:  # no table yet: fill anew
+        return False
+    finally:
+        await engine.dispose()
+    return count == n + max(n // 10, 1)
+
+
 async def drop_postgres_database(base_url: str, name: str) -> None:
     url = make_url(base_url)
     admin = create_engine(url.set(database="postgres").render_as_string(hide_password=False),
@@ -273,15 +315,21 @@ async def main_async(args) -> None:
                 if backend == "sqlite":
                     url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
                 elif backend == "postgres":
-                    url = await postgres_database(args.pg_url, args.pg_database)
+                    reuse = args.reuse and await filled(args.pg_url, args.pg_database, n)
+                    url = (make_url(args.pg_url).set(database=args.pg_database).render_as_string(hide_password=False)
+                           if reuse else await postgres_database(args.pg_url, args.pg_database))
                 else:
                     raise SystemExit(f"unknown backend {backend!r}")
                 try:
                     await upgrade(url)
-                    inserted = await fill(url, n)
+                    if backend == "postgres" and reuse:
+                        print(f"  reusing {args.pg_database} (already filled with {n} tickets)", flush=True)
+                        inserted = 0.0
+                    else:
+                        inserted = await fill(url, n)
                     figures = await measure(url, workdir)
                 finally:
-                    if backend == "postgres" and not args.keep:
+                    if backend == "postgres" and not (args.keep or args.reuse):
                         await drop_postgres_database(args.pg_url, args.pg_database)
             line = (f"{backend:<9} {n:>9} {figures['tickets']:>8} {inserted:>9.1f} {figures['month_stats']:>14.3f} "
                     f"{figures['compare']:>10.3f} {figures['report_nolist']:>18.3f} {figures['report_full']:>15.2f} "
@@ -301,6 +349,9 @@ def main() -> None:
                         help="server to use; the bench creates and drops its own database there")
     parser.add_argument("--pg-database", default="huifang_bench")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL bench database")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: reuse the bench database if it already holds N tickets (skip the fill), "
+                             "and keep it")
     asyncio.run(main_async(parser.parse_args()))
 
 

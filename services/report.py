@@ -216,16 +216,28 @@ class Matter:
     examples: list[str]
 
 
+# Each ticket's primary keyword, as SQL over the complaint row ``c``. PostgreSQL keeps it in a stored
+# generated column (migration 0016: ``huifang_primary_term``, recomputed whenever keywords or
+# category change; indexed with created_at and category); SQLite computes it here, per row.
+_PRIMARY_SQL = {
+    "sqlite": """(SELECT json_extract(j.value, '$.term') FROM json_each(c.keywords) AS j
+  WHERE json_extract(j.value, '$.target') = 'category:' || c.category
+    AND CAST(json_extract(j.value, '$.weight') AS REAL) > 0
+  ORDER BY CAST(json_extract(j.value, '$.weight') AS REAL) DESC, json_extract(j.value, '$.term') LIMIT 1)""",
+    "postgresql": "c.matter_term",
+}
+
+# The keyword entries of the chosen tickets ``ch``: (source, term, weight, target, joiner).
 _KW_SQL = {
     "sqlite": (
-        "json_each(c.keywords) AS j",
+        "json_each(ch.keywords) AS j",
         "json_extract(j.value, '$.term')",
         "CAST(json_extract(j.value, '$.weight') AS REAL)",
         "json_extract(j.value, '$.target')",
         ", ",
     ),
     "postgresql": (
-        "LATERAL json_array_elements(c.keywords) AS j(value)",
+        "LATERAL json_array_elements(ch.keywords) AS j(value)",
         "(j.value ->> 'term')",
         "CAST(j.value ->> 'weight' AS DOUBLE PRECISION)",
         "(j.value ->> 'target')",
@@ -234,56 +246,59 @@ _KW_SQL = {
 }
 
 
-def _ranked_cte(dialect: str, team: bool) -> str:
-    source, term, weight, target, joiner = _KW_SQL.get(dialect, _KW_SQL["sqlite"])
-    team_sql = " AND c.team_id = :team" if team else ""
-    return f"""
-WITH kw AS (
-  SELECT c.id AS id, c.number AS number, c.category AS category, c.created_at AS created_at,
-         {term} AS term, {weight} AS weight
-  FROM complaint c{joiner}{source}
-  WHERE c.created_at >= :start AND c.created_at < :end{team_sql}
-    AND {target} = 'category:' || c.category
-), ranked AS (
-  SELECT id, number, category, created_at, term,
-         ROW_NUMBER() OVER (PARTITION BY id ORDER BY weight DESC, term) AS rn
-  FROM kw WHERE weight > 0
-)
-"""
+def _month_sql(team: bool) -> str:
+    return "c.created_at >= :start AND c.created_at < :end" + (" AND c.team_id = :team" if team else "")
 
 
 async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int = 3) -> list[Matter]:
+    """The month's top matters in two statements: the matters counted over the primary keywords
+    (PostgreSQL: from the index alone), then only the chosen matters' tickets are expanded into
+    their keywords for the shared keywords and the example numbers."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    cte = _ranked_cte(dialect, stats.team_id is not None)
-    params = {"start": stats.start, "end": stats.end}
+    dialect = dialect if dialect in _PRIMARY_SQL else "sqlite"
+    primary, month = _PRIMARY_SQL[dialect], _month_sql(stats.team_id is not None)
+    params: dict = {"start": stats.start, "end": stats.end}
     if stats.team_id is not None:
         params["team"] = stats.team_id
 
     def statement(sql: str):
-        stmt = text(cte + sql).bindparams(bindparam("start", type_=UTCDateTime()),
-                                          bindparam("end", type_=UTCDateTime()))
-        return stmt
+        return text(sql).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
 
     conn = await session.connection()
-    top = (await conn.execute(statement(
-        "SELECT category, term, COUNT(*) AS n FROM ranked WHERE rn = 1 "
-        "GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"),
-        {**params, "limit": limit})).all()
+    top = (await conn.execute(statement(f"""
+SELECT category, term, COUNT(*) AS n
+FROM (SELECT c.category AS category, {primary} AS term FROM complaint c WHERE {month}) AS m
+WHERE term IS NOT NULL
+GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""), {**params, "limit": limit})).all()
     if not top:
         return []
-    # One more pass for all matters at once: shared keywords and the latest example tickets.
-    chosen = " OR ".join(f"(category = :c{i} AND term = :t{i})" for i in range(len(top)))
+    # One more statement for the chosen matters only: shared keywords and the latest example tickets.
+    # "Shared" are the ticket's other category keywords of weight > 0 (all but its primary entry).
+    chosen = " OR ".join(f"(c.category = :c{i} AND {primary} = :t{i})" for i in range(len(top)))
     for i, (category, term, _) in enumerate(top):
         params[f"c{i}"], params[f"t{i}"] = category, term
+    source, term_sql, weight_sql, target_sql, joiner = _KW_SQL[dialect]
     details = (await conn.execute(statement(f"""
-, prim AS (SELECT id, number, created_at, category, term FROM ranked WHERE rn = 1 AND ({chosen})),
-co AS (SELECT p.category AS category, p.term AS term, r.term AS other, COUNT(*) AS n
-       FROM prim p JOIN ranked r ON r.id = p.id AND r.rn > 1 GROUP BY p.category, p.term, r.term),
-ex AS (SELECT category, term, number,
-              ROW_NUMBER() OVER (PARTITION BY category, term ORDER BY created_at DESC, id DESC) AS k FROM prim)
-SELECT 'co' AS part, category, term, other AS value, n FROM co WHERE n >= 2
+WITH chosen AS MATERIALIZED (
+  SELECT c.id AS id, c.number AS number, c.created_at AS created_at, c.category AS category,
+         c.keywords AS keywords, {primary} AS pterm
+  FROM complaint c WHERE {month} AND ({chosen})
+), kw AS (
+  SELECT ch.id AS id, ch.category AS category, ch.pterm AS pterm, {term_sql} AS kterm, {weight_sql} AS weight
+  FROM chosen ch{joiner}{source}
+  WHERE {target_sql} = 'category:' || ch.category
+), ranked AS (
+  SELECT category, pterm, kterm, ROW_NUMBER() OVER (PARTITION BY id ORDER BY weight DESC, kterm) AS rn
+  FROM kw WHERE weight > 0
+), co AS (
+  SELECT category, pterm, kterm, COUNT(*) AS n FROM ranked WHERE rn > 1 GROUP BY category, pterm, kterm
+), ex AS (
+  SELECT category, pterm, number,
+         ROW_NUMBER() OVER (PARTITION BY category, pterm ORDER BY created_at DESC, id DESC) AS k FROM chosen
+)
+SELECT 'co' AS part, category, pterm AS term, kterm AS value, n FROM co WHERE n >= 2
 UNION ALL
-SELECT 'ex' AS part, category, term, number AS value, k AS n FROM ex WHERE k <= 3
+SELECT 'ex' AS part, category, pterm AS term, number AS value, k AS n FROM ex WHERE k <= 3
 """), params)).all()
     shared: dict[tuple[str, str], list[tuple[str, int]]] = {}
     examples: dict[tuple[str, str], list[tuple[int, str]]] = {}
