@@ -18,8 +18,10 @@ numbers; rates as fractions with the ``0.0%`` format), named here as in Simplifi
   most often found in the same tickets; three latest ticket numbers are given as examples.
   Tickets without such a keyword belong to no matter. Computed in SQL (``json_each`` on SQLite,
   ``json_array_elements`` on PostgreSQL);
-- 工单明细: the month's tickets, streamed from the database (at most ``TICKET_LIST_LIMIT``
-  rows; a note row says when the list was cut);
+- 工单明细: the month's first tickets, streamed from the database (at most ``list_rows``, default
+  ``TICKET_LIST_LIMIT`` = 10,000, setting ``report_list_rows``, env ``REPORT_LIST_ROWS``); when the
+  month has more, a note row says so and that the whole list is in the CSV (:func:`ticket_csv`:
+  every ticket of the month, same columns, streamed through a server-side cursor, UTF-8 with BOM);
 - 图表: the three charts, embedded.
 
 Figures are GROUP BY queries; only the ticket list streams rows. The workbook is written in
@@ -29,7 +31,9 @@ openpyxl's write-only mode so memory stays flat for large months.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import csv
+import io
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -67,7 +71,9 @@ from services.stats import (
 Text = Callable[..., str]
 """``text(key, **params)``: a catalogue message in the recipient's language."""
 
-TICKET_LIST_LIMIT = 1_048_575 - 2  # Excel's row limit, less the header and the note row
+TICKET_LIST_LIMIT = 10_000  # rows of the list sheet by default (setting ``report_list_rows``); the CSV has all
+EXCEL_ROWS = 1_048_575 - 2  # Excel's row limit, less the header and the note row
+CSV_BATCH = 2000  # rows fetched (server-side cursor) and written per CSV chunk
 BUILDING_ROWS = 300  # the rest is summed into one row
 
 PCT = "0.0%"
@@ -316,7 +322,8 @@ SELECT 'ex' AS part, category, pterm AS term, number AS value, k AS n FROM ex WH
     return matters
 
 
-def ticket_query(stats: MonthStats):
+def ticket_query(stats: MonthStats, limit: int | None = None):
+    """The month's tickets in filing order, each with its timeliness, team, assignee and last rating."""
     ev = resolution_subquery(stats.start, stats.end, stats.team_id)
     t = timeliness_columns(ev, stats.as_of)
     S, T = Staff.__table__, Team.__table__
@@ -343,7 +350,7 @@ def ticket_query(stats: MonthStats):
             .outerjoin(R2, R2.c.id == last_answer.c.round_id))
         .where(*scope(stats.start, stats.end, stats.team_id))
         .order_by(C.c.created_at, C.c.id)
-        .limit(TICKET_LIST_LIMIT + 1)
+        .limit(limit)
     )
 
 
@@ -567,7 +574,8 @@ TICKET_COLUMNS = [("number", 18), ("created", 17), ("category", 10), ("kind", 6)
                   ("resolved_on_time", 9), ("reopens", 9), ("closed", 17), ("rating", 9), ("major", 6)]
 
 
-async def _write_tickets(wb: Workbook, w: Words, session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> int:
+async def _write_tickets(wb: Workbook, w: Words, session: AsyncSession, stats: MonthStats, tz: ZoneInfo,
+                         list_rows: int) -> int:
     ws = _sheet(wb, w("report.sheet.tickets"), [(w(f"report.column.{key}"), width) for key, width in TICKET_COLUMNS])
     yes_no = {1: w("report.yes"), 0: w("report.no")}
     yes, not_solved, unknown_building = w("report.yes"), w.rating(0), w("report.building_unknown")
@@ -589,14 +597,14 @@ async def _write_tickets(wb: Workbook, w: Words, session: AsyncSession, stats: M
 
     written = 0
     conn = await session.connection()
-    cut_note = w("report.list_cut", limit=TICKET_LIST_LIMIT, total=stats.total)
+    cut_note = [w("report.list_cut", limit=list_rows, total=stats.total), w("report.list_in_csv")]
 
     def write(partition) -> bool:
         """Append one batch of rows; False once the list is full."""
         nonlocal written
         for r in partition:
-            if written >= TICKET_LIST_LIMIT:
-                ws.append([cut_note])
+            if written >= list_rows:
+                ws.append(cut_note)
                 return False
             created.value, respond_by.value, accepted.value = (
                 local(r.created_at), local(r.respond_by), local(r.accepted_at))
@@ -616,7 +624,7 @@ async def _write_tickets(wb: Workbook, w: Words, session: AsyncSession, stats: M
             written += 1
         return True
 
-    result = await conn.stream(ticket_query(stats).execution_options(yield_per=2000))
+    result = await conn.stream(ticket_query(stats, list_rows + 1).execution_options(yield_per=2000))
     try:
         async for partition in result.partitions(2000):
             # Serialising rows is CPU work: do it off the event loop so the bot stays responsive.
@@ -747,12 +755,13 @@ async def _write_corrective_actions(wb: Workbook, w: Words, session: AsyncSessio
 
 async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, text: Text,
                        team_id: int | None = None, now: datetime | None = None,
-                       ticket_list: bool = True) -> ReportFiles:
+                       ticket_list: bool = True, list_rows: int | None = None) -> ReportFiles:
     """Write the month's workbook to ``out`` and its charts next to it (``<stem>.category.png`` …).
 
     ``text`` gives the wording (the recipient's language); ``now`` (default: the current time)
     decides whether the month is finished; ``ticket_list=False`` leaves out the ticket list (the
-    bench uses it to time the figures alone).
+    bench uses it to time the figures alone); ``list_rows`` caps the list sheet (default
+    ``TICKET_LIST_LIMIT``; at most Excel's row limit): the whole list is :func:`ticket_csv`.
     """
     out = Path(out)
     words = Words(text)
@@ -777,10 +786,84 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
     _write_figures(wb, words, figures)
     _write_majors(wb, words, figures.majors, tz)
     if ticket_list:
-        await _write_tickets(wb, words, session, current, tz)
+        rows = TICKET_LIST_LIMIT if list_rows is None else list_rows
+        await _write_tickets(wb, words, session, current, tz, max(0, min(rows, EXCEL_ROWS)))
     await _write_corrective_actions(wb, words, session, current, tz)
     _write_charts(wb, words, chart_paths)
     tmp = out.with_name(out.name + ".tmp")
     await asyncio.to_thread(wb.save, tmp)
     tmp.replace(out)
     return ReportFiles(xlsx=out, charts=chart_paths, summary=current)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole ticket list as CSV
+
+
+def _month_scope(month: str, tz: ZoneInfo, team_id: int | None, now: datetime | None) -> MonthStats:
+    """The month's bounds and clock (as ``services.stats.month_stats`` sets them), without figures."""
+    start, end = month_bounds(month, tz)
+    as_of = min(max(now or utcnow(), start), end)
+    year, mon = parse_month(month)
+    return MonthStats(month=f"{year:04d}-{mon:02d}", tz=str(tz.key), team_id=team_id, team_name=None,
+                      start=start, end=end, as_of=as_of)
+
+
+async def ticket_csv(session: AsyncSession, *, month: str, tz: ZoneInfo, text: Text, team_id: int | None = None,
+                     now: datetime | None = None, batch: int = CSV_BATCH) -> AsyncIterator[bytes]:
+    """Every ticket of the month as CSV, chunk by chunk: the list sheet's columns and wording (``text``:
+    the reader's language), times local to ``tz`` as ``YYYY-MM-DD HH:MM``; UTF-8 with a BOM so that
+    Excel reads Chinese right. Rows come through a server-side cursor ``batch`` at a time, so a month
+    of a million tickets is never held in memory; each chunk is one batch of rows."""
+    w = Words(text)
+    stats = _month_scope(month, tz, team_id, now)
+    yes_no = {1: w("report.yes"), 0: w("report.no")}
+    yes, not_solved, unknown_building = w("report.yes"), w.rating(0), w("report.building_unknown")
+    labels: dict[tuple[str, str | None], str] = {}
+
+    def label(kind: str, code: str | None) -> str:
+        key = (kind, code)
+        if key not in labels:
+            labels[key] = getattr(w, kind)(code)
+        return labels[key]
+
+    def local(value: datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+    def encode(partition) -> bytes:
+        buffer = io.StringIO()
+        out = csv.writer(buffer, lineterminator="\r\n")
+        for r in partition:
+            rating = r.rating
+            out.writerow([
+                r.number, local(r.created_at), label("category", r.category), label("kind", r.kind),
+                label("severity", r.severity), label("status", r.status), r.location,
+                r.building or unknown_building, r.team or "", r.assignee or "", local(r.respond_by),
+                local(r.accepted_at), yes_no.get(r.response_ok, "—"), local(r.resolve_by), local(r.first_resolved),
+                yes_no.get(r.resolution_ok, "—"), int(r.reopens or 0), local(r.closed_at),
+                not_solved if rating == 0 else (int(rating) if rating is not None else ""),
+                yes if r.major else "",
+            ])
+        return buffer.getvalue().encode("utf-8")
+
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\r\n").writerow([w(f"report.column.{key}") for key, _ in TICKET_COLUMNS])
+    yield "\ufeff".encode() + header.getvalue().encode("utf-8")
+    conn = await session.connection()
+    result = await conn.stream(ticket_query(stats).execution_options(yield_per=batch))
+    try:
+        async for partition in result.partitions(batch):
+            yield await asyncio.to_thread(encode, partition)
+    finally:
+        await result.close()
+
+
+async def write_ticket_csv(session: AsyncSession, path: Path, **kwargs) -> Path:
+    """:func:`ticket_csv` into a file (written beside, then moved into place)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as out:
+        async for chunk in ticket_csv(session, **kwargs):
+            out.write(chunk)
+    tmp.replace(path)
+    return path
