@@ -13,7 +13,12 @@ rounds and attempts (~5 rows per ticket in all). Then it times, once each:
 - ``compare`` — the month and the previous month (what /stats runs);
 - ``report (no list)`` — ``build_report`` without the ticket-list sheet (figures, breakdowns,
   top matters, charts, workbook);
-- ``report (full)`` — ``build_report`` as the CLI runs it, with every ticket in the list sheet.
+- ``report (full)`` — ``build_report`` as the CLI runs it, with the list sheet (the first
+  ``TICKET_LIST_LIMIT`` tickets);
+- ``csv`` — every ticket of the month as CSV (``services.report.write_ticket_csv``, streamed).
+
+Before the table, ``parts`` times each query of the report on its own. ``--reuse`` (PostgreSQL)
+keeps the bench database between runs and skips the fill when it already holds N tickets.
 
 Figures only: nothing here asserts on speed. N = 1M takes a while to insert (minutes).
 """
@@ -249,6 +254,13 @@ async def measure(url: str, workdir: Path, breakdown: bool = True) -> dict:
             out["report_full"], files = await timed(lambda: build_report(
                 session, month=MONTH, tz=TZ, out=workdir / "full.xlsx", now=NOW, text=catalogues().text))
             out["xlsx_mb"] = files.xlsx.stat().st_size / 1e6
+        from services import report
+
+        if hasattr(report, "write_ticket_csv"):  # the whole list as CSV (streamed), beside the capped workbook
+            async with sessions() as session:
+                out["csv"], path = await timed(lambda: report.write_ticket_csv(
+                    session, workdir / "full.csv", month=MONTH, tz=TZ, now=NOW, text=catalogues().text))
+                out["csv_mb"] = path.stat().st_size / 1e6
     finally:
         await engine.dispose()
     return out
@@ -306,7 +318,7 @@ async def main_async(args) -> None:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     print(f"report bench: month {MONTH} ({TZ.key}), sizes {sizes}, backends {backends}", flush=True)
     header = (f"{'backend':<9} {'N':>9} {'month':>8} {'insert s':>9} {'month_stats s':>14} {'compare s':>10} "
-              f"{'report(no list) s':>18} {'report(full) s':>15} {'xlsx MB':>8}")
+              f"{'report(no list) s':>18} {'report(full) s':>15} {'xlsx MB':>8} {'csv s':>7} {'csv MB':>7}")
     results = []
     for n in sizes:
         for backend in backends:
@@ -333,7 +345,8 @@ async def main_async(args) -> None:
                         await drop_postgres_database(args.pg_url, args.pg_database)
             line = (f"{backend:<9} {n:>9} {figures['tickets']:>8} {inserted:>9.1f} {figures['month_stats']:>14.3f} "
                     f"{figures['compare']:>10.3f} {figures['report_nolist']:>18.3f} {figures['report_full']:>15.2f} "
-                    f"{figures['xlsx_mb']:>8.1f}")
+                    f"{figures['xlsx_mb']:>8.1f} {figures.get('csv', float('nan')):>7.2f} "
+                    f"{figures.get('csv_mb', float('nan')):>7.1f}")
             results.append(line)
             print(line, flush=True)
     print()

@@ -123,7 +123,7 @@ async def by_building(session: AsyncSession, stats: MonthStats) -> list[GroupRow
                count_if(t["response_due"]), count_if(t["response_ok"]),
                count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
                count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
-        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
+        .select_from(C)
         .where(*scope(stats.start, stats.end, stats.team_id))
         .group_by(building)
         .order_by(func.count().desc(), building)
@@ -153,7 +153,7 @@ async def by_staff(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
                count_if(t["response_due"]), count_if(t["response_ok"]),
                count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
                count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
-        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
+        .select_from(C)
         .where(*scope(stats.start, stats.end, stats.team_id))
         .group_by(C.c.assignee_id)
     )
@@ -343,8 +343,7 @@ def ticket_query(stats: MonthStats, limit: int | None = None):
                case((t["resolution_ok"], 1), (t["resolution_due"], 0)).label("resolution_ok"),
                func.coalesce(ev.c.reopens, 0).label("reopens"), C.c.closed_at, R2.c.rating, C.c.major)
         .select_from(
-            C.outerjoin(ev, ev.c.complaint_id == C.c.id)
-            .outerjoin(T, T.c.id == C.c.team_id)
+            C.outerjoin(T, T.c.id == C.c.team_id)
             .outerjoin(S, S.c.id == C.c.assignee_id)
             .outerjoin(last_answer, last_answer.c.complaint_id == C.c.id)
             .outerjoin(R2, R2.c.id == last_answer.c.round_id))
