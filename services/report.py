@@ -233,7 +233,7 @@ _PRIMARY_SQL = {
     "postgresql": "c.matter_term",
 }
 
-# The keyword entries of the chosen tickets ``ch``: (source, term, weight, target, joiner).
+# SQLite: the keyword entries of the chosen tickets ``ch``: (source, term, weight, target, joiner).
 _KW_SQL = {
     "sqlite": (
         "json_each(ch.keywords) AS j",
@@ -257,9 +257,9 @@ def _month_sql(team: bool) -> str:
 
 
 async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int = 3) -> list[Matter]:
-    """The month's top matters in two statements: the matters counted over the primary keywords
-    (PostgreSQL: from the index alone), then only the chosen matters' tickets are expanded into
-    their keywords for the shared keywords and the example numbers."""
+    """The month's top matters: counted over the primary keywords (PostgreSQL: a generated column,
+    from the index alone), then the chosen matters' shared keywords (PostgreSQL: the generated
+    ``matter_others``; SQLite: their tickets' keywords expanded) and latest example tickets."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     dialect = dialect if dialect in _PRIMARY_SQL else "sqlite"
     primary, month = _PRIMARY_SQL[dialect], _month_sql(stats.team_id is not None)
@@ -278,16 +278,22 @@ WHERE term IS NOT NULL
 GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""), {**params, "limit": limit})).all()
     if not top:
         return []
-    # One more statement for the chosen matters only: shared keywords and the latest example tickets.
-    # "Shared" are the ticket's other category keywords of weight > 0 (all but its primary entry).
+    # Then for the chosen matters only: shared keywords (the ticket's other category keywords of
+    # weight > 0, all but its primary entry) and the three latest example tickets of each.
     chosen = " OR ".join(f"(c.category = :c{i} AND {primary} = :t{i})" for i in range(len(top)))
     for i, (category, term, _) in enumerate(top):
         params[f"c{i}"], params[f"t{i}"] = category, term
-    source, term_sql, weight_sql, target_sql, joiner = _KW_SQL[dialect]
-    details = (await conn.execute(statement(f"""
-WITH chosen AS MATERIALIZED (
-  SELECT c.id AS id, c.number AS number, c.created_at AS created_at, c.category AS category,
-         c.keywords AS keywords, {primary} AS pterm
+    if dialect == "postgresql":  # the other keywords are kept too (matter_others), in the same index
+        shared_sql = f"""
+SELECT c.category, c.matter_term AS term, o.term AS other, COUNT(*) AS n
+FROM complaint c CROSS JOIN LATERAL unnest(c.matter_others) AS o(term)
+WHERE {month} AND ({chosen})
+GROUP BY c.category, c.matter_term, o.term HAVING COUNT(*) >= 2"""
+    else:
+        source, term_sql, weight_sql, target_sql, joiner = _KW_SQL[dialect]
+        shared_sql = f"""
+WITH chosen AS (
+  SELECT c.id AS id, c.category AS category, c.keywords AS keywords, {primary} AS pterm
   FROM complaint c WHERE {month} AND ({chosen})
 ), kw AS (
   SELECT ch.id AS id, ch.category AS category, ch.pterm AS pterm, {term_sql} AS kterm, {weight_sql} AS weight
@@ -296,28 +302,24 @@ WITH chosen AS MATERIALIZED (
 ), ranked AS (
   SELECT category, pterm, kterm, ROW_NUMBER() OVER (PARTITION BY id ORDER BY weight DESC, kterm) AS rn
   FROM kw WHERE weight > 0
-), co AS (
-  SELECT category, pterm, kterm, COUNT(*) AS n FROM ranked WHERE rn > 1 GROUP BY category, pterm, kterm
-), ex AS (
-  SELECT category, pterm, number,
-         ROW_NUMBER() OVER (PARTITION BY category, pterm ORDER BY created_at DESC, id DESC) AS k FROM chosen
 )
-SELECT 'co' AS part, category, pterm AS term, kterm AS value, n FROM co WHERE n >= 2
-UNION ALL
-SELECT 'ex' AS part, category, pterm AS term, number AS value, k AS n FROM ex WHERE k <= 3
-"""), params)).all()
+SELECT category, pterm AS term, kterm AS other, COUNT(*) AS n FROM ranked WHERE rn > 1
+GROUP BY category, pterm, kterm HAVING COUNT(*) >= 2"""
     shared: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    examples: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for part, category, term, value, n in details:
-        if part == "co":
-            shared.setdefault((category, term), []).append((value, int(n)))
-        else:
-            examples.setdefault((category, term), []).append((int(n), value))
+    for category, term, other, n in (await conn.execute(statement(shared_sql), params)).all():
+        shared.setdefault((category, term), []).append((other, int(n)))
+    latest = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT {i} AS i, c.number AS number, c.created_at AS created_at, c.id AS id "
+        f"FROM complaint c WHERE {month} AND c.category = :c{i} AND {primary} = :t{i} "
+        f"ORDER BY c.created_at DESC, c.id DESC LIMIT 3) AS e{i}" for i in range(len(top)))
+    examples: dict[tuple[str, str], list[tuple]] = {}
+    for i, number, created_at, ticket_id in (await conn.execute(statement(latest), params)).all():
+        examples.setdefault(tuple(top[i][:2]), []).append((created_at, ticket_id, number))
     matters = []
     for category, term, n in top:
         key = (category, term)
         co = sorted(shared.get(key, []), key=lambda x: (-x[1], x[0]))[:3]
-        numbers = [number for _, number in sorted(examples.get(key, []))]
+        numbers = [number for *_, number in sorted(examples.get(key, []), reverse=True)]
         matters.append(Matter(category, term, int(n), co, numbers))
     return matters
 

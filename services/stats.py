@@ -361,9 +361,11 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
 
     # 2. Callback rounds whose first attempt was due this month.
     team_condition = [C.c.team_id == team_id] if team_id is not None else []
+    # the ticket is joined only to know its team
+    rounds_from = R.join(C, C.c.id == R.c.complaint_id) if team_id is not None else R
     rounds = (
         select(R.c.status, R.c.rating, func.count().label("n"))
-        .select_from(R.join(C, C.c.id == R.c.complaint_id))
+        .select_from(rounds_from)
         .where(rounds_due_condition(start, as_of), R.c.status != "skipped", *team_condition)
         .group_by(R.c.status, R.c.rating)
     )
@@ -381,7 +383,7 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
     stats.callback = Rate(answered, due)
     stats.satisfied = Rate(stats.ratings[4] + stats.ratings[5], stats.rating_count)
     skipped = (
-        select(func.count()).select_from(R.join(C, C.c.id == R.c.complaint_id))
+        select(func.count()).select_from(rounds_from)
         .where(R.c.status == "skipped", R.c.opened_at >= start, R.c.opened_at < as_of, *team_condition)
     )
     stats.callback_skipped = int((await run(session, skipped)).scalar_one())

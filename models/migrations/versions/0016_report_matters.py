@@ -17,8 +17,9 @@ the database recomputes whenever ``keywords`` or ``category`` change — whateve
 ORM, Core bulk inserts, a staff correction of the category). Its function never raises: entries
 that are not objects, or whose weight is not a number, are skipped.
 
-The index (created_at, category, matter_term) lets the month's matters be counted from the index
-alone. SQLite computes the primary keyword at report time (``services.report.recurring_matters``).
+``matter_others`` (text[]) holds the ticket's other category keywords, best first (the report's
+"shared keywords"). The index (created_at, category, matter_term) INCLUDE (matter_others) lets the
+month's matters and their shared keywords be counted from the index alone. SQLite computes the primary keyword at report time (``services.report.recurring_matters``).
 
 Revision ID: 0016
 Revises: 0015
@@ -35,25 +36,38 @@ down_revision = '0015'
 branch_labels = None
 depends_on = None
 
-PRIMARY_TERM = """
+# The category keywords of a ticket (objects whose target is its category and whose weight is a
+# positive number), best first: weight descending, then term. The first is the primary keyword.
+_RANKED = """
+    SELECT k.term, row_number() OVER (ORDER BY k.weight DESC, k.term) AS rn FROM (
+      SELECT j.value ->> 'term' AS term, j.value ->> 'target' AS target,
+             CAST(CASE WHEN json_typeof(j.value -> 'weight') = 'number' THEN j.value ->> 'weight' END
+                  AS double precision) AS weight
+      FROM json_array_elements(CASE WHEN json_typeof(keywords) = 'array' THEN keywords ELSE '[]'::json END)
+           AS j(value)
+      WHERE json_typeof(j.value) = 'object'
+    ) AS k
+    WHERE k.target = 'category:' || category AND k.weight > 0
+"""
+PRIMARY_TERM = f"""
 CREATE OR REPLACE FUNCTION huifang_primary_term(keywords json, category text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT k.term FROM (
-    SELECT j.value ->> 'term' AS term, j.value ->> 'target' AS target,
-           CAST(CASE WHEN json_typeof(j.value -> 'weight') = 'number' THEN j.value ->> 'weight' END
-                AS double precision) AS weight
-    FROM json_array_elements(CASE WHEN json_typeof(keywords) = 'array' THEN keywords ELSE '[]'::json END)
-         AS j(value)
-    WHERE json_typeof(j.value) = 'object'
-  ) AS k
-  WHERE k.target = 'category:' || category AND k.weight > 0
-  ORDER BY k.weight DESC, k.term
-  LIMIT 1
+  SELECT r.term FROM ({_RANKED}) AS r WHERE r.rn = 1
+$$
+"""
+# the other category keywords (all but the primary entry): the report's "shared keywords"
+OTHER_TERMS = f"""
+CREATE OR REPLACE FUNCTION huifang_other_terms(keywords json, category text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(r.term ORDER BY r.rn) FILTER (WHERE r.rn > 1), '{{}}') FROM ({_RANKED}) AS r
 $$
 """
 COLUMN = ("ALTER TABLE complaint ADD COLUMN IF NOT EXISTS matter_term text GENERATED ALWAYS AS "
-          "(huifang_primary_term(keywords, category)) STORED")
-INDEX = "CREATE INDEX IF NOT EXISTS ix_complaint_month_matter ON complaint (created_at, category, matter_term)"
+          "(huifang_primary_term(keywords, category)) STORED, "
+          "ADD COLUMN IF NOT EXISTS matter_others text[] GENERATED ALWAYS AS "
+          "(huifang_other_terms(keywords, category)) STORED")
+INDEX = ("CREATE INDEX IF NOT EXISTS ix_complaint_month_matter ON complaint (created_at, category, matter_term) "
+         "INCLUDE (matter_others)")
 
 
 PG_TRIGGER = """
@@ -113,6 +127,7 @@ def upgrade() -> None:
     op.execute(PG_TRIGGER)
     op.execute(PG_TRIGGER_ON)
     op.execute(PRIMARY_TERM)
+    op.execute(OTHER_TERMS)
     op.execute(COLUMN)
     op.execute(INDEX)
 
@@ -131,5 +146,6 @@ def downgrade() -> None:
     op.drop_column("complaint", "reopens")
     op.drop_column("complaint", "first_resolved_at")
     op.execute("DROP INDEX IF EXISTS ix_complaint_month_matter")
-    op.execute("ALTER TABLE complaint DROP COLUMN IF EXISTS matter_term")
+    op.execute("ALTER TABLE complaint DROP COLUMN IF EXISTS matter_term, DROP COLUMN IF EXISTS matter_others")
     op.execute("DROP FUNCTION IF EXISTS huifang_primary_term(json, text)")
+    op.execute("DROP FUNCTION IF EXISTS huifang_other_terms(json, text)")
