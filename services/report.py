@@ -113,53 +113,24 @@ class GroupRow:
     others: int = 0  # > 0: the row sums this many smaller buildings
 
 
-def _flags(stats: MonthStats) -> list:
-    """Per ticket, the 0/1 flags the building and staff sheets sum (after ``count``): resolved, response
-    due, on time, resolution due, on time, open past deadline, reopened."""
+async def by_building(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
     ev = resolution_subquery(stats.start, stats.end, stats.team_id)
     t = timeliness_columns(ev, stats.as_of)
-    return [t["first_resolved"].is_not(None), t["response_due"], t["response_ok"], t["resolution_due"],
-            t["resolution_ok"], t["overdue_open"], func.coalesce(ev.c.reopens, 0) > 0]
-
-
-async def group_counts(session: AsyncSession, stats: MonthStats) -> tuple[list, list] | None:
-    """PostgreSQL: the counts of :func:`by_building` and :func:`by_staff` in one pass over the month
-    (GROUPING SETS) instead of two; ``None`` on SQLite (each function queries on its own)."""
-    if session.bind is None or session.bind.dialect.name != "postgresql":
-        return None
-    flags = [case((flag, 1), else_=0).label(f"f{i}") for i, flag in enumerate(_flags(stats))]
-    per_ticket = (select(building_expr().label("building"), C.c.assignee_id.label("assignee_id"), *flags)
-                  .where(*scope(stats.start, stats.end, stats.team_id)).subquery("t"))
-    x = per_ticket.c
-    query = (select(func.grouping(x.building), x.building, x.assignee_id, func.count(),
-                    *[func.coalesce(func.sum(x[f"f{i}"]), 0) for i in range(len(flags))])
-             .group_by(func.grouping_sets(x.building, x.assignee_id))
-             .order_by(func.grouping(x.building), func.count().desc(), x.building, x.assignee_id))
-    buildings, staff = [], []
-    for r in (await run(session, query)).all():
-        if r[0] == 0:
-            buildings.append((r[1], *r[3:]))
-        else:
-            staff.append((r[2], *r[3:]))
-    return buildings, staff
-
-
-async def by_building(session: AsyncSession, stats: MonthStats, counts: list | None = None) -> list[GroupRow]:
-    """By building / area, most tickets first; ``counts``: from :func:`group_counts`."""
-    if counts is None:
-        building = building_expr().label("building")
-        query = (
-            select(building, func.count().label("n"), *[count_if(flag) for flag in _flags(stats)])
-            .select_from(C)
-            .where(*scope(stats.start, stats.end, stats.team_id))
-            .group_by(building)
-            .order_by(func.count().desc(), building)
-        )
-        counts = (await run(session, query)).all()
-    # (key, n, resolved, response due, on time, resolution due, on time, overdue open, reopened)
+    building = building_expr().label("building")
+    query = (
+        select(building, func.count().label("n"),
+               count_if(t["first_resolved"].is_not(None)).label("resolved"),
+               count_if(t["response_due"]), count_if(t["response_ok"]),
+               count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
+               count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
+        .select_from(C)
+        .where(*scope(stats.start, stats.end, stats.team_id))
+        .group_by(building)
+        .order_by(func.count().desc(), building)
+    )
     rows = [GroupRow(key=r[0], team=None, n=r[1], resolved=r[2], response=Rate(r[4], r[3]),
                      resolution=Rate(r[6], r[5]), overdue_open=r[7], reopened=r[8])
-            for r in counts]
+            for r in (await run(session, query)).all()]
     if len(rows) > BUILDING_ROWS:
         rest = rows[BUILDING_ROWS - 1:]
         rows = rows[:BUILDING_ROWS - 1] + [GroupRow(
@@ -171,19 +142,22 @@ async def by_building(session: AsyncSession, stats: MonthStats, counts: list | N
     return rows
 
 
-async def by_staff(session: AsyncSession, stats: MonthStats, counts: list | None = None) -> list[GroupRow]:
-    """Per current assignee; ratings are those of the month's callback rounds (see stats);
-    ``counts``: from :func:`group_counts`."""
+async def by_staff(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
+    """Per current assignee; ratings are those of the month's callback rounds (see stats)."""
+    ev = resolution_subquery(stats.start, stats.end, stats.team_id)
+    t = timeliness_columns(ev, stats.as_of)
     S, T = Staff.__table__, Team.__table__
-    if counts is None:
-        query = (
-            select(C.c.assignee_id, func.count().label("n"), *[count_if(flag) for flag in _flags(stats)])
-            .select_from(C)
-            .where(*scope(stats.start, stats.end, stats.team_id))
-            .group_by(C.c.assignee_id)
-        )
-        counts = (await run(session, query)).all()
-    counts = {r[0]: r for r in counts}
+    query = (
+        select(C.c.assignee_id, func.count().label("n"),
+               count_if(t["first_resolved"].is_not(None)),
+               count_if(t["response_due"]), count_if(t["response_ok"]),
+               count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
+               count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
+        .select_from(C)
+        .where(*scope(stats.start, stats.end, stats.team_id))
+        .group_by(C.c.assignee_id)
+    )
+    counts = {r[0]: r for r in (await run(session, query)).all()}
     team_condition = [C.c.team_id == stats.team_id] if stats.team_id is not None else []
     rating_value = case((R.c.rating == 0, 1), else_=R.c.rating)
     ratings_query = (
@@ -780,13 +754,6 @@ async def _write_corrective_actions(wb: Workbook, w: Words, session: AsyncSessio
         ws.append([_cell(ws, w(f"report.actions_count.{key}"), bold=True), _cell(ws, value, INT, bold=True)])
 
 
-async def _no_jit(session: AsyncSession) -> None:
-    """PostgreSQL: no JIT compilation for this transaction's queries. The report's GROUP BYs run in
-    about a second at a million tickets; compiling each costs 0.15–0.25 s more than it saves."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await (await session.connection()).exec_driver_sql("SET LOCAL jit = off")
-
-
 async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, text: Text,
                        team_id: int | None = None, now: datetime | None = None,
                        ticket_list: bool = True, list_rows: int | None = None) -> ReportFiles:
@@ -799,11 +766,9 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
     """
     out = Path(out)
     words = Words(text)
-    await _no_jit(session)
     current, previous = await compare(session, month=month, tz=tz, team_id=team_id, now=now)
-    grouped = await group_counts(session, current)
-    buildings = await by_building(session, current, grouped[0] if grouped else None)
-    staff_rows = await by_staff(session, current, grouped[1] if grouped else None)
+    buildings = await by_building(session, current)
+    staff_rows = await by_staff(session, current)
     days = await daily_intake(session, current, tz)
     matters = await recurring_matters(session, current)
     figures = await report_figures.month_figures(session, current)
@@ -885,7 +850,6 @@ async def ticket_csv(session: AsyncSession, *, month: str, tz: ZoneInfo, text: T
     header = io.StringIO()
     csv.writer(header, lineterminator="\r\n").writerow([w(f"report.column.{key}") for key, _ in TICKET_COLUMNS])
     yield "\ufeff".encode() + header.getvalue().encode("utf-8")
-    await _no_jit(session)
     conn = await session.connection()
     result = await conn.stream(ticket_query(stats).execution_options(yield_per=batch))
     try:
