@@ -16,15 +16,18 @@ numbers; rates as fractions with the ``0.0%`` format), named here as in Simplifi
   "category:<category>"``, weight > 0); a matter is (category, primary keyword). Counts are
   distinct tickets (a ticket belongs to one matter only); "共同关键词" lists the other keywords
   most often found in the same tickets; three latest ticket numbers are given as examples.
-  Tickets without such a keyword belong to no matter. Computed in SQL (``json_each`` on SQLite,
-  ``json_array_elements`` on PostgreSQL);
+  Tickets without such a keyword belong to no matter. Computed in SQL: on PostgreSQL from the
+  generated columns ``matter_term`` / ``matter_others`` (migration 0016) and their index, on
+  SQLite with ``json_each`` per ticket;
 - 工单明细: the month's first tickets, streamed from the database (at most ``list_rows``, default
   ``TICKET_LIST_LIMIT`` = 10,000, setting ``report_list_rows``, env ``REPORT_LIST_ROWS``); when the
   month has more, a note row says so and that the whole list is in the CSV (:func:`ticket_csv`:
   every ticket of the month, same columns, streamed through a server-side cursor, UTF-8 with BOM);
 - 图表: the three charts, embedded.
 
-Figures are GROUP BY queries; only the ticket list streams rows. The workbook is written in
+Figures are GROUP BY queries over the month's tickets alone: first resolution and reopens are
+columns kept by a trigger on the event log (``services.stats.resolution_subquery``), so no query
+joins the events. Only the ticket list streams rows. The workbook is written in
 openpyxl's write-only mode so memory stays flat for large months.
 """
 
