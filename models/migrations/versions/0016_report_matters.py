@@ -4,7 +4,8 @@ First resolution and reopens (both backends): ``complaint.first_resolved_at`` (t
 moving the ticket to ``resolved``) and ``complaint.reopens`` (its events moving it to
 ``reopened``), kept by a trigger on ``complaint_event`` inserts (the event log is append-only),
 so whatever writes an event keeps them right: ``services.lifecycle.transition``, an import, a
-bulk insert. Backfilled here from the events. A partial index finds the month's majors. The monthly figures read them instead of grouping
+bulk insert. Backfilled here from the events. Partial indexes find the month's majors and
+the callback rounds whose first attempt falls due in the month. The monthly figures read them instead of grouping
 the month's events and joining them back (``services.stats``), not in the ORM model.
 
 Primary keyword (PostgreSQL):
@@ -115,6 +116,9 @@ WHERE id IN (SELECT complaint_id FROM complaint_event WHERE to_status IN ('resol
 def upgrade() -> None:
     op.add_column("complaint", sa.Column("first_resolved_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("complaint", sa.Column("reopens", sa.Integer(), nullable=False, server_default="0"))
+    # callback rounds "due this month" (first attempt due in the month) without scanning the attempts
+    op.create_index("ix_callback_attempt_first_due", "callback_attempt", ["due_at", "round_id"],
+                    postgresql_where=sa.text("attempt_no = 1"), sqlite_where=sa.text("attempt_no = 1"))
     # the month's majors (1 % of the tickets) without scanning the month
     op.create_index("ix_complaint_major_month", "complaint", ["created_at"],
                     postgresql_where=sa.text("major IS true"), sqlite_where=sa.text("major IS 1"))
@@ -134,6 +138,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_complaint_major_month", table_name="complaint")
+    op.drop_index("ix_callback_attempt_first_due", table_name="callback_attempt")
     if op.get_bind().dialect.name != "postgresql":
         op.execute("DROP TRIGGER IF EXISTS complaint_event_resolved")
         op.execute("DROP TRIGGER IF EXISTS complaint_event_reopened")
