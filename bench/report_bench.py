@@ -13,7 +13,12 @@ rounds and attempts (~5 rows per ticket in all). Then it times, once each:
 - ``compare`` — the month and the previous month (what /stats runs);
 - ``report (no list)`` — ``build_report`` without the ticket-list sheet (figures, breakdowns,
   top matters, charts, workbook);
-- ``report (full)`` — ``build_report`` as the CLI runs it, with every ticket in the list sheet.
+- ``report (full)`` — ``build_report`` as the CLI runs it, with the list sheet (the first
+  ``TICKET_LIST_LIMIT`` tickets);
+- ``csv`` — every ticket of the month as CSV (``services.report.write_ticket_csv``, streamed).
+
+Before the table, ``parts`` times each query of the report on its own. ``--reuse`` (PostgreSQL)
+keeps the bench database between runs and skips the fill when it already holds N tickets.
 
 Figures only: nothing here asserts on speed. N = 1M takes a while to insert (minutes).
 """
@@ -206,17 +211,48 @@ async def fill(url: str, n: int) -> float:
     return time.perf_counter() - t0
 
 
+async def vacuum(url: str) -> None:
+    """VACUUM ANALYZE (PostgreSQL): what autovacuum does to a live database after a bulk load or a
+    migration's backfill; it marks pages all-visible so that index-only scans skip the heap."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("VACUUM ANALYZE")
+    finally:
+        await engine.dispose()
+
+
 async def timed(coro_factory) -> tuple[float, object]:
     t0 = time.perf_counter()
     result = await coro_factory()
     return time.perf_counter() - t0, result
 
 
-async def measure(url: str, workdir: Path) -> dict:
+async def parts(sessions) -> dict:
+    """Each query of the report on its own (the breakdown of ``report (no list)``)."""
+    from services import report, report_figures
+
+    out = {}
+    async with sessions() as session:
+        t, (current, _) = await timed(lambda: compare(session, month=MONTH, tz=TZ, now=NOW))
+        out["compare"] = t
+        for name, factory in (("by_building", lambda: report.by_building(session, current)),
+                              ("by_staff", lambda: report.by_staff(session, current)),
+                              ("daily_intake", lambda: report.daily_intake(session, current, TZ)),
+                              ("recurring_matters", lambda: report.recurring_matters(session, current)),
+                              ("month_figures", lambda: report_figures.month_figures(session, current))):
+            out[name], _ = await timed(factory)
+    return out
+
+
+async def measure(url: str, workdir: Path, breakdown: bool = True) -> dict:
     engine = create_engine(url)
     sessions = session_factory(engine)
     out: dict = {}
     try:
+        if breakdown:
+            out["parts"] = await parts(sessions)
+            print("  parts: " + ", ".join(f"{k} {v:.3f}s" for k, v in out["parts"].items()), flush=True)
         async with sessions() as session:
             out["month_stats"], stats = await timed(lambda: month_stats(session, month=MONTH, tz=TZ, now=NOW))
             out["tickets"] = stats.total
@@ -229,6 +265,13 @@ async def measure(url: str, workdir: Path) -> dict:
             out["report_full"], files = await timed(lambda: build_report(
                 session, month=MONTH, tz=TZ, out=workdir / "full.xlsx", now=NOW, text=catalogues().text))
             out["xlsx_mb"] = files.xlsx.stat().st_size / 1e6
+        from services import report
+
+        if hasattr(report, "write_ticket_csv"):  # the whole list as CSV (streamed), beside the capped workbook
+            async with sessions() as session:
+                out["csv"], path = await timed(lambda: report.write_ticket_csv(
+                    session, workdir / "full.csv", month=MONTH, tz=TZ, now=NOW, text=catalogues().text))
+                out["csv_mb"] = path.stat().st_size / 1e6
     finally:
         await engine.dispose()
     return out
@@ -248,6 +291,28 @@ async def postgres_database(base_url: str, name: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+async def filled(base_url: str, name: str, n: int) -> bool:
+    """Whether the bench database exists and holds this size's tickets (N plus N/10)."""
+    url = make_url(base_url)
+    admin = create_engine(url.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        async with admin.connect() as conn:
+            exists = (await conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})).first()
+    finally:
+        await admin.dispose()
+    if not exists:
+        return False
+    engine = create_engine(url.set(database=name).render_as_string(hide_password=False))
+    try:
+        async with engine.connect() as conn:
+            count = (await conn.exec_driver_sql("SELECT count(*) FROM complaint")).scalar()
+    except Exception:  # no table yet: fill anew
+        return False
+    finally:
+        await engine.dispose()
+    return count == n + max(n // 10, 1)
+
+
 async def drop_postgres_database(base_url: str, name: str) -> None:
     url = make_url(base_url)
     admin = create_engine(url.set(database="postgres").render_as_string(hide_password=False),
@@ -264,7 +329,7 @@ async def main_async(args) -> None:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     print(f"report bench: month {MONTH} ({TZ.key}), sizes {sizes}, backends {backends}", flush=True)
     header = (f"{'backend':<9} {'N':>9} {'month':>8} {'insert s':>9} {'month_stats s':>14} {'compare s':>10} "
-              f"{'report(no list) s':>18} {'report(full) s':>15} {'xlsx MB':>8}")
+              f"{'report(no list) s':>18} {'report(full) s':>15} {'xlsx MB':>8} {'csv s':>7} {'csv MB':>7}")
     results = []
     for n in sizes:
         for backend in backends:
@@ -273,19 +338,28 @@ async def main_async(args) -> None:
                 if backend == "sqlite":
                     url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
                 elif backend == "postgres":
-                    url = await postgres_database(args.pg_url, args.pg_database)
+                    reuse = args.reuse and await filled(args.pg_url, args.pg_database, n)
+                    url = (make_url(args.pg_url).set(database=args.pg_database).render_as_string(hide_password=False)
+                           if reuse else await postgres_database(args.pg_url, args.pg_database))
                 else:
                     raise SystemExit(f"unknown backend {backend!r}")
                 try:
                     await upgrade(url)
-                    inserted = await fill(url, n)
+                    if backend == "postgres" and reuse:
+                        print(f"  reusing {args.pg_database} (already filled with {n} tickets)", flush=True)
+                        inserted = 0.0
+                    else:
+                        inserted = await fill(url, n)
+                    if backend == "postgres":
+                        await vacuum(url)
                     figures = await measure(url, workdir)
                 finally:
-                    if backend == "postgres" and not args.keep:
+                    if backend == "postgres" and not (args.keep or args.reuse):
                         await drop_postgres_database(args.pg_url, args.pg_database)
             line = (f"{backend:<9} {n:>9} {figures['tickets']:>8} {inserted:>9.1f} {figures['month_stats']:>14.3f} "
                     f"{figures['compare']:>10.3f} {figures['report_nolist']:>18.3f} {figures['report_full']:>15.2f} "
-                    f"{figures['xlsx_mb']:>8.1f}")
+                    f"{figures['xlsx_mb']:>8.1f} {figures.get('csv', float('nan')):>7.2f} "
+                    f"{figures.get('csv_mb', float('nan')):>7.1f}")
             results.append(line)
             print(line, flush=True)
     print()
@@ -301,6 +375,9 @@ def main() -> None:
                         help="server to use; the bench creates and drops its own database there")
     parser.add_argument("--pg-database", default="huifang_bench")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL bench database")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: reuse the bench database if it already holds N tickets (skip the fill), "
+                             "and keep it")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -224,12 +224,14 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="the .xlsx to write; charts go beside it as PNG")],
     team: Annotated[Optional[str], typer.Option("--team", help="only this team's tickets (team code)")] = None,
     lang: Annotated[str, typer.Option("--lang", help="language of the workbook: zh_Hans, zh_Hant or en")] = "zh_Hans",
+    csv: Annotated[bool, typer.Option("--csv", help="also write every ticket of the month to the .csv beside --out "
+                                                    "(the workbook lists the first REPORT_LIST_ROWS)")] = False,
 ) -> None:
     """Write the monthly complaint analysis report (spreadsheet with charts)."""
     from bot.report_cli import write_report
 
     raise typer.Exit(code=asyncio.run(write_report(month=month, out=out, team=team, out_stream=sys.stdout,
-                                                   err=sys.stderr, locale=lang)))
+                                                   err=sys.stderr, locale=lang, csv=csv)))
 
 
 @app.command()

@@ -340,7 +340,8 @@ class Renderer:
 
         folder = Path(tempfile.mkdtemp(prefix="huifang-monthly-"))
         files = await report_service.build_report(session, month=month, tz=self.settings.tz,
-                                                  out=folder / f"report-{month}.xlsx", text=_)
+                                                  out=folder / f"report-{month}.xlsx", text=_,
+                                                  list_rows=self.settings.report_list_rows)
         out.texts.append((_("staff.report_monthly", month=month), None))
         out.documents.append((files.xlsx, _("staff.report_caption", month=month)))
         out.charts = list(files.charts)

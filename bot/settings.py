@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # The report is due by the 10th (seeds: 每月10日前): day 1..10 of the month, 0 = no scheduled report.
     report_day: int = 1
     report_time: time = time(9, 0)
+    # Rows of the report's ticket-list sheet (env REPORT_LIST_ROWS); the whole list is the CSV
+    # (console download, ``python -m bot report --csv``).
+    report_list_rows: int = Field(default=10_000, ge=0, le=1_048_573)
     report_review: bool = True  # the report is a draft until a manager approves it (false: sent at once)
 
     # Satisfaction callbacks (满意度回访); empty CALLBACK_SLOTS = any time of day.

@@ -76,7 +76,8 @@ async def report_command(message: Message, command: CommandObject, session: Asyn
 
         files = await report_service.build_report(session, month=month, tz=settings.tz,
                                                   out=Path(folder) / f"report-{month}.xlsx",
-                                                  team_id=scope_of(staff), text=_)
+                                                  team_id=scope_of(staff), text=_,
+                                                  list_rows=settings.report_list_rows)
         await message.answer_document(FSInputFile(files.xlsx), caption=_("staff.report_caption", month=month))
         for chart in files.charts:
             await message.answer_photo(FSInputFile(chart))

@@ -19,10 +19,11 @@ Majors
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Float, func, select
+from sqlalchemy import Float, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -89,32 +90,43 @@ class Figures:
 
 
 async def month_figures(session: AsyncSession, stats: MonthStats) -> Figures:
+    """One GROUP BY (channel, kind, severity) over the month's valid tickets gives the channel and
+    kind counts, the resolution times and the reopen rate; the majors are a second, small query."""
     start, end, team = stats.start, stats.end, stats.team_id
     out = Figures(valid=stats.valid, invalid=stats.invalid)
     valid = scope(start, end, team, valid=True)
-    for column, target in ((C.c.channel, out.by_channel), (C.c.kind, out.by_kind)):
-        rows = await run(session, select(column, func.count()).select_from(C).where(*valid)
-                         .group_by(column).order_by(func.count().desc(), column))
-        target.update({key or "": n for key, n in rows.all()})
-
     ev = resolution_subquery(start, end, team)
     first = func.coalesce(ev.c.first_resolved, C.c.resolved_at)
-    rows = await run(session, select(C.c.severity, func.count(), func.avg(seconds_between(C.c.created_at, first)))
-                     .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
-                     .where(*valid, first.is_not(None)).group_by(C.c.severity))
-    out.resolution_hours = {sev: (n, float(avg) / 3600 if avg is not None else None) for sev, n, avg in rows.all()}
-
-    reopened, resolved = (await run(session, select(
-        count_if(func.coalesce(ev.c.reopens, 0) > 0), count_if(first.is_not(None)))
-        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id)).where(*valid))).one()
-    out.reopen = Rate(int(reopened), int(resolved))
+    resolved = first.is_not(None)
+    query = (select(C.c.channel, C.c.kind, C.c.severity, func.count(), count_if(resolved),
+                    func.sum(case((resolved, seconds_between(C.c.created_at, first)))),
+                    count_if(func.coalesce(ev.c.reopens, 0) > 0))
+             .where(*valid).group_by(C.c.channel, C.c.kind, C.c.severity))
+    channels: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    hours: dict[str, list] = {}
+    reopened = resolved_total = 0
+    for channel, kind, severity, n, n_resolved, seconds, n_reopened in (await run(session, query)).all():
+        channels[channel or ""] += n
+        kinds[kind or ""] += n
+        if n_resolved:
+            total = hours.setdefault(severity, [0, 0.0, False])
+            total[0] += int(n_resolved)
+            if seconds is not None:
+                total[1] += float(seconds)
+                total[2] = True
+        reopened += int(n_reopened)
+        resolved_total += int(n_resolved)
+    out.by_channel = dict(sorted(channels.items(), key=lambda kv: (-kv[1], kv[0])))
+    out.by_kind = dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+    out.resolution_hours = {sev: (n, total / n / 3600 if seen else None) for sev, (n, total, seen) in hours.items()}
+    out.reopen = Rate(reopened, resolved_total)
 
     S = Staff.__table__
     rows = await run(session, select(C.c.number, C.c.created_at, C.c.category, C.c.location, S.c.name,
                                      C.c.major_reply_by, C.c.major_replied_at, C.c.major_resolve_by, C.c.status,
                                      first.label("first_resolved"))
-                     .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id)
-                                  .outerjoin(S, S.c.id == C.c.major_owner_id))
+                     .select_from(C.outerjoin(S, S.c.id == C.c.major_owner_id))
                      .where(*scope(start, end, team), C.c.major.is_(True)).order_by(C.c.created_at, C.c.id))
     def aware(value):
         return UTCDateTime().process_result_value(value, session.bind.dialect) if value is not None else None

@@ -53,13 +53,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import Integer, and_, case, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, Team
-from models.types import utcnow
+from models.types import UTCDateTime, utcnow
 from services.domain import Category, Severity, Status
 from services.vocabulary import vocabulary
 
@@ -176,20 +176,22 @@ def scope(start: datetime, end: datetime, team_id: int | None, valid: bool | Non
     return conditions
 
 
-def resolution_subquery(start: datetime, end: datetime, team_id: int | None):
-    """Per ticket of the month: first resolution time and number of reopens (from the event log)."""
-    return (
-        select(
-            E.c.complaint_id.label("complaint_id"),
-            func.min(case((E.c.to_status == Status.RESOLVED.value, E.c.at))).label("first_resolved"),
-            func.sum(case((E.c.to_status == Status.REOPENED.value, 1), else_=0)).label("reopens"),
-        )
-        .select_from(E.join(C, C.c.id == E.c.complaint_id))
-        .where(*scope(start, end, team_id),
-               E.c.to_status.in_((Status.RESOLVED.value, Status.REOPENED.value)))
-        .group_by(E.c.complaint_id)
-        .subquery("ev")
-    )
+class _Resolution:
+    """Per ticket: first resolution time and number of reopens, as columns of ``complaint`` itself.
+
+    Kept at write time by a trigger on the event log (migration 0016): ``first_resolved_at`` is the
+    earliest event moving the ticket to ``resolved``, ``reopens`` the number of events moving it to
+    ``reopened``. Not in the ORM model (only the figures read them). Reading them costs no join."""
+
+    class c:  # noqa: N801 - reads like a subquery's columns: ev.c.first_resolved
+        first_resolved = literal_column("complaint.first_resolved_at", UTCDateTime())
+        reopens = literal_column("complaint.reopens", Integer())
+
+
+def resolution_subquery(start: datetime | None = None, end: datetime | None = None, team_id: int | None = None):
+    """Per ticket of the month: first resolution time and number of reopens (``ev.c.first_resolved``,
+    ``ev.c.reopens``: columns of ``complaint``, no join needed; the arguments are kept for callers)."""
+    return _Resolution
 
 
 def timeliness_columns(ev, as_of: datetime) -> dict:
@@ -322,7 +324,6 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
             func.coalesce(func.sum(ev.c.reopens), 0).label("reopen_events"),
             count_if(t["overdue_open"]).label("overdue_open"),
         )
-        .select_from(C.outerjoin(ev, ev.c.complaint_id == C.c.id))
         .where(*scope(start, end, team_id, valid))
         .group_by(C.c.category, C.c.severity, C.c.status)
     )
@@ -360,9 +361,11 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
 
     # 2. Callback rounds whose first attempt was due this month.
     team_condition = [C.c.team_id == team_id] if team_id is not None else []
+    # the ticket is joined only to know its team
+    rounds_from = R.join(C, C.c.id == R.c.complaint_id) if team_id is not None else R
     rounds = (
         select(R.c.status, R.c.rating, func.count().label("n"))
-        .select_from(R.join(C, C.c.id == R.c.complaint_id))
+        .select_from(rounds_from)
         .where(rounds_due_condition(start, as_of), R.c.status != "skipped", *team_condition)
         .group_by(R.c.status, R.c.rating)
     )
@@ -380,7 +383,7 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
     stats.callback = Rate(answered, due)
     stats.satisfied = Rate(stats.ratings[4] + stats.ratings[5], stats.rating_count)
     skipped = (
-        select(func.count()).select_from(R.join(C, C.c.id == R.c.complaint_id))
+        select(func.count()).select_from(rounds_from)
         .where(R.c.status == "skipped", R.c.opened_at >= start, R.c.opened_at < as_of, *team_condition)
     )
     stats.callback_skipped = int((await run(session, skipped)).scalar_one())
