@@ -17,10 +17,10 @@ from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# The newest migration's revision: a database already there is left alone without importing
-# alembic (11 MB of memory, most of a second at start).  tests/models/test_migration_head.py
-# fails when a migration is added and this is not updated.
-HEAD_REVISION = "0015"
+# The newest migration's revision, read off the file names (NNNN_what.py, revision "NNNN"): a
+# database already there is left alone without importing alembic (11 MB of memory, most of a
+# second at start). tests/models/test_migration_head.py checks it against alembic's own head.
+HEAD_REVISION = max(path.name.split("_", 1)[0] for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 WRITE_OPTION = "huifang_write"  # execution option: this transaction will write (BEGIN IMMEDIATE on SQLite)
 STRICT_ENV = "HUIFANG_SQLITE_STRICT"  # "1": a write after a read in a deferred transaction raises
 _WRITE_SQL = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
