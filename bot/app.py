@@ -141,7 +141,7 @@ def build_web(settings: Settings, sessions, *, clock: Clock = utcnow, classifier
 
         return create_app(WebContext(settings, sessions, clock=clock, classifier=classifier))
 
-    return WebServer(LazyApp(console), settings.web_host, settings.web_port)
+    return WebServer(LazyApp(console), settings.web_host, settings.web_port, lazy=True)
 
 
 class HuifangApp:

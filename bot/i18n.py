@@ -2,14 +2,19 @@
 
 Simplified Chinese is the default; Traditional Chinese and English come from the same message
 ids. Message ids are symbolic keys (``intake.ask_description``), never sentences, so Python code
-holds no user-facing wording. The catalogues are read from the ``.po`` files at start (Babel), so
-there is no compile step and nothing binary in the repository.
+holds no user-facing wording. The ``.po`` files are the only source (nothing binary in the
+repository): they are compiled with Babel at the first start after they change, and the compiled
+``.mo`` files kept in the machine's cache directory (``services.cache_files``) under a checksum of
+all the ``.po`` files, so an ordinary start reads three small files instead of parsing every
+catalogue (and keeps Babel's locale data out of the bot's memory).
 """
 
 from __future__ import annotations
 
 import gettext
+import hashlib
 import io
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,9 +22,10 @@ from typing import Any
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n.middleware import I18nMiddleware
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
+from services.cache_files import cache_dir, write_atomically
+
+log = logging.getLogger(__name__)
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DEFAULT_LOCALE = "zh_Hans"
 LOCALES = ("zh_Hans", "zh_Hant", "en")
@@ -38,10 +44,14 @@ def locale_for(language_code: str | None) -> str:
 
 def read_catalogue(folder: Path):
     """All ``.po`` files of one locale merged into one Babel catalogue."""
+    from babel.messages.pofile import read_po
+
     merged = None
     for path in sorted(folder.glob("*.po")):
         with path.open("rb") as handle:
-            catalogue = read_po(handle, locale=folder.parent.name.replace("_Hans", "").replace("_Hant", "_TW"))
+            # no locale: the plural rule comes from the files' own Plural-Forms header, and Babel
+            # does not load its CLDR data just to compile
+            catalogue = read_po(handle)
         if merged is None:
             merged = catalogue
             continue
@@ -51,6 +61,28 @@ def read_catalogue(folder: Path):
     return merged
 
 
+def sources_digest(folders: dict[str, Path]) -> str:
+    """SHA-256 over every ``.po`` file of every locale (names and contents)."""
+    digest = hashlib.sha256()
+    for locale, folder in folders.items():
+        for path in sorted(folder.glob("*.po")):
+            digest.update(f"{locale}/{path.name}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def compile_catalogue(locale: str, folder: Path) -> bytes:
+    """One locale's ``.po`` files compiled into one ``.mo`` (bytes)."""
+    from babel.messages.mofile import write_mo
+
+    catalogue = read_catalogue(folder) if folder.is_dir() else None
+    if catalogue is None:
+        raise RuntimeError(f"no catalogue for locale {locale} in {folder}")
+    buffer = io.BytesIO()
+    write_mo(buffer, catalogue)
+    return buffer.getvalue()
+
+
 class Catalogues(I18n):
     """aiogram's I18n, fed from ``.po`` files (compiled in memory at start)."""
 
@@ -58,16 +90,21 @@ class Catalogues(I18n):
         super().__init__(path=path, default_locale=DEFAULT_LOCALE, domain="messages")
 
     def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        folders = {locale: self.path / locale / "LC_MESSAGES" for locale in LOCALES}
+        cached = cache_dir() / f"catalogues-{sources_digest(folders)[:16]}"
         translations: dict[str, gettext.GNUTranslations] = {}
-        for locale in LOCALES:
-            folder = self.path / locale / "LC_MESSAGES"
-            catalogue = read_catalogue(folder) if folder.is_dir() else None
-            if catalogue is None:
-                raise RuntimeError(f"no catalogue for locale {locale} in {folder}")
-            buffer = io.BytesIO()
-            write_mo(buffer, catalogue)
-            buffer.seek(0)
-            translations[locale] = gettext.GNUTranslations(buffer)
+        for locale, folder in folders.items():
+            compiled = cached / f"{locale}.mo"
+            try:
+                data = compiled.read_bytes()
+            except OSError:
+                data = compile_catalogue(locale, folder)
+                try:
+                    cached.mkdir(parents=True, exist_ok=True)
+                    write_atomically(compiled, lambda path, data=data: Path(path).write_bytes(data))
+                except OSError as error:  # an unwritable cache only means compiling at every start
+                    log.warning("catalogue cache %s not written: %s", cached, error)
+            translations[locale] = gettext.GNUTranslations(io.BytesIO(data))
         return translations
 
     def text(self, key: str, locale: str | None = None, **params: Any) -> str:

@@ -26,11 +26,11 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import upsert_insert
 from models.tables import FsmRecord
 from models.types import utcnow
 
@@ -116,7 +116,7 @@ class SqlStorage(ConversationStore):
             if conversation.state is None and not data:
                 await connection.execute(delete(table).where(table.c.key == record_key))
             else:
-                insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+                insert = upsert_insert(session)
                 row = {"key": record_key, "state": conversation.state, "data": data, "updated_at": utcnow()}
                 await connection.execute(insert(table).values(**row).on_conflict_do_update(
                     index_elements=[table.c.key], set_={k: v for k, v in row.items() if k != "key"}))

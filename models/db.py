@@ -166,6 +166,16 @@ async def fresh_transaction(session: AsyncSession) -> None:
     await session.connection(execution_options={WRITE_OPTION: True})
 
 
+def upsert_insert(session: AsyncSession):
+    """``insert`` of the session's dialect (with ``on_conflict_do_…``); only that dialect is imported,
+    so a bot on SQLite does not load PostgreSQL's (2 MB)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import writing
+from models.db import upsert_insert, writing
 from models.tables import ReportRun
 from models.types import utcnow
 from services import outbox, review, routing, stats
@@ -62,7 +61,7 @@ class MonthlyReport:
                 return None
             async with writing(session):
                 table = ReportRun.__table__
-                insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+                insert = upsert_insert(session)
                 claimed = await session.exec(insert(table).values(month=month, started_at=now, sent_at=now,
                                                                   recipients=len(recipients))
                                              .on_conflict_do_nothing(index_elements=[table.c.month]))

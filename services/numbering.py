@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import upsert_insert
 from models.tables import TicketCounter
 
 PREFIX = "TS"
@@ -21,8 +21,7 @@ def format_number(day: str, sequence: int) -> str:
 async def next_ticket_number(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> str:
     """Reserve the next number of the local day in one atomic upsert (inside the caller's transaction)."""
     day = now.astimezone(tz).strftime("%Y%m%d")
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     table = TicketCounter.__table__
     statement = (
         insert(table)

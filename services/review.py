@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import writing
+from models.db import upsert_insert, writing
 from models.tables import ReportRun, Staff
 from services import outbox, routing
 from services.errors import DeskError
@@ -34,7 +33,7 @@ async def make_draft(session: AsyncSession, month: str, now: datetime) -> list[N
         return []
     async with writing(session):
         table = ReportRun.__table__
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert(session)
         claimed = await session.exec(insert(table).values(month=month, started_at=now, sent_at=None, recipients=0,
                                                           status=DRAFT)
                                      .on_conflict_do_nothing(index_elements=[table.c.month]))

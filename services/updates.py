@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import writing
+from models.db import upsert_insert, writing
 from models.tables import WebhookUpdate
 
 NEW, DONE, BUSY = "new", "done", "busy"
@@ -24,7 +23,7 @@ NEW, DONE, BUSY = "new", "done", "busy"
 async def claim(session: AsyncSession, update_id: int, *, now: datetime, lease: timedelta) -> str:
     """NEW: handle it; DONE: already handled, acknowledge; BUSY: being handled elsewhere, refuse for now."""
     table = WebhookUpdate.__table__
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     async with writing(session):
         added = await session.exec(insert(table).values(update_id=update_id, state="handling", claimed_at=now)
                                    .on_conflict_do_nothing(index_elements=[table.c.update_id]))

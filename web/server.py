@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import socket
+import sys
 import threading
-
-import uvicorn
 
 log = logging.getLogger(__name__)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: the bot's process decides when to stop."""
+def _uvicorn_server(config):
+    """uvicorn's Server without its signal handlers: the bot's process decides when to stop."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self):
-        yield
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
 
-    def install_signal_handlers(self) -> None:  # older uvicorn
-        return None
+        def install_signal_handlers(self) -> None:  # older uvicorn
+            return None
+
+    return Server(uvicorn.Config(**config))
 
 
 class LazyApp:
@@ -61,12 +65,24 @@ class LazyApp:
 
 
 class WebServer:
-    """Binds WEB_HOST:WEB_PORT (a clear error when taken) and serves the app until stopped."""
+    """Binds WEB_HOST:WEB_PORT (a clear error when taken) and serves the app until stopped.
 
-    def __init__(self, app, host: str, port: int) -> None:
-        self.app, self.host, self.port = app, host, port
-        self._server: _Server | None = None
+    ``lazy``: the port is bound and listening from the start, but uvicorn is imported and started
+    only when the first connection arrives (it waits in the listen backlog meanwhile) — like the
+    :class:`LazyApp`, nothing of the console is in the memory of a bot whose console nobody opened.
+    """
+
+    def __init__(self, app, host: str, port: int, *, lazy: bool = False) -> None:
+        self.app, self.host, self.port, self.lazy = app, host, port, lazy
+        self._server = None
         self._task: asyncio.Task | None = None
+        self._sock: socket.socket | None = None
+        self._waiting = False  # lazy, and no connection yet: the socket is watched for one
+
+    @property
+    def serving(self) -> bool:
+        """uvicorn runs (a lazy server before its first connection does not)."""
+        return self._server is not None
 
     async def start(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -81,23 +97,48 @@ class WebServer:
         sock.listen(128)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False,
-                                proxy_headers=False, interface="asgi3")
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web")
-        while not self._server.started and not self._task.done():
-            await asyncio.sleep(0.01)
-        if self._task.done():
-            self._task.result()
+        self._sock = sock
         log.info("web console on http://%s:%s", self.host, self.port)
+        if self.lazy:
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._first_connection)
+            self._waiting = True
+            return
+        await self._serve()
+
+    def _first_connection(self) -> None:
+        self._unwatch()
+        self._task = asyncio.create_task(self._serve(), name="web")
+
+    def _unwatch(self) -> None:
+        if self._waiting and self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+        self._waiting = False
+
+    async def _serve(self) -> None:
+        """Start uvicorn on the bound socket; returns once it accepts connections."""
+        if "uvicorn" not in sys.modules:  # imported beside the loop: the bot goes on meanwhile
+            await asyncio.to_thread(importlib.import_module, "uvicorn")
+        self._server = _uvicorn_server(dict(app=self.app, log_level="warning", lifespan="off", access_log=False,
+                                            proxy_headers=False, interface="asgi3"))
+        serving = asyncio.create_task(self._server.serve(sockets=[self._sock]), name="web-serve")
+        self._task = serving
+        while not self._server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if serving.done():
+            serving.result()
 
     async def wait(self) -> None:
         if self._task is not None:
             await asyncio.shield(self._task)
 
     async def stop(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._server = self._task = None
+        self._unwatch()
+        if self._server is not None:
+            self._server.should_exit = True
+        elif self._task is not None:
+            self._task.cancel()  # still starting: uvicorn was being imported
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._task = self._sock = None

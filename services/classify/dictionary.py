@@ -20,33 +20,25 @@ Cache directory: ``$HUIFANG_CACHE_DIR``, else ``$XDG_CACHE_HOME/huifang``, else
 from __future__ import annotations
 
 import array
-import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
 import mmap
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import marisa_trie
 
+from services.cache_files import cache_dir, write_atomically
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the files' layout changes: older caches are then ignored
-CACHE_ENV = "HUIFANG_CACHE_DIR"
 _lock = threading.Lock()
 _loaded: dict[tuple[str, str], CompactDictionary] = {}
-
-
-def cache_dir() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "huifang"
 
 
 def jieba_dictionary_path() -> Path:
@@ -117,20 +109,6 @@ def _paths(folder: Path, source_sha: str) -> tuple[Path, Path, Path]:
     return folder / f"{stem}.marisa", folder / f"{stem}.freq", folder / f"{stem}.json"
 
 
-def _write_atomically(path: Path, write) -> None:
-    """``write(temporary path)``, then move it into place (readers never see a partial file)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # shared by every process (and user) of the machine, read-only
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _write_array(values: array.array):
     def write(path: str) -> None:
         with open(path, "wb") as fh:
@@ -170,12 +148,12 @@ def _build_and_store(folder: Path, source: Path, source_sha: str) -> CompactDict
     trie_path, freq_path, meta_path = _paths(folder, source_sha)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(trie_path, trie.save)
-        _write_atomically(freq_path, _write_array(freqs))
+        write_atomically(trie_path, trie.save)
+        write_atomically(freq_path, _write_array(freqs))
         meta = {"format": FORMAT, "source": str(source), "source_sha256": source_sha, "keys": len(trie),
                 "total": total, "typecode": freqs.typecode, "trie_sha256": _sha256(trie_path),
                 "freq_sha256": _sha256(freq_path)}
-        _write_atomically(meta_path, lambda path: Path(path).write_text(json.dumps(meta, indent=1), encoding="utf-8"))
+        write_atomically(meta_path, lambda path: Path(path).write_text(json.dumps(meta, indent=1), encoding="utf-8"))
     except OSError as err:
         log.warning("cannot cache jieba's dictionary in %s (%s): kept in memory", folder, err)
         return CompactDictionary(trie, freqs, total)

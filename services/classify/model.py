@@ -20,7 +20,8 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,15 +109,17 @@ class ModelVote:
 class TokenModel:
     """Per-word category weights and lexicon reliability factors; immutable after loading."""
 
-    weights: dict[str, tuple[float, ...]]  # word → weight per category (order: CATEGORIES)
+    # word → weight per category (order: CATEGORIES), kept as ``array('d')``: a third of the memory
+    # of a tuple of floats, the same values
+    weights: dict[str, Sequence[float]]
     reliability: dict[tuple[str, str, str], float] = field(default_factory=dict)  # lexicon key → factor
     known: tuple[bool, ...] = tuple(True for _ in CATEGORIES)  # categories seen in training
     meta: dict[str, Any] = field(default_factory=dict)  # format, revision, created, training, params …
     base: dict[str, Any] | None = None  # sufficient statistics of the labelled sets (for retraining)
     path: Path | None = None
-    # ``base`` as read from the file, still JSON text: parsed only when retraining asks for it
-    # (:meth:`statistics`); as Python objects it is most of a loaded model's memory
-    base_text: str | None = field(default=None, repr=False, compare=False)
+    # ``base`` as read from the file, still JSON (UTF-8 bytes): parsed only when retraining asks
+    # for it (:meth:`statistics`); as Python objects it is most of a loaded model's memory
+    base_text: bytes | str | None = field(default=None, repr=False, compare=False)
 
     def statistics(self) -> dict[str, Any] | None:
         """The labelled sets' sufficient statistics (``base``), parsed at first use."""
@@ -151,6 +154,7 @@ class TokenModel:
         return ModelVote(scores, found, best, second)
 
     def __post_init__(self) -> None:
+        self.weights = {t: w if isinstance(w, array) else array("d", w) for t, w in self.weights.items()}
         self._known_indices = tuple(c for c, k in enumerate(self.known) if k)
         self._unknown_indices = tuple(c for c, k in enumerate(self.known) if not k)
 
@@ -186,7 +190,7 @@ def load_model(path: str | Path) -> TokenModel:
     """Read a model file; raises :class:`ModelError` on anything unexpected."""
     path = Path(path)
     try:
-        data, base_text = _parse_model_text(path.read_text(encoding="utf-8"))
+        data, base_text = _parse_model_text(path.read_bytes())
     except OSError as exc:
         raise ModelError(f"{path}: cannot read model file: {exc}") from exc
     except ValueError as exc:
@@ -204,7 +208,7 @@ def load_model(path: str | Path) -> TokenModel:
         for token, w in data["weights"].items():
             if not isinstance(token, str) or len(w) != n:
                 raise ModelError(f"{path}: bad weights for {token!r}")
-            weights[token] = tuple(float(x) for x in w)
+            weights[token] = array("d", w)
         reliability = {key_tuple(k): float(v) for k, v in data.get("reliability", {}).items()}
         known_names = set(data.get("known", classes))
         known = tuple(c.value in known_names for c in CATEGORIES)
@@ -215,21 +219,21 @@ def load_model(path: str | Path) -> TokenModel:
                       path=path, base_text=base_text)
 
 
-_BASE_KEY = ',"base":'
+_BASE_KEY = b',"base":'
 
 
-def _parse_model_text(text: str) -> tuple[Any, str | None]:
-    """The model file's JSON without its last member ``"base"`` (as :meth:`TokenModel.save` writes
-    it), and that member's text; any other layout is parsed whole (text None).
+def _parse_model_text(text: bytes) -> tuple[Any, bytes | None]:
+    """The model file's JSON (UTF-8) without its last member ``"base"`` (as :meth:`TokenModel.save`
+    writes it), and that member's text; any other layout is parsed whole (text None).
 
     Cutting at the first ``,"base":`` is safe: the head parses as an object only when the cut is at
     the top level (inside a JSON string the quotes would be escaped), where ``base`` is unique.
     """
     cut = text.find(_BASE_KEY)
     stripped = text.rstrip()
-    if cut > 0 and stripped.endswith("}"):
+    if cut > 0 and stripped.endswith(b"}"):
         try:
-            head = json.loads(text[:cut] + "}")
+            head = json.loads(text[:cut] + b"}")
         except ValueError:
             head = None
         if isinstance(head, dict) and "base" not in head:

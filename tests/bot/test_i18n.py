@@ -88,3 +88,55 @@ class TestLocaleChoice:
         texts = {locale: i18n.text("btn_new", locale=locale) for locale in LOCALES}
         assert len(set(texts.values())) == 3
         assert "投诉" in texts["zh_Hans"] and "投訴" in texts["zh_Hant"]
+
+
+class TestCompiledCache:
+    """The ``.po`` files compiled once into the cache directory, recompiled when any changes."""
+
+    @staticmethod
+    def copy_locales(tmp_path: Path) -> Path:
+        import shutil
+
+        target = tmp_path / "locales"
+        shutil.copytree(LOCALES_DIR, target)
+        return target
+
+    def test_a_second_start_reads_the_compiled_files(self, tmp_path, monkeypatch):
+        from bot import i18n
+
+        monkeypatch.setenv("HUIFANG_CACHE_DIR", str(tmp_path / "cache"))
+        first = i18n.Catalogues(self.copy_locales(tmp_path))
+        assert sorted(p.name for p in (tmp_path / "cache").glob("catalogues-*/*.mo")) == sorted(
+            f"{loc}.mo" for loc in LOCALES)
+
+        def no_compiling(*_args, **_kwargs):
+            raise AssertionError("compiled again although nothing changed")
+
+        monkeypatch.setattr(i18n, "compile_catalogue", no_compiling)
+        second = i18n.Catalogues(tmp_path / "locales")
+        for locale in LOCALES:
+            assert second.text("btn_cancel", locale=locale) == first.text("btn_cancel", locale=locale)
+        assert second.text("btn_cancel", locale="en") != second.text("btn_cancel", locale="zh_Hans")
+
+    def test_an_edited_catalogue_is_compiled_again(self, tmp_path, monkeypatch):
+        from bot import i18n
+
+        monkeypatch.setenv("HUIFANG_CACHE_DIR", str(tmp_path / "cache"))
+        locales = self.copy_locales(tmp_path)
+        before = i18n.Catalogues(locales).text("btn_cancel", locale="en")
+        edited = next(p for p in (locales / "en" / "LC_MESSAGES").glob("*.po") if 'msgid "btn_cancel"' in p.read_text())
+        text = edited.read_text()
+        start = text.index('msgid "btn_cancel"')
+        old = text[start:text.index("\n\n", start)] if "\n\n" in text[start:] else text[start:]
+        edited.write_text(text.replace(old, 'msgid "btn_cancel"\nmsgstr "Stop it"'))
+        assert before != "Stop it"
+        assert i18n.Catalogues(locales).text("btn_cancel", locale="en") == "Stop it"
+        assert len(list((tmp_path / "cache").glob("catalogues-*"))) == 2
+
+    def test_an_unwritable_cache_only_means_compiling_at_every_start(self, tmp_path, monkeypatch):
+        from bot import i18n
+
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("a file where the cache folder would be")
+        monkeypatch.setenv("HUIFANG_CACHE_DIR", str(blocker))
+        assert i18n.Catalogues(self.copy_locales(tmp_path)).text("btn_cancel", locale="en")
