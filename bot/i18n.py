@@ -96,14 +96,18 @@ class Catalogues(I18n):
         for locale, folder in folders.items():
             compiled = cached / f"{locale}.mo"
             try:
-                data = compiled.read_bytes()
-            except OSError:
-                data = compile_catalogue(locale, folder)
-                try:
-                    cached.mkdir(parents=True, exist_ok=True)
-                    write_atomically(compiled, lambda path, data=data: Path(path).write_bytes(data))
-                except OSError as error:  # an unwritable cache only means compiling at every start
-                    log.warning("catalogue cache %s not written: %s", cached, error)
+                translations[locale] = gettext.GNUTranslations(io.BytesIO(compiled.read_bytes()))
+                continue
+            except OSError:  # not compiled yet (or gettext's "bad magic number"): compiled now
+                pass
+            except Exception as error:  # damaged otherwise: compiled again and replaced
+                log.warning("compiled catalogue %s unreadable (%s): compiled again", compiled, error)
+            data = compile_catalogue(locale, folder)
+            try:
+                cached.mkdir(parents=True, exist_ok=True)
+                write_atomically(compiled, lambda path, data=data: Path(path).write_bytes(data))
+            except OSError as error:  # an unwritable cache only means compiling at every start
+                log.warning("catalogue cache %s not written: %s", cached, error)
             translations[locale] = gettext.GNUTranslations(io.BytesIO(data))
         return translations
 

@@ -133,6 +133,18 @@ class TestCompiledCache:
         assert i18n.Catalogues(locales).text("btn_cancel", locale="en") == "Stop it"
         assert len(list((tmp_path / "cache").glob("catalogues-*"))) == 2
 
+    def test_a_damaged_compiled_file_is_compiled_again(self, tmp_path, monkeypatch):
+        from bot import i18n
+
+        monkeypatch.setenv("HUIFANG_CACHE_DIR", str(tmp_path / "cache"))
+        locales = self.copy_locales(tmp_path)
+        expected = i18n.Catalogues(locales).text("btn_cancel", locale="en")
+        for damage in (b"", b"\x95\x04\x12\xde" + b"\xff" * 40):  # empty; right magic, garbage after it
+            compiled = next((tmp_path / "cache").glob("catalogues-*/en.mo"))
+            compiled.write_bytes(damage)
+            assert i18n.Catalogues(locales).text("btn_cancel", locale="en") == expected
+            assert compiled.read_bytes() != damage
+
     def test_an_unwritable_cache_only_means_compiling_at_every_start(self, tmp_path, monkeypatch):
         from bot import i18n
 
