@@ -308,8 +308,10 @@ async def main(args) -> None:
     classifier = get_classifier()
     classifier.classify("电梯坏了")  # load the dictionary before anything is timed
     total = args.residents * args.complaints * STEPS
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
     print(f"intake bench: {args.residents} residents × {args.complaints} complaints = {total} updates "
-          f"per run; python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
+          f"per run; python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {loop} event loop "
+          f"(bot and echo bot alike)", flush=True)
     rows = []
     for backend in args.backends:
         if backend == "sqlite":
@@ -362,6 +364,9 @@ def parse_args(argv=None):
     parser.add_argument("--profile", action="store_true", help="cProfile the bot's measured run")
     parser.add_argument("--profile-top", type=int, default=35)
     parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=None,
+                        help="event loop of the bot and the echo bot (default: as `python -m bot`: uvloop when "
+                             "installed, unless HUIFANG_EVENT_LOOP=asyncio)")
     parser.add_argument("--driver", choices=["bot", "echo"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -369,6 +374,8 @@ def parse_args(argv=None):
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.driver:
-        asyncio.run(driver_main(arguments.driver))
+        asyncio.run(driver_main(arguments.driver))  # the residents' side: the same loop for every run
     else:
-        asyncio.run(main(arguments))
+        from bot.loop import run
+
+        run(main(arguments), loop=arguments.loop)  # the bot's loop, as `python -m bot` runs it

@@ -82,7 +82,9 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
         finally:
             await huifang.stop()
 
-    asyncio.run(_main())
+    from bot import loop
+
+    loop.run(_main())  # uvloop when installed
 
 
 @apikey_app.command("create")
