@@ -24,6 +24,10 @@ statements per intake update (SQLAlchemy ``before_cursor_execute`` inside the up
 plus the ones of the delivery worker) and connection checkouts per update. ``--profile`` runs
 cProfile over the bot's measured run and prints the top functions (per update: divide by the
 update count printed). Figures only; nothing here asserts on speed.
+
+The bot and the echo bot run on the event loop ``python -m bot`` runs on (``bot/loop.py``:
+uvloop when installed; ``--loop asyncio`` for asyncio's) and with the same heap settling
+(``bot.loop.settle_heap``: collected and frozen once loaded, as ``HuifangApp.run`` does).
 """
 
 from __future__ import annotations
@@ -215,6 +219,7 @@ async def _flush_redis(url: str) -> None:
 
 async def bench_bot(database_url: str, redis_url: str | None, args, classifier) -> dict:
     from bot.app import HuifangApp
+    from bot.loop import settle_heap
     from bot.settings import RateSettings, Settings
 
     driver = await Driver.start("bot")
@@ -227,6 +232,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
     _track_updates(app.dispatcher, update_tasks)
     counter = SqlCounter(app.engine, update_tasks)
     await app.start()
+    settle_heap()  # as HuifangApp.run() does once the bot is loaded
     try:
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
         await asyncio.sleep(0.2)
@@ -258,6 +264,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
 
 async def bench_echo(args) -> dict:
     from aiogram import Bot, Dispatcher, F
+
+    from bot.loop import settle_heap
     from aiogram.client.telegram import TelegramAPIServer
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -276,6 +284,7 @@ async def bench_echo(args) -> dict:
         await query.answer()
         await query.message.answer(f"pressed {query.from_user.id}")
 
+    settle_heap()  # the same process settings as the bot's run
     polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=5, handle_signals=False,
                                                            close_bot_session=False))
     try:

@@ -5,6 +5,7 @@ are C: less CPU per callback, read and write than asyncio's own), else asyncio's
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -36,3 +37,20 @@ def run(main: Coroutine[Any, Any, T], *, loop: str | None = None) -> T:
     """``asyncio.run(main)`` on the bot's event loop."""
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
         return runner.run(main)
+
+
+# Young objects collected every 20,000 allocations instead of 700: the objects an update makes
+# mostly die by reference count, so fewer, larger young collections cost far less in total.
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def settle_heap(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> None:
+    """Once the bot is loaded (modules, dictionary, routers, pools): collect, then move everything
+    alive to the collector's permanent generation (``gc.freeze``), so a full collection no longer
+    walks the hundreds of thousands of long-lived objects every time (measured on the intake
+    bench: about 1.9 ms of garbage collection per update before, 0.2 ms after), and collect the
+    young generation less often. For ``python -m bot`` (and the benches), not for tests that
+    start many bots in one process: frozen objects are never freed."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
