@@ -26,7 +26,7 @@ cProfile over the bot's measured run and prints the top functions (per update: d
 update count printed). Figures only; nothing here asserts on speed.
 
 The bot and the echo bot run on the event loop ``python -m bot`` runs on (``bot/loop.py``:
-uvloop when installed; ``--loop asyncio`` for asyncio's) and with the same heap settling
+asyncio's, or ``HUIFANG_EVENT_LOOP``'s; ``--loop uvloop|asyncio``) and with the same heap settling
 (``bot.loop.settle_heap``: collected and frozen once loaded, as ``HuifangApp.run`` does).
 """
 
@@ -374,8 +374,8 @@ def parse_args(argv=None):
     parser.add_argument("--profile-top", type=int, default=35)
     parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=None,
-                        help="event loop of the bot and the echo bot (default: as `python -m bot`: uvloop when "
-                             "installed, unless HUIFANG_EVENT_LOOP=asyncio)")
+                        help="event loop of the bot and the echo bot (default: as `python -m bot`: asyncio's, "
+                             "or HUIFANG_EVENT_LOOP's)")
     parser.add_argument("--driver", choices=["bot", "echo"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

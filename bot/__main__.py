@@ -84,7 +84,7 @@ def run(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> No
 
     from bot import loop
 
-    loop.run(_main())  # uvloop when installed
+    loop.run(_main())  # asyncio's loop, or uvloop with HUIFANG_EVENT_LOOP=uvloop
 
 
 @apikey_app.command("create")

@@ -10,13 +10,14 @@ import pytest
 from bot import loop
 
 
-def test_uvloop_when_installed_asyncio_on_request(monkeypatch):
-    uvloop = pytest.importorskip("uvloop")
+def test_asyncio_by_default_uvloop_on_request(monkeypatch):
     monkeypatch.delenv(loop.ENV, raising=False)
-    assert loop.loop_factory() is uvloop.new_event_loop
-    assert loop.loop_factory("asyncio") is None
-    monkeypatch.setenv(loop.ENV, "asyncio")
     assert loop.loop_factory() is None
+    assert loop.loop_factory("asyncio") is None
+    uvloop = pytest.importorskip("uvloop")
+    assert loop.loop_factory("uvloop") is uvloop.new_event_loop
+    monkeypatch.setenv(loop.ENV, "uvloop")
+    assert loop.loop_factory() is uvloop.new_event_loop
     with pytest.raises(ValueError, match="unknown event loop"):
         loop.loop_factory("twisted")
 
