@@ -24,6 +24,10 @@ statements per intake update (SQLAlchemy ``before_cursor_execute`` inside the up
 plus the ones of the delivery worker) and connection checkouts per update. ``--profile`` runs
 cProfile over the bot's measured run and prints the top functions (per update: divide by the
 update count printed). Figures only; nothing here asserts on speed.
+
+The bot and the echo bot run on the event loop ``python -m bot`` runs on (``bot/loop.py``:
+asyncio's, or ``HUIFANG_EVENT_LOOP``'s; ``--loop uvloop|asyncio``) and with the same heap settling
+(``bot.loop.settle_heap``: collected and frozen once loaded, as ``HuifangApp.run`` does).
 """
 
 from __future__ import annotations
@@ -215,6 +219,7 @@ async def _flush_redis(url: str) -> None:
 
 async def bench_bot(database_url: str, redis_url: str | None, args, classifier) -> dict:
     from bot.app import HuifangApp
+    from bot.loop import settle_heap
     from bot.settings import RateSettings, Settings
 
     driver = await Driver.start("bot")
@@ -227,6 +232,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
     _track_updates(app.dispatcher, update_tasks)
     counter = SqlCounter(app.engine, update_tasks)
     await app.start()
+    settle_heap()  # as HuifangApp.run() does once the bot is loaded
     try:
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
         await asyncio.sleep(0.2)
@@ -258,6 +264,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
 
 async def bench_echo(args) -> dict:
     from aiogram import Bot, Dispatcher, F
+
+    from bot.loop import settle_heap
     from aiogram.client.telegram import TelegramAPIServer
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -276,6 +284,7 @@ async def bench_echo(args) -> dict:
         await query.answer()
         await query.message.answer(f"pressed {query.from_user.id}")
 
+    settle_heap()  # the same process settings as the bot's run
     polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=5, handle_signals=False,
                                                            close_bot_session=False))
     try:
@@ -308,8 +317,10 @@ async def main(args) -> None:
     classifier = get_classifier()
     classifier.classify("电梯坏了")  # load the dictionary before anything is timed
     total = args.residents * args.complaints * STEPS
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
     print(f"intake bench: {args.residents} residents × {args.complaints} complaints = {total} updates "
-          f"per run; python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
+          f"per run; python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {loop} event loop "
+          f"(bot and echo bot alike)", flush=True)
     rows = []
     for backend in args.backends:
         if backend == "sqlite":
@@ -362,6 +373,9 @@ def parse_args(argv=None):
     parser.add_argument("--profile", action="store_true", help="cProfile the bot's measured run")
     parser.add_argument("--profile-top", type=int, default=35)
     parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default=None,
+                        help="event loop of the bot and the echo bot (default: as `python -m bot`: asyncio's, "
+                             "or HUIFANG_EVENT_LOOP's)")
     parser.add_argument("--driver", choices=["bot", "echo"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -369,6 +383,8 @@ def parse_args(argv=None):
 if __name__ == "__main__":
     arguments = parse_args()
     if arguments.driver:
-        asyncio.run(driver_main(arguments.driver))
+        asyncio.run(driver_main(arguments.driver))  # the residents' side: the same loop for every run
     else:
-        asyncio.run(main(arguments))
+        from bot.loop import run
+
+        run(main(arguments), loop=arguments.loop)  # the bot's loop, as `python -m bot` runs it

@@ -234,6 +234,9 @@ class HuifangApp:
     async def run(self, *, handle_signals: bool = True) -> None:
         """Serve until SIGINT/SIGTERM (the updates in hand are finished first)."""
         await self.prepare(announce=False)
+        from bot.loop import settle_heap
+
+        settle_heap()  # everything is loaded: the collector stops walking it (see bot/loop.py)
         me = await self.bot.get_me()
         if self.webhook is not None:
             log.info("webhook mode as @%s: %s", me.username, self.settings.webhook_url)

@@ -5,7 +5,6 @@ Kept apart from the command line (:mod:`bot.cli`) so that starting the bot does 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -57,5 +56,7 @@ def run_bot(*, verbose: bool = False) -> int:
         finally:
             await huifang.stop()
 
-    asyncio.run(_main())
+    from bot import loop
+
+    loop.run(_main())  # asyncio's loop, or uvloop with HUIFANG_EVENT_LOOP=uvloop
     return 0

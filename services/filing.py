@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import writing
 from models.tables import Complaint, ComplaintCreate, Resident
-from services import lifecycle, majors, matters, outbox, routing
+from services import lifecycle, majors, matters, outbox, routing, staff
 from services.classify import Classification, Classifier, content_words
 from services.lifecycle import Actor, record
 from services.notices import Notice, NoticeKind, to_staff
@@ -66,9 +66,12 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
             await session.commit()
             return Filing(complaint=existing, merged=True, notices=notices)
 
+        # The team first (from the kept team table), so the row is stored with it: no UPDATE after.
+        team = await staff.routing_team(session, classification.category.value,
+                                        [flag.value for flag in classification.flags])
         complaint = await lifecycle.create_complaint(
             session, resident=resident, data=data, classification=classification, draft_key=draft_key, tz=tz,
-            sla=sla, now=now)
+            sla=sla, now=now, team_id=team.id)
         filing = Filing(complaint=complaint)
         # Nothing below reads the rows it adds (audit events, notices) or the ticket's own pending
         # changes back from the database: they are flushed together at the commit — the events
@@ -84,7 +87,7 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
                 reason = {"residents": len(residents), "days": rules.window.days}
                 filing.major_ids += await matters.mark_major(session, group, reason, now, related_to=root)
             # Routing sees the ticket as it is now (major or not), so the supervisor hears of majors.
-            filing.notices = await routing.route(session, complaint, actor=Actor.system(), now=now)
+            filing.notices = await routing.route(session, complaint, actor=Actor.system(), now=now, team=team)
             if filing.major_ids:
                 filing.notices += await matters.major_notices(session, filing.major_ids)
                 filing.notices += await majors.take_charge(session, filing.major_ids, now, rules.major,

@@ -191,13 +191,16 @@ async def create_complaint(
     tz: ZoneInfo,
     now: datetime,
     sla: SlaPolicy | None = None,
+    team_id: int | None = None,
 ) -> Complaint:
     """Number and store a classified complaint with its creation event, in the caller's write
-    transaction; a second submission of the same draft raises DuplicateSubmission."""
+    transaction (``team_id``: the team routing chose, stored with the row instead of by an UPDATE
+    after it); a second submission of the same draft raises DuplicateSubmission."""
     number = await next_ticket_number(session, now=now, tz=tz)
     complaint = Complaint(
         **data.model_dump(),
         number=number,
+        team_id=team_id,
         draft_key=draft_key,
         resident_id=resident.id,
         category=classification.category.value,

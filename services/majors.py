@@ -51,8 +51,7 @@ class MajorRules:
 async def owner_for(session: AsyncSession, rules: MajorRules) -> Staff | None:
     """MAJOR_OWNER if it names an active manager or admin (id or name), else the first active
     manager (else admin). Managers who use only the console can own majors too."""
-    rows = (await session.exec(select(Staff).where(col(Staff.role).in_(("manager", "admin")),
-                                                   col(Staff.active).is_(True)).order_by(col(Staff.id)))).all()
+    rows = await staff_service.leaders(session)  # active managers and admins by id
     wanted = (rules.owner or "").strip()
     for person in rows:
         if wanted and (str(person.id) == wanted or person.name == wanted):

@@ -32,31 +32,22 @@ async def hold_routing_lock(session: AsyncSession) -> None:
         await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=ROUTING_LOCK_KEY))
 
 
-_MANAGERS_MEMO = "huifang_managers"  # in session.info, only inside remembering_managers()
-
-
 async def managers(session: AsyncSession) -> list[Staff]:
     """Managers, else admins: who hears of major complaints and second-level escalations."""
-    memo = session.info.get(_MANAGERS_MEMO)
-    if memo:
-        return list(memo[0])
-    people = await staff_service.people_with_role(session, "manager", "admin")  # one query for both
+    if staff_service.remembers_leaders(session):  # the filing's one read of managers and admins
+        people = [p for p in await staff_service.leaders(session) if p.telegram_id is not None and not p.unreachable]
+    else:
+        people = await staff_service.people_with_role(session, "manager", "admin")  # one query for both
     managers_ = [person for person in people if person.role == "manager"]
-    found = managers_ or [person for person in people if person.role == "admin"]
-    if memo is not None:
-        memo.append(found)
-    return found
+    return managers_ or [person for person in people if person.role == "admin"]
 
 
 @contextmanager
 def remembering_managers(session: AsyncSession) -> Iterator[None]:
-    """Read the managers once for a use case that changes no staff (filing a ticket may need them
-    for the queue ping and for a major alert)."""
-    session.info[_MANAGERS_MEMO] = []
-    try:
+    """Read the managers and admins once for a use case that changes no staff (filing a ticket may
+    need them for the queue ping, a major alert and the major's owner)."""
+    with staff_service.remembering_leaders(session):
         yield
-    finally:
-        session.info.pop(_MANAGERS_MEMO, None)
 
 
 async def supervisor_or_managers(session: AsyncSession, team_id: int | None) -> list[Staff]:
@@ -94,10 +85,11 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
 
 
 async def route(session: AsyncSession, complaint: Complaint, *, actor: Actor, now: datetime,
-                exclude: set[int] = frozenset(), header: str = "assign") -> list[Notice]:
-    """Choose team and person and assign, inside the caller's write transaction."""
+                exclude: set[int] = frozenset(), header: str = "assign",
+                team: staff_service.TeamInfo | None = None) -> list[Notice]:
+    """Choose team (unless given) and person and assign, inside the caller's write transaction."""
     await hold_routing_lock(session)
-    routing = await staff_service.route(session, complaint, exclude=exclude)
+    routing = await staff_service.route(session, complaint, exclude=exclude, team=team)
     return await assign(session, complaint, routing, actor=actor, now=now, header=header)
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 import tomllib
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, update
+from sqlalchemy import event, func, update
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -87,6 +91,130 @@ async def team_for_category(session: AsyncSession, category: str) -> Team:
         if not team.special and category in team.categories:
             return team
     return await team_by_code(session, FALLBACK_TEAM)
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    """A team as routing reads it (a copy: never added to a session)."""
+
+    id: int
+    code: str
+    name: str
+    categories: tuple[str, ...]
+    special: bool
+
+
+class TeamDirectory:
+    """The team table for routing, read once and kept, so filing a ticket needs no SELECT of it.
+
+    Kept per database (per engine). Any change of a team made in this process (ORM flushes of
+    Team rows, bulk INSERT/UPDATE/DELETE of the table: the CLI, the console, seeding) drops every
+    copy at once; a change made by another process (``python -m bot teams set`` while the bot
+    runs, a console in its own process) is seen after ``ttl`` seconds at the latest.
+    """
+
+    def __init__(self, ttl: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine → (read at, teams)
+        self._generation = 0  # counts changes, so a read that overlapped one is not kept
+        self.reads = 0  # how often the table was read (tests)
+        _directories.add(self)
+
+    @staticmethod
+    def _engine(session: AsyncSession):
+        bind = session.bind
+        return getattr(bind, "sync_engine", bind)
+
+    async def teams(self, session: AsyncSession) -> tuple[TeamInfo, ...]:
+        engine = self._engine(session)
+        kept = self._kept.get(engine)
+        if kept is not None and self.clock() - kept[0] <= self.ttl:
+            return kept[1]
+        generation = self._generation
+        rows = (await session.exec(select(Team).order_by(col(Team.id)))).all()
+        self.reads += 1
+        found = tuple(TeamInfo(t.id, t.code, t.name, tuple(t.categories or ()), bool(t.special)) for t in rows)
+        if generation == self._generation:  # no change was seen while reading
+            self._kept[engine] = (self.clock(), found)
+        return found
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._kept.clear()
+
+
+_directories: weakref.WeakSet[TeamDirectory] = weakref.WeakSet()
+TEAMS = TeamDirectory()
+
+
+def forget_teams() -> None:
+    """Drop every kept copy of the team table (called on any change of a team in this process)."""
+    for directory in list(_directories):
+        directory.clear()
+
+
+@event.listens_for(Session, "before_flush")
+def _teams_flushed(session: Session, _context, _instances) -> None:
+    if any(isinstance(obj, Team) for obj in (*session.new, *session.dirty, *session.deleted)):
+        forget_teams()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _teams_bulk_changed(state) -> None:
+    if state.is_select:
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) == Team.__tablename__:
+        forget_teams()
+
+
+async def routing_team(session: AsyncSession, category: str, flags: Sequence[str] = (),
+                       directory: TeamDirectory | None = None) -> TeamInfo:
+    """The team a complaint goes to: the flag's desk (bribery → audit, staff report → HR), else the
+    non-special team that lists its category, else customer service (as ``team_by_code`` and
+    ``team_for_category``, from the kept team table)."""
+    teams_ = await (directory or TEAMS).teams(session)
+    desk = next((FLAG_DESKS[f] for f in FLAG_DESKS if f in flags), None)
+    if desk is None:
+        for team in teams_:
+            if not team.special and category in team.categories:
+                return team
+    wanted = desk or FALLBACK_TEAM
+    for team in teams_:
+        if team.code == wanted:
+            return team
+    raise StaffError("unknown_team", code=wanted, known=", ".join(t.code for t in teams_))
+
+
+_LEADERS_MEMO = "huifang_leaders"  # in session.info, only inside remembering_leaders()
+
+
+async def leaders(session: AsyncSession) -> list[Staff]:
+    """Active managers and admins by id (reachable or not, with Telegram or console only); read
+    once inside :func:`remembering_leaders`."""
+    memo = session.info.get(_LEADERS_MEMO)
+    if memo:
+        return list(memo[0])
+    rows = list((await session.exec(select(Staff).where(col(Staff.role).in_(("manager", "admin")),
+                                                        col(Staff.active).is_(True))
+                                    .order_by(col(Staff.id)))).all())
+    if memo is not None:
+        memo.append(rows)
+    return rows
+
+
+@contextmanager
+def remembering_leaders(session: AsyncSession) -> Iterator[None]:
+    """Read the managers and admins once for a use case that changes no staff (see ``leaders``)."""
+    session.info[_LEADERS_MEMO] = []
+    try:
+        yield
+    finally:
+        session.info.pop(_LEADERS_MEMO, None)
+
+
+def remembers_leaders(session: AsyncSession) -> bool:
+    return session.info.get(_LEADERS_MEMO) is not None
 
 
 def hash_code(code: str) -> str:
@@ -244,16 +372,18 @@ async def choose_assignee(session: AsyncSession, team: Team, *, exclude: set[int
 class Routing:
     """Where a complaint goes and who else must hear of it."""
 
-    team: Team
+    team: Team | TeamInfo
     assignee: Staff | None
     supervisor: Staff | None
     notify_supervisor: bool
 
 
-async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int] = frozenset()) -> Routing:
-    """Team by flag desk or category; person by load; supervisor for urgent, major, or nobody free."""
-    desk = next((FLAG_DESKS[f] for f in FLAG_DESKS if f in complaint.flags), None)
-    team = await team_by_code(session, desk) if desk else await team_for_category(session, complaint.category)
+async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int] = frozenset(),
+                team: Team | TeamInfo | None = None) -> Routing:
+    """Team by flag desk or category (``team``: already chosen so), person by load; supervisor for
+    urgent, major, or nobody free."""
+    if team is None:
+        team = await routing_team(session, complaint.category, complaint.flags)
     candidates = await _team_candidates(session, team)
     assignee = _first_free(candidates, exclude)
     # the same as supervisor_of: the team's reachable supervisor with the lowest id

@@ -73,6 +73,7 @@ class TestHappyPath:
         assert "响应" in receipt.text and "处理完毕" in receipt.text
         assert (await resident.message(summary.message_id)).buttons == []  # no second submit
 
+        await resident.client.settled()  # the receipt goes out before the update's conversation is saved
         [stored] = await complaints(bot_app)
         assert stored.number == number
         assert (stored.category, stored.status, stored.location) == ("工程管理", "new", "3栋1单元")

@@ -160,7 +160,8 @@ class TestSubmission:
     async def test_a_third_resident_on_one_matter_files_a_major_in_few_statements(self, sessions, engine, classifier):
         """Filing the report that makes a matter major (3 residents): ticket, assignment, major on
         all three, the owner, the pings — with the audit events and the notices each stored by one
-        INSERT at the commit, and the managers read once."""
+        INSERT at the commit, the managers and the major's owner read in one query, the team from
+        the kept team table."""
         from sqlalchemy import event
 
         from models.tables import OutboxNotice
@@ -195,12 +196,13 @@ class TestSubmission:
                     event.remove(engine.sync_engine, "before_cursor_execute", count)
         third = filings[-1]
         assert len(third.major_ids) == 3 and not third.merged
-        assert sum("FROM staff" in s for s in statements) == 3  # candidates, managers once, the owner
+        assert sum("FROM staff" in s for s in statements) == 2  # candidates; managers and the owner in one
+        assert not [s for s in statements if "FROM team" in s]  # read by the first filing, kept
         if engine.dialect.name == "postgresql":  # SQLite's driver inserts the rows one by one
             inserts = [s for s in statements if s.startswith("INSERT INTO complaint_event")]
             outbox_inserts = [s for s in statements if s.startswith("INSERT INTO outbox")]
             assert len(inserts) == 1 and len(outbox_inserts) == 1
-            assert len(statements) == 15, statements
+            assert len(statements) == 13, statements
         async with sessions() as session:
             tickets = (await session.exec(select(Complaint).order_by(Complaint.id))).all()
             assert all(t.major and t.major_at is not None and t.related_to_id == tickets[0].id for t in tickets)

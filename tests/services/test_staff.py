@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
-from models.tables import Complaint, ComplaintCreate, Staff
+from models.tables import Complaint, ComplaintCreate, Staff, Team
 from services import lifecycle, routing
 from services import staff as staff_service
 from services.classify import Classification
@@ -162,3 +163,79 @@ class TestRouting:
             assert (await session.get(Complaint, complaint.id, populate_existing=True)).assignee_id == b.id
             with pytest.raises(staff_service.StaffError, match="no_staff"):
                 await routing.remove_staff(session, a.id, now=NOW)
+
+
+class TestTeamDirectory:
+    """Routing reads the team table once and keeps it; a change of a team drops the copy."""
+
+    async def test_kept_until_a_team_changes_in_this_process(self, sessions):
+        directory = staff_service.TeamDirectory()
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            team = await staff_service.routing_team(session, "工程管理", directory=directory)
+            assert team.code == "engineering" and directory.reads == 1
+            assert (await staff_service.routing_team(session, "工程管理", directory=directory)) == team
+            assert (await staff_service.routing_team(session, "其他", directory=directory)).code == "service"
+            assert directory.reads == 1  # no second read
+            # the console / CLI use case moves the category: the copy is dropped at the flush
+            await staff_service.set_team(session, "service", categories=["其他", "工程管理"])
+            assert (await staff_service.routing_team(session, "工程管理", directory=directory)).code == "service"
+            assert directory.reads == 2
+
+    async def test_other_processes_changes_are_seen_after_the_ttl(self, sessions, engine):
+        now = [0.0]
+        directory = staff_service.TeamDirectory(ttl=60, clock=lambda: now[0])
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            assert (await staff_service.routing_team(session, "环境管理", directory=directory)).code == "cleaning"
+        # another process's change: plain SQL on another connection, unseen by this process's ORM
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("UPDATE team SET special = true WHERE code = 'cleaning'")
+        async with sessions() as session:
+            now[0] = 59
+            assert (await staff_service.routing_team(session, "环境管理", directory=directory)).code == "cleaning"
+            now[0] = 61
+            assert (await staff_service.routing_team(session, "环境管理", directory=directory)).code == "service"
+
+    async def test_flag_desks_and_unknown_desk(self, sessions):
+        directory = staff_service.TeamDirectory()
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            hr = await staff_service.routing_team(session, "工程管理", [Flag.STAFF_REPORT.value], directory=directory)
+            assert hr.code == staff_service.FLAG_DESKS[Flag.STAFF_REPORT.value]
+        async with sessions() as session:
+            # a bulk UPDATE of the table in this process drops the copy too
+            await session.exec(update(Team).where(Team.code == hr.code).values(code="gone"))
+            await session.commit()
+            with pytest.raises(staff_service.StaffError, match="unknown_team"):
+                await staff_service.routing_team(session, "工程管理", [Flag.STAFF_REPORT.value], directory=directory)
+
+    async def test_filing_stores_the_team_with_the_row(self, sessions, engine, classifier):
+        """The team is chosen before the INSERT: no UPDATE of the ticket when nobody takes it."""
+        from sqlalchemy import event
+
+        from services.filing import MatterRules, file_complaint
+
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            resident = await lifecycle.get_or_create_resident(
+                session, lifecycle.ResidentProfile(telegram_id=900, chat_id=900, name="r"))
+            statements = []
+
+            def keep(_conn, _cursor, statement, *_args):
+                statements.append(" ".join(statement.split()))
+
+            event.listen(engine.sync_engine, "before_cursor_execute", keep)
+            try:
+                filing = await file_complaint(
+                    session, resident=resident, classification=classification(Category.ENVIRONMENT),
+                    classifier=classifier, draft_key="900:a", tz=ZoneInfo("Asia/Shanghai"), sla=None,
+                    rules=MatterRules(), now=NOW,
+                    data=ComplaintCreate(description="垃圾没人清", location="1栋", contact_phone="13812345678"))
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", keep)
+            environment = await staff_service.team_by_code(session, "cleaning")
+            assert filing.complaint.team_id == environment.id
+            assert not [s for s in statements if s.startswith("UPDATE complaint")]
+            stored = await session.get(Complaint, filing.complaint.id, populate_existing=True)
+            assert stored.team_id == environment.id and stored.assignee_id is None
