@@ -1,0 +1,200 @@
+"""monthly report roll-up: per UTC day, the month's figures kept at write time by triggers
+
+Three tables sum the tickets of each UTC day (by ``created_at``) under the keys the report groups by:
+
+- ``report_day_ticket``: (day, team, category, severity, status, channel, kind) — /stats, the
+  summary sheet, 分类×级别 and 专项指标;
+- ``report_day_building``: (day, team, building) — 楼栋区域 (the building as
+  ``services.stats.building_expr`` computes it, compiled into the triggers here);
+- ``report_day_staff``: (day, team, assignee) — 人员.
+
+A missing team or assignee is kept as 0. Each row holds the same measures, per ticket 0/1 unless
+said otherwise (valid = not cancelled and not invalid; first resolution = ``first_resolved_at``,
+else ``resolved_at``; open = new, assigned, accepted or reopened):
+
+``n``; ``major``; ``resp_ok`` (valid, has respond_by, accepted by it); ``resp_done`` (valid, has
+respond_by, accepted); ``resp_wait`` (valid, has respond_by, not accepted); ``res_ok`` / ``res_done``
+/ ``res_wait`` (the same for resolve_by and the first resolution); ``open_due`` (open with a
+resolve_by); ``resolved`` (resolved at least once); ``reopened`` (reopened at least once);
+``reopen_events`` (number of reopens); ``res_seconds`` (first resolution − filing, in seconds).
+
+What depends on the clock ("due": not accepted and respond_by already past) is not kept: the
+report subtracts the tickets whose deadline is not past yet, found through two partial indexes
+over the unaccepted and the unsettled tickets (``services.rollup``).
+
+Triggers on ``complaint`` (insert, delete, and updates of the columns above — including the
+``first_resolved_at`` / ``reopens`` updates of the 0016 event trigger) take the old row's
+contribution out and put the new one in, in the same transaction, so whatever writes a ticket
+(the lifecycle, an import, a bulk insert) keeps the roll-up right. Backfilled here from the
+tickets. ``report_rollup_meta`` records the building expression the triggers were made with: when
+the vocabulary's markers change, the report sees it and counts buildings from the tickets.
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-03 06:50:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy import literal_column
+
+revision = '0017'
+down_revision = '0016'
+branch_labels = None
+depends_on = None
+
+OPEN = "('new', 'assigned', 'accepted', 'reopened')"
+INVALID = "('cancelled', 'invalid')"
+MEASURES = ("n", "major", "resp_ok", "resp_done", "resp_wait", "res_ok", "res_done", "res_wait", "open_due",
+            "resolved", "reopened", "reopen_events", "res_seconds")
+TABLES = {
+    "report_day_ticket": ("team_id", "category", "severity", "status", "channel", "kind"),
+    "report_day_building": ("team_id", "building"),
+    "report_day_staff": ("team_id", "assignee_id"),
+}
+# the columns a ticket's contribution depends on: an update of any other column fires nothing
+WATCHED = ("created_at", "team_id", "assignee_id", "location", "category", "severity", "status", "channel", "kind",
+           "major", "respond_by", "accepted_at", "resolve_by", "first_resolved_at", "resolved_at", "reopens")
+
+
+def building_sql(dialect, row: str) -> str:
+    """The building of ``<row>.location`` as SQL text (``services.stats.building_expr`` compiled)."""
+    from services.stats import building_expr
+
+    return str(building_expr(literal_column(f"{row}.location")).compile(
+        dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _keys(dialect, row: str) -> dict[str, str]:
+    pg = dialect.name == "postgresql"
+    return {
+        "day": f"CAST(({row}.created_at AT TIME ZONE 'UTC') AS date)" if pg else f"substr({row}.created_at, 1, 10)",
+        "team_id": f"COALESCE({row}.team_id, 0)",
+        "assignee_id": f"COALESCE({row}.assignee_id, 0)",
+        "building": building_sql(dialect, row),
+        **{k: f"{row}.{k}" for k in ("category", "severity", "status", "channel", "kind")},
+    }
+
+
+def _measures(dialect, row: str) -> dict[str, str]:
+    pg = dialect.name == "postgresql"
+    valid = f"{row}.status NOT IN {INVALID}"
+    first = f"COALESCE({row}.first_resolved_at, {row}.resolved_at)"
+    seconds = (f"EXTRACT(EPOCH FROM ({first} - {row}.created_at))" if pg
+               else f"((julianday({first}) - julianday({row}.created_at)) * 86400.0)")
+
+    def flag(condition: str) -> str:
+        return f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    rb, acc, sb = f"{row}.respond_by", f"{row}.accepted_at", f"{row}.resolve_by"
+    return {
+        "n": "1",
+        "major": flag(f"{row}.major"),
+        "resp_ok": flag(f"{valid} AND {rb} IS NOT NULL AND {acc} IS NOT NULL AND {acc} <= {rb}"),
+        "resp_done": flag(f"{valid} AND {rb} IS NOT NULL AND {acc} IS NOT NULL"),
+        "resp_wait": flag(f"{valid} AND {rb} IS NOT NULL AND {acc} IS NULL"),
+        "res_ok": flag(f"{valid} AND {sb} IS NOT NULL AND {first} IS NOT NULL AND {first} <= {sb}"),
+        "res_done": flag(f"{valid} AND {sb} IS NOT NULL AND {first} IS NOT NULL"),
+        "res_wait": flag(f"{valid} AND {sb} IS NOT NULL AND {first} IS NULL"),
+        "open_due": flag(f"{row}.status IN {OPEN} AND {sb} IS NOT NULL"),
+        "resolved": flag(f"{first} IS NOT NULL"),
+        "reopened": flag(f"COALESCE({row}.reopens, 0) > 0"),
+        "reopen_events": f"COALESCE({row}.reopens, 0)",
+        "res_seconds": f"(CASE WHEN {first} IS NOT NULL THEN {seconds} ELSE 0 END)",
+    }
+
+
+def upsert_sql(dialect, table: str, row: str, sign: str) -> str:
+    """Add (sign "") or take out (sign "-") the contribution of ``row`` (NEW or OLD) to ``table``."""
+    keys = ("day",) + TABLES[table]
+    key_sql, measure_sql = _keys(dialect, row), _measures(dialect, row)
+    target = f"{table}." if dialect.name == "postgresql" else ""
+    columns = ", ".join(keys + MEASURES)
+    values = ", ".join([key_sql[k] for k in keys] + [f"{sign}{measure_sql[m]}" for m in MEASURES])
+    updates = ", ".join(f"{m} = {target}{m} + excluded.{m}" for m in MEASURES)
+    return (f"INSERT INTO {table} ({columns}) VALUES ({values}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+
+
+def backfill_sql(dialect, table: str) -> str:
+    keys = ("day",) + TABLES[table]
+    key_sql, measure_sql = _keys(dialect, "complaint"), _measures(dialect, "complaint")
+    select = ", ".join([key_sql[k] for k in keys] + [f"SUM({measure_sql[m]})" for m in MEASURES])
+    group = ", ".join(str(i + 1) for i in range(len(keys)))
+    return (f"INSERT INTO {table} ({', '.join(keys + MEASURES)}) SELECT {select} FROM complaint "
+            f"GROUP BY {group}")
+
+
+def _changed(dialect) -> str:
+    op_ = "IS DISTINCT FROM" if dialect.name == "postgresql" else "IS NOT"
+    return " OR ".join(f"OLD.{c} {op_} NEW.{c}" for c in WATCHED)
+
+
+def _create_tables() -> None:
+    for table, keys in TABLES.items():
+        columns = [sa.Column("day", sa.Date(), nullable=False), sa.Column("team_id", sa.Integer(), nullable=False)]
+        for key in keys[1:]:
+            columns.append(sa.Column(key, sa.Integer() if key == "assignee_id" else sa.String(64), nullable=False))
+        columns += [sa.Column(m, sa.Float() if m == "res_seconds" else sa.Integer(), nullable=False,
+                              server_default="0") for m in MEASURES]
+        op.create_table(table, *columns, sa.PrimaryKeyConstraint("day", *keys, name=f"pk_{table}"))
+    op.create_table("report_rollup_meta", sa.Column("name", sa.String(32), primary_key=True),
+                    sa.Column("value", sa.Text(), nullable=False))
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    dialect = bind.dialect
+    _create_tables()
+    # the tickets whose deadline may still be ahead: what the report subtracts from the "waiting" counts
+    op.create_index("ix_complaint_unaccepted_respond_by", "complaint", ["respond_by", "created_at"],
+                    postgresql_where=sa.text("accepted_at IS NULL"), sqlite_where=sa.text("accepted_at IS NULL"))
+    unsettled = f"status IN {OPEN} OR first_resolved_at IS NULL"
+    op.create_index("ix_complaint_unsettled_resolve_by", "complaint", ["resolve_by", "created_at"],
+                    postgresql_where=sa.text(unsettled), sqlite_where=sa.text(unsettled))
+    for table in TABLES:
+        op.execute(backfill_sql(dialect, table))
+    op.execute(sa.text("INSERT INTO report_rollup_meta (name, value) VALUES ('building', :v)")
+               .bindparams(v=building_sql(dialect, "NEW")))
+    if dialect.name == "postgresql":
+        add = ";\n    ".join(upsert_sql(dialect, t, "NEW", "") for t in TABLES)
+        remove = ";\n    ".join(upsert_sql(dialect, t, "OLD", "-") for t in TABLES)
+        op.execute(f"""
+CREATE OR REPLACE FUNCTION huifang_report_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    {remove};
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    {add};
+  END IF;
+  RETURN NULL;
+END
+$$""")
+        op.execute("CREATE TRIGGER complaint_rollup_row AFTER INSERT OR DELETE ON complaint "
+                   "FOR EACH ROW EXECUTE FUNCTION huifang_report_rollup()")
+        op.execute(f"CREATE TRIGGER complaint_rollup_update AFTER UPDATE OF {', '.join(WATCHED)} ON complaint "
+                   f"FOR EACH ROW WHEN ({_changed(dialect)}) EXECUTE FUNCTION huifang_report_rollup()")
+        return
+    add = ";\n  ".join(upsert_sql(dialect, t, "NEW", "") for t in TABLES)
+    remove = ";\n  ".join(upsert_sql(dialect, t, "OLD", "-") for t in TABLES)
+    op.execute(f"CREATE TRIGGER complaint_rollup_insert AFTER INSERT ON complaint BEGIN\n  {add};\nEND")
+    op.execute(f"CREATE TRIGGER complaint_rollup_delete AFTER DELETE ON complaint BEGIN\n  {remove};\nEND")
+    op.execute(f"CREATE TRIGGER complaint_rollup_update AFTER UPDATE OF {', '.join(WATCHED)} ON complaint "
+               f"WHEN {_changed(dialect)} BEGIN\n  {remove};\n  {add};\nEND")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS complaint_rollup_row ON complaint")
+        op.execute("DROP TRIGGER IF EXISTS complaint_rollup_update ON complaint")
+        op.execute("DROP FUNCTION IF EXISTS huifang_report_rollup()")
+    else:
+        for name in ("complaint_rollup_insert", "complaint_rollup_delete", "complaint_rollup_update"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+    op.drop_index("ix_complaint_unsettled_resolve_by", table_name="complaint")
+    op.drop_index("ix_complaint_unaccepted_respond_by", table_name="complaint")
+    for table in ("report_rollup_meta", *TABLES):
+        op.drop_table(table)
