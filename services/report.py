@@ -192,9 +192,14 @@ def local_days(month: str, tz: ZoneInfo) -> list[tuple[date, datetime]]:
     return days
 
 
-async def daily_intake(session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> list[tuple[date, int]]:
-    """Tickets per local day: a CASE over the days' UTC bounds computed in Python, grouped in SQL."""
+async def daily_intake(session: AsyncSession, stats: MonthStats, tz: ZoneInfo, *,
+                       rollup: bool = True) -> list[tuple[date, int]]:
+    """Tickets per local day: from the roll-up when its days are the local days (Asia/Shanghai),
+    else a CASE over the days' UTC bounds computed in Python, grouped in SQL."""
     days = local_days(stats.month, tz)
+    counts = await rollup_sums.daily_counts(session, stats, days) if rollup else None
+    if counts is not None:
+        return [(day, n) for (day, _), n in zip(days, counts, strict=True)]
     index = case(*[(C.c.created_at < utc_start, i) for i, (_, utc_start) in enumerate(days[1:])],
                  else_=len(days) - 1).label("day")
     query = (select(index, func.count()).where(*scope(stats.start, stats.end, stats.team_id))

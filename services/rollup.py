@@ -1,16 +1,17 @@
 """The month's figures as sums per key, read from the per-day roll-up (migration 0017).
 
 A month of a million tickets is summed from a few thousand roll-up rows instead of scanning the
-tickets. The roll-up tables hold, per UTC day of filing and per key (``GRAINS``), the measures of
+tickets. The roll-up tables hold, per day of filing and per key (``GRAINS``), the measures of
 ``Sums`` (definitions in the migration 0017 docstring); triggers on ``complaint`` keep them in the
-same transaction as every write. A month ``[start, end)`` in the report's time zone is:
+same transaction as every write. The roll-up's days are those of UTC+8 (``report_rollup_meta``
+``day_offset``), so a month in Asia/Shanghai is whole roll-up days. A month ``[start, end)`` is:
 
-- the whole UTC days inside it, from the roll-up;
-- the hours before the first and after the last whole UTC day (Asia/Shanghai: 16 and 8 hours),
-  counted from the tickets directly (``created_at`` index);
+- the whole roll-up days inside it, from the roll-up;
+- the hours before the first and after the last whole day (none in Asia/Shanghai; a month in
+  UTC has 8 and 16), counted from the tickets directly (``created_at`` index);
 - less, for the whole days, the tickets whose deadline is not past at ``as_of`` (what depends on
-  the clock is not kept): found through the partial indexes over the unaccepted and the unsettled
-  tickets, a handful for a finished month.
+  the clock is not kept): read from the partial indexes over the unaccepted and the unsettled
+  tickets alone, a few thousand for a finished month.
 
 ``rollup=False`` counts everything from the tickets (the same definitions, one GROUP BY): the tests
 compare both, and the building breakdown falls back to it when the building rule (the
@@ -158,6 +159,7 @@ def _direct_measures(as_of: datetime) -> list:
 
 
 def _later_measures(as_of: datetime) -> list:
+    """What is not due yet at ``as_of`` (subtracted from the waiting counts)."""
     valid = C.c.status.notin_(INVALID)
     first = func.coalesce(literal_column("complaint.first_resolved_at"), C.c.resolved_at)
     rb, acc, sb = C.c.respond_by, C.c.accepted_at, C.c.resolve_by
@@ -176,13 +178,19 @@ def _team(column, team_id: int | None) -> list:
     return [] if team_id is None else [column == team_id]
 
 
-def _whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """The UTC days inside ``[start, end)`` as ``[first midnight, last midnight)``, or None."""
-    first = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+def _whole_days(start: datetime, end: datetime, offset: timedelta) -> tuple[datetime, datetime] | None:
+    """The roll-up days (days of UTC + ``offset``) inside ``[start, end)`` as UTC instants
+    ``[first day's start, last day's end)``, or None."""
+    first = datetime.combine((start + offset).date(), time(), UTC) - offset
     if first < start:
         first += timedelta(days=1)
-    last = datetime.combine(end.astimezone(UTC).date(), time(), UTC)
+    last = datetime.combine((end + offset).date(), time(), UTC) - offset
     return (first, last) if first < last else None
+
+
+def _day(moment: datetime, offset: timedelta):
+    """The roll-up day that starts at ``moment``."""
+    return (moment.astimezone(UTC) + offset).date()
 
 
 def _collect(out: dict, rows, keys: tuple[str, ...], sign: int = 1) -> None:
@@ -194,17 +202,16 @@ def _collect(out: dict, rows, keys: tuple[str, ...], sign: int = 1) -> None:
         out.setdefault(key, Sums()).add(values)
 
 
-async def rollup_usable(session: AsyncSession, grain: str) -> bool:
-    """False when the building rule changed since the triggers were made (the roll-up would group
-    by the old rule)."""
-    if grain != "building":
-        return True
-    stored = (await run(session, select(META.c.value).where(META.c.name == "building"))).scalar_one_or_none()
-    current = building_sql(session.bind.dialect)
-    if stored != current:
+async def rollup_frame(session: AsyncSession, grain: str) -> timedelta | None:
+    """The roll-up days' offset from UTC, or None when the roll-up cannot serve ``grain``: the
+    building rule changed since the triggers were made (they would group by the old rule)."""
+    meta = dict((await run(session, select(META.c.name, META.c.value))).all())
+    if "day_offset" not in meta:
+        return None
+    if grain == "building" and meta.get("building") != building_sql(session.bind.dialect):
         log.warning("the report's building rule changed since migration 0017: buildings counted from the tickets")
-        return False
-    return True
+        return None
+    return timedelta(minutes=int(meta["day_offset"]))
 
 
 async def month_sums(session: AsyncSession, stats: MonthStats, grain: str, *,
@@ -213,7 +220,8 @@ async def month_sums(session: AsyncSession, stats: MonthStats, grain: str, *,
     with ``stats.team_id``'s scope and ``stats.as_of``'s clock. Keys without tickets are left out."""
     keys = GRAINS[grain]
     start, end, team_id, as_of = stats.start, stats.end, stats.team_id, stats.as_of
-    days = _whole_days(start, end) if rollup and await rollup_usable(session, grain) else None
+    offset = await rollup_frame(session, grain) if rollup else None
+    days = _whole_days(start, end, offset) if offset is not None else None
     key_columns = _key_columns(grain)
     out: dict[tuple, Sums] = {}
 
@@ -225,23 +233,31 @@ async def month_sums(session: AsyncSession, stats: MonthStats, grain: str, *,
         _collect(out, await run(session, direct(_in(start, end))), keys)
     else:
         first, last = days
-        # the hours outside the whole UTC days, from the tickets
+        # the hours outside the roll-up's whole days (none for a month in Asia/Shanghai), from the tickets
         edges = [r for r in ((start, first), (last, end)) if r[0] < r[1]]
         if edges:
             _collect(out, await run(session, direct(or_(*(_in(a, b) for a, b in edges)))), keys)
         # the whole days, from the roll-up
         table = TABLES[grain]
         rolled = (select(*(table.c[k] for k in keys), *(func.sum(table.c[m]).label(m) for m in MEASURES))
-                  .where(table.c.day >= first.date(), table.c.day < last.date(), *_team(table.c.team_id, team_id))
+                  .where(table.c.day >= _day(first, offset), table.c.day < _day(last, offset),
+                         *_team(table.c.team_id, team_id))
                   .group_by(*(table.c[k] for k in keys)))
         _collect(out, await run(session, rolled), keys)
-        # less what is not due yet at as_of: the partial indexes' conditions spelled as in 0017
-        waiting = or_(and_(text("complaint.accepted_at IS NULL"), C.c.respond_by >= as_of),
-                      and_(C.c.resolve_by >= as_of,
-                           text(f"(complaint.status IN {_sql_list(OPEN)} OR complaint.first_resolved_at IS NULL)")))
-        later = (select(*key_columns, *_later_measures(as_of))
-                 .where(_in(first, last), waiting, *_team(C.c.team_id, team_id)).group_by(*key_columns))
-        _collect(out, await run(session, later), keys)
+        # less what is not due yet at as_of, from the two partial indexes alone (their conditions
+        # spelled as in 0017; PostgreSQL: the columns read are in the indexes)
+        valid = C.c.status.notin_(INVALID)
+        first_resolved = func.coalesce(literal_column("complaint.first_resolved_at"), C.c.resolved_at)
+        unaccepted = (select(*key_columns, _flag(valid).label("resp_later"))
+                      .where(_in(first, last), text("complaint.accepted_at IS NULL"), C.c.respond_by >= as_of,
+                             *_team(C.c.team_id, team_id)).group_by(*key_columns))
+        _collect(out, await run(session, unaccepted), keys)
+        unsettled = (select(*key_columns, _flag(and_(valid, first_resolved.is_(None))).label("res_later"),
+                            _flag(C.c.status.in_(OPEN)).label("open_later"))
+                     .where(_in(first, last), C.c.resolve_by >= as_of,
+                            text(f"(complaint.status IN {_sql_list(OPEN)} OR complaint.first_resolved_at IS NULL)"),
+                            *_team(C.c.team_id, team_id)).group_by(*key_columns))
+        _collect(out, await run(session, unsettled), keys)
     result = {}
     for key, sums in out.items():
         if sums.n:
@@ -252,3 +268,21 @@ async def month_sums(session: AsyncSession, stats: MonthStats, grain: str, *,
 
 def _sql_list(values) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+async def daily_counts(session: AsyncSession, stats: MonthStats, days: list[tuple]) -> list[int] | None:
+    """Tickets per local day (``days``: (date, UTC start) of each local day of the month) from the
+    roll-up, or None when the local days are not roll-up days (another time zone)."""
+    offset = await rollup_frame(session, "ticket")
+    if offset is None or not days:
+        return None
+    starts = [utc_start for _, utc_start in days] + [stats.end]
+    if any((moment.astimezone(UTC) + offset).time() != time() for moment in starts):
+        return None
+    table = TABLES["ticket"]
+    query = (select(table.c.day, func.sum(table.c.n))
+             .where(table.c.day >= _day(starts[0], offset), table.c.day < _day(stats.end, offset),
+                    *_team(table.c.team_id, stats.team_id))
+             .group_by(table.c.day))
+    counts = {day: int(n or 0) for day, n in (await run(session, query)).all()}
+    return [counts.get(_day(utc_start, offset), 0) for _, utc_start in days]

@@ -5,8 +5,8 @@ Tickets are filed, assigned, accepted, transferred, resolved, reopened, re-resol
 invalid and corrected through the real use cases (``services.lifecycle`` / ``services.handling``);
 after each step every figure computed from the roll-up must equal the same figure counted from the
 tickets alone (``rollup=False``), for a finished month and a month "so far", for the whole desk
-and one team, in Asia/Shanghai (roll-up plus the hours outside the whole UTC days) and in UTC
-(roll-up only). A drifting trigger fails here."""
+and one team, in Asia/Shanghai (whole roll-up days) and in UTC (roll-up plus the hours outside
+its days). A drifting trigger fails here."""
 
 from __future__ import annotations
 
@@ -71,6 +71,8 @@ async def check(sessions, *, now: datetime, team_id: int | None = None) -> None:
                 assert await report.by_staff(session, current) == await report.by_staff(session, current, rollup=False)
                 same_figures(await report_figures.month_figures(session, current),
                              await report_figures.month_figures(session, slow[0], rollup=False))
+                assert await report.daily_intake(session, current, tz) == await report.daily_intake(
+                    session, current, tz, rollup=False)
                 for grain in rollup.GRAINS:
                     assert await rollup.month_sums(session, current, grain) == await rollup.month_sums(
                         session, current, grain, rollup=False)
