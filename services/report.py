@@ -68,7 +68,6 @@ from services.stats import (
     month_bounds,
     parse_month,
     resolution_subquery,
-    rounds_due_condition,
     run,
     scope,
     timeliness_columns,
@@ -149,17 +148,13 @@ async def by_staff(session: AsyncSession, stats: MonthStats, *, rollup: bool = T
     counts: dict[int | None, rollup_sums.Sums] = {}
     for (_team, staff_id), s in (await rollup_sums.month_sums(session, stats, "staff", rollup=rollup)).items():
         counts.setdefault(staff_id, rollup_sums.Sums()).add({f: getattr(s, f) for f in rollup_sums.SUM_FIELDS})
-    team_condition = [C.c.team_id == stats.team_id] if stats.team_id is not None else []
-    rating_value = case((R.c.rating == 0, 1), else_=R.c.rating)
-    ratings_query = (
-        select(C.c.assignee_id, func.count(), func.avg(rating_value))
-        .select_from(R.join(C, C.c.id == R.c.complaint_id))
-        .where(rounds_due_condition(stats.start, stats.as_of), R.c.status == "answered",
-               R.c.rating.is_not(None), *team_condition)
-        .group_by(C.c.assignee_id)
-    )
-    ratings = {r[0]: (int(r[1]), float(r[2]) if r[2] is not None else None)
-               for r in (await run(session, ratings_query)).all()}
+    totals: dict[int | None, list[int]] = {}  # answered rounds with a rating: [count, sum] ("not solved" = 1)
+    for (staff_id, status, rating), n in (await rollup_sums.round_counts(session, stats, rollup=rollup)).items():
+        if status == "answered" and rating is not None:
+            total = totals.setdefault(staff_id, [0, 0])
+            total[0] += n
+            total[1] += n * (1 if rating == 0 else rating)
+    ratings = {staff_id: (n, value / n) for staff_id, (n, value) in totals.items()}
     ids = [i for i in set(counts) | set(ratings) if i is not None]
     names: dict[int, tuple[str, str | None]] = {}
     if ids:

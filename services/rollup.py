@@ -286,3 +286,43 @@ async def daily_counts(session: AsyncSession, stats: MonthStats, days: list[tupl
              .group_by(table.c.day))
     counts = {day: int(n or 0) for day, n in (await run(session, query)).all()}
     return [counts.get(_day(utc_start, offset), 0) for _, utc_start in days]
+
+
+ROUNDS = Table("report_day_round", _metadata, Column("day", Date), Column("team_id", Integer),
+               Column("assignee_id", Integer), Column("status", String), Column("rating", Integer),
+               Column("n", Integer))
+
+
+async def round_counts(session: AsyncSession, stats: MonthStats, *, rollup: bool = True) -> dict[tuple, int]:
+    """Callback rounds whose first attempt fell due in ``[start, as_of)`` (``services.stats``), counted
+    per (ticket's assignee, round status, rating) with ``stats.team_id``'s scope: whole roll-up days
+    from ``report_day_round``, the rest from the rounds themselves."""
+    from services.stats import A, R
+
+    start, as_of, team_id = stats.start, stats.as_of, stats.team_id
+    offset = await rollup_frame(session, "round") if rollup else None
+    days = _whole_days(start, as_of, offset) if offset is not None else None
+    ranges = [(start, as_of)] if days is None else [r for r in ((start, days[0]), (days[1], as_of)) if r[0] < r[1]]
+    out: dict[tuple, int] = {}
+
+    def add(rows) -> None:
+        for assignee, status, rating, n in rows:
+            key = (assignee or None, status, None if rating is None or rating < 0 else int(rating))
+            out[key] = out.get(key, 0) + int(n or 0)
+
+    if ranges:
+        first_due = select(A.c.round_id).where(A.c.attempt_no == 1,
+                                               or_(*(and_(A.c.due_at >= a, A.c.due_at < b) for a, b in ranges)))
+        assignee = func.coalesce(C.c.assignee_id, 0)
+        direct = (select(assignee, R.c.status, R.c.rating, func.count())
+                  .select_from(R.join(C, C.c.id == R.c.complaint_id))
+                  .where(R.c.id.in_(first_due), *_team(C.c.team_id, team_id))
+                  .group_by(assignee, R.c.status, R.c.rating))
+        add((await run(session, direct)).all())
+    if days is not None:
+        rolled = (select(ROUNDS.c.assignee_id, ROUNDS.c.status, ROUNDS.c.rating, func.sum(ROUNDS.c.n))
+                  .where(ROUNDS.c.day >= _day(days[0], offset), ROUNDS.c.day < _day(days[1], offset),
+                         *_team(ROUNDS.c.team_id, team_id))
+                  .group_by(ROUNDS.c.assignee_id, ROUNDS.c.status, ROUNDS.c.rating))
+        add((await run(session, rolled)).all())
+    return {key: n for key, n in out.items() if n}

@@ -355,18 +355,13 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
         )
         stats.overdue_numbers = list((await run(session, numbers)).scalars())
 
-    # 2. Callback rounds whose first attempt was due this month.
-    team_condition = [C.c.team_id == team_id] if team_id is not None else []
-    # the ticket is joined only to know its team
-    rounds_from = R.join(C, C.c.id == R.c.complaint_id) if team_id is not None else R
-    rounds = (
-        select(R.c.status, R.c.rating, func.count().label("n"))
-        .select_from(rounds_from)
-        .where(rounds_due_condition(start, as_of), R.c.status != "skipped", *team_condition)
-        .group_by(R.c.status, R.c.rating)
-    )
+    # 2. Callback rounds whose first attempt was due this month (the roll-up's report_day_round).
+    from services.rollup import round_counts
+
     answered = due = 0
-    for status, rating, n in (await run(session, rounds)).all():
+    for (_assignee, status, rating), n in (await round_counts(session, stats, rollup=rollup)).items():
+        if status == "skipped":
+            continue
         due += n
         if status == "answered":
             answered += n
@@ -378,6 +373,8 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
             stats.callback_open += n
     stats.callback = Rate(answered, due)
     stats.satisfied = Rate(stats.ratings[4] + stats.ratings[5], stats.rating_count)
+    team_condition = [C.c.team_id == team_id] if team_id is not None else []
+    rounds_from = R.join(C, C.c.id == R.c.complaint_id) if team_id is not None else R  # the ticket for its team
     skipped = (
         select(func.count()).select_from(rounds_from)
         .where(R.c.status == "skipped", R.c.opened_at >= start, R.c.opened_at < as_of, *team_condition)

@@ -19,8 +19,8 @@ from sqlalchemy import text as sql
 from sqlmodel import select
 
 from models.db import alembic_config, upgrade, writing
-from models.tables import Complaint, ComplaintCreate, Team
-from services import handling, lifecycle, report, report_figures, rollup
+from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintCreate, Team
+from services import handling, lifecycle, report, report_figures, rollup, satisfaction
 from services.domain import Status
 from services.lifecycle import Actor
 from services.stats import compare, month_stats
@@ -106,6 +106,18 @@ async def move(sessions, ticket: Complaint, to: Status, at: datetime) -> None:
             await session.commit()
 
 
+async def rate(sessions, ticket: Complaint, rating: int, at: datetime) -> None:
+    """The resident answers the open callback round of ``ticket``."""
+    async with sessions() as session:
+        async with writing(session):
+            row = await session.get(Complaint, ticket.id)
+            round_ = (await session.exec(select(CallbackRound).where(
+                CallbackRound.complaint_id == ticket.id, CallbackRound.status == "open"))).one()
+            assert await satisfaction.settle_round(session, row, round_.id, rating, actor=Actor.system(), now=at,
+                                                   sla=SLA)
+            await session.commit()
+
+
 @pytest.fixture
 async def people(sessions):
     return {"supervisor": await bound(sessions, "王主管", "supervisor", "engineering", 9101),
@@ -136,14 +148,26 @@ async def test_rollup_follows_every_use_case(sessions, classifier, people):
         await handling.accept(session, e.id, worker, now=later)
     await check(sessions, now=later + timedelta(hours=2))
 
-    async with sessions() as session:  # a Ⅲ ticket resolved, reopened, accepted and resolved again, closed
-        await handling.resolve(session, e.id, worker, "已修好", policy=POLICY, now=later + timedelta(hours=5))
-    await move(sessions, e, Status.REOPENED, later + timedelta(days=1))
-    await check(sessions, now=later + timedelta(days=1, hours=1))
+    # a Ⅲ ticket resolved, rated "not solved" on the callback (reopened), accepted and resolved
+    # again, rated 5 (closed)
     async with sessions() as session:
-        await handling.accept(session, e.id, worker, now=later + timedelta(days=1, hours=2))
+        await handling.resolve(session, e.id, worker, "已修好", policy=POLICY, now=later + timedelta(hours=5))
+    await check(sessions, now=later + timedelta(days=3))
+    await rate(sessions, e, 0, later + timedelta(days=3))
+    await check(sessions, now=later + timedelta(days=3, hours=1))
+    async with sessions() as session:
+        await handling.accept(session, e.id, worker, now=later + timedelta(days=3, hours=2))
         await handling.resolve(session, e.id, worker, "再次修好", policy=POLICY, now=later + timedelta(days=9))
-    await move(sessions, e, Status.CLOSED, later + timedelta(days=10))
+    await check(sessions, now=end_of_month)
+    async with sessions() as session:  # the next prompt moved to another day (as the callback slots do)
+        async with writing(session):
+            attempt = (await session.exec(select(CallbackAttempt).where(
+                CallbackAttempt.complaint_id == e.id, CallbackAttempt.state == "pending"))).one()
+            attempt.due_at += timedelta(days=2)
+            session.add(attempt)
+            await session.commit()
+    await check(sessions, now=end_of_month)
+    await rate(sessions, e, 5, later + timedelta(days=13))
     await check(sessions, now=end_of_month)
 
     async with sessions() as session:  # reassigned to a colleague, then to another team
@@ -183,6 +207,9 @@ async def test_rollup_follows_every_use_case(sessions, classifier, people):
         totals = (await raw(session, "SELECT SUM(n), SUM(reopen_events) FROM report_day_ticket")).one()
         count = (await raw(session, "SELECT COUNT(*), SUM(reopens) FROM complaint")).one()
         assert (int(totals[0]), int(totals[1])) == (int(count[0]), int(count[1])) == (8, 1)
+        rounds = (await raw(session, "SELECT status, rating, SUM(n) FROM report_day_round GROUP BY status, rating "
+                                     "HAVING SUM(n) <> 0 ORDER BY status, rating")).all()
+        assert [tuple(r) for r in rounds] == [("answered", 0, 1), ("answered", 5, 1)]
 
 
 async def test_building_rule_changed_counts_buildings_from_the_tickets(sessions, classifier):

@@ -63,6 +63,96 @@ WATCHED = ("created_at", "team_id", "assignee_id", "location", "category", "seve
            "major", "respond_by", "accepted_at", "resolve_by", "first_resolved_at", "resolved_at", "reopens")
 
 
+# Callback rounds (回访) by the day their first attempt falls due, with the ticket's team and
+# assignee, the round's status and rating (-1: none): the callback rate, the ratings and the
+# ratings per person. Kept by triggers on callback_attempt (a first attempt written, moved,
+# deleted), callback_round (status, rating) and complaint (team, assignee).
+ROUND_KEYS = ("day", "team_id", "assignee_id", "status", "rating")
+
+
+def _day_of(dialect, moment: str) -> str:
+    shift = f"{DAY_OFFSET_MINUTES} minutes"
+    if dialect.name == "postgresql":
+        return f"CAST(({moment} AT TIME ZONE 'UTC') + interval '{shift}' AS date)"
+    return f"date({moment}, '+{shift}')"
+
+
+def round_sql(dialect, sign: str, *, due: str, team: str, assignee: str, status: str, rating: str, source: str,
+              where: str) -> str:
+    """Add (sign "") or take out ("-") the rounds selected by ``source`` / ``where``."""
+    keys = (_day_of(dialect, due), f"COALESCE({team}, 0)", f"COALESCE({assignee}, 0)", status,
+            f"COALESCE({rating}, -1)")
+    target = "report_day_round." if dialect.name == "postgresql" else ""
+    return (f"INSERT INTO report_day_round ({', '.join(ROUND_KEYS)}, n) "
+            f"SELECT {', '.join(keys)}, {sign}COUNT(*) FROM {source} WHERE {where} "
+            f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} "
+            f"ON CONFLICT ({', '.join(ROUND_KEYS)}) DO UPDATE SET n = {target}n + excluded.n")
+
+
+def round_statements(dialect) -> dict[str, list[str]]:
+    """The trigger bodies: on an attempt (NEW/OLD), a round, a ticket."""
+    def for_attempt(row: str, sign: str) -> str:
+        return round_sql(dialect, sign, due=f"{row}.due_at", team="c.team_id", assignee="c.assignee_id",
+                         status="r.status", rating="r.rating",
+                         source="callback_round r JOIN complaint c ON c.id = r.complaint_id",
+                         where=f"r.id = {row}.round_id")
+
+    def for_round(row: str, sign: str) -> str:
+        return round_sql(dialect, sign, due="a.due_at", team="c.team_id", assignee="c.assignee_id",
+                         status=f"{row}.status", rating=f"{row}.rating",
+                         source="callback_attempt a JOIN complaint c ON c.id = a.complaint_id",
+                         where=f"a.round_id = {row}.id AND a.attempt_no = 1")
+
+    def for_ticket(row: str, sign: str) -> str:
+        return round_sql(dialect, sign, due="a.due_at", team=f"{row}.team_id", assignee=f"{row}.assignee_id",
+                         status="r.status", rating="r.rating",
+                         source="callback_round r JOIN callback_attempt a ON a.round_id = r.id AND a.attempt_no = 1",
+                         where=f"r.complaint_id = {row}.id")
+
+    return {"attempt_insert": [for_attempt("NEW", "")],
+            "attempt_update": [for_attempt("OLD", "-"), for_attempt("NEW", "")],
+            "attempt_delete": [for_attempt("OLD", "-")],
+            "round_update": [for_round("OLD", "-"), for_round("NEW", "")],
+            "ticket_update": [for_ticket("OLD", "-"), for_ticket("NEW", "")]}
+
+
+ROUND_BACKFILL = """INSERT INTO report_day_round (day, team_id, assignee_id, status, rating, n)
+SELECT {day}, COALESCE(c.team_id, 0), COALESCE(c.assignee_id, 0), r.status, COALESCE(r.rating, -1), COUNT(*)
+FROM callback_attempt a JOIN callback_round r ON r.id = a.round_id JOIN complaint c ON c.id = r.complaint_id
+WHERE a.attempt_no = 1 GROUP BY 1, 2, 3, 4, 5"""
+
+
+def _round_triggers(dialect) -> None:
+    body = round_statements(dialect)
+    pg = dialect.name == "postgresql"
+    # (name, table, event, condition, statements)
+    triggers = [
+        ("report_round_attempt_insert", "callback_attempt", "INSERT", "NEW.attempt_no = 1", body["attempt_insert"]),
+        ("report_round_attempt_update", "callback_attempt", "UPDATE OF due_at",
+         "NEW.attempt_no = 1 AND OLD.attempt_no = 1 AND OLD.due_at {ne} NEW.due_at", body["attempt_update"]),
+        ("report_round_attempt_delete", "callback_attempt", "DELETE", "OLD.attempt_no = 1", body["attempt_delete"]),
+        ("report_round_status", "callback_round", "UPDATE OF status, rating",
+         "OLD.status {ne} NEW.status OR OLD.rating {ne} NEW.rating", body["round_update"]),
+        ("report_round_ticket", "complaint", "UPDATE OF team_id, assignee_id",
+         "OLD.team_id {ne} NEW.team_id OR OLD.assignee_id {ne} NEW.assignee_id", body["ticket_update"]),
+    ]
+    ne = "IS DISTINCT FROM" if pg else "IS NOT"
+    for name, table, event, condition, statements in triggers:
+        condition = condition.format(ne=ne)
+        if pg:
+            op.execute(f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  "
+                       + ";\n  ".join(statements) + ";\n  RETURN NULL;\nEND\n$$")
+            op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW WHEN ({condition}) "
+                       f"EXECUTE FUNCTION {name}()")
+        else:
+            op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} WHEN {condition} BEGIN\n  "
+                       + ";\n  ".join(statements) + ";\nEND")
+
+
+ROUND_TRIGGERS = ("report_round_attempt_insert", "report_round_attempt_update", "report_round_attempt_delete",
+                  "report_round_status", "report_round_ticket")
+
+
 def building_sql(dialect, row: str) -> str:
     """The building of ``<row>.location`` as SQL text (``services.stats.building_expr`` compiled)."""
     from services.stats import building_expr
@@ -146,6 +236,11 @@ def _create_tables() -> None:
         columns += [sa.Column(m, sa.Float() if m == "res_seconds" else sa.Integer(), nullable=False,
                               server_default="0") for m in MEASURES]
         op.create_table(table, *columns, sa.PrimaryKeyConstraint("day", *keys, name=f"pk_{table}"))
+    op.create_table("report_day_round", sa.Column("day", sa.Date(), nullable=False),
+                    sa.Column("team_id", sa.Integer(), nullable=False), sa.Column("assignee_id", sa.Integer(), nullable=False),
+                    sa.Column("status", sa.String(16), nullable=False), sa.Column("rating", sa.Integer(), nullable=False),
+                    sa.Column("n", sa.Integer(), nullable=False, server_default="0"),
+                    sa.PrimaryKeyConstraint(*ROUND_KEYS, name="pk_report_day_round"))
     op.create_table("report_rollup_meta", sa.Column("name", sa.String(32), primary_key=True),
                     sa.Column("value", sa.Text(), nullable=False))
 
@@ -166,6 +261,8 @@ def upgrade() -> None:
                     postgresql_include=keys + ["first_resolved_at", "resolved_at"])
     for table in TABLES:
         op.execute(backfill_sql(dialect, table))
+    op.execute(ROUND_BACKFILL.format(day=_day_of(dialect, "a.due_at")))
+    _round_triggers(dialect)
     op.execute(sa.text("INSERT INTO report_rollup_meta (name, value) VALUES ('building', :v), ('day_offset', :o)")
                .bindparams(v=building_sql(dialect, "NEW"), o=str(DAY_OFFSET_MINUTES)))
     if dialect.name == "postgresql":
@@ -197,7 +294,13 @@ $$""")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    pg = op.get_bind().dialect.name == "postgresql"
+    for name, table in zip(ROUND_TRIGGERS, ("callback_attempt",) * 3 + ("callback_round", "complaint"), strict=True):
+        op.execute(f"DROP TRIGGER IF EXISTS {name}" + (f" ON {table}" if pg else ""))
+        if pg:
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.drop_table("report_day_round")
+    if pg:
         op.execute("DROP TRIGGER IF EXISTS complaint_rollup_row ON complaint")
         op.execute("DROP TRIGGER IF EXISTS complaint_rollup_update ON complaint")
         op.execute("DROP FUNCTION IF EXISTS huifang_report_rollup()")
