@@ -246,26 +246,42 @@ def _month_sql(team: bool) -> str:
     return "c.created_at >= :start AND c.created_at < :end" + (" AND c.team_id = :team" if team else "")
 
 
-async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int = 3) -> list[Matter]:
+async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int = 3, *,
+                            rollup: bool = True) -> list[Matter]:
     """The month's top matters: counted over the primary keywords (PostgreSQL: a generated column,
-    from the index alone), then the chosen matters' shared keywords (PostgreSQL: the generated
-    ``matter_others``; SQLite: their tickets' keywords expanded) and latest example tickets."""
+    summed per day in ``report_day_matter`` when the month is whole roll-up days, else read from its
+    index), then the chosen matters' shared keywords (PostgreSQL: ``report_day_matter_other`` or the
+    generated ``matter_others``; SQLite: their tickets' keywords expanded) and latest example tickets."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     dialect = dialect if dialect in _PRIMARY_SQL else "sqlite"
     primary, month = _PRIMARY_SQL[dialect], _month_sql(stats.team_id is not None)
     params: dict = {"start": stats.start, "end": stats.end}
     if stats.team_id is not None:
         params["team"] = stats.team_id
+    days = None
+    if rollup and dialect == "postgresql":
+        offset = await rollup_sums.rollup_frame(session, "matter")
+        whole = rollup_sums.whole_days(stats.start, stats.end, offset) if offset is not None else None
+        if whole == (stats.start, stats.end):  # no hours outside the roll-up's days
+            params["d0"], params["d1"] = rollup_sums.day_of(stats.start, offset), rollup_sums.day_of(stats.end, offset)
+            days = "day >= :d0 AND day < :d1" + (" AND team_id = :team" if stats.team_id is not None else "")
 
     def statement(sql: str):
-        return text(sql).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
+        return text(sql).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("start", "end")
+                                      if f":{name}" in sql))
 
     conn = await session.connection()
-    top = (await conn.execute(statement(f"""
+    if days:
+        top_sql = f"""
+SELECT category, term, SUM(n) AS n FROM report_day_matter WHERE {days}
+GROUP BY category, term HAVING SUM(n) > 0 ORDER BY n DESC, category, term LIMIT :limit"""
+    else:
+        top_sql = f"""
 SELECT category, term, COUNT(*) AS n
 FROM (SELECT c.category AS category, {primary} AS term FROM complaint c WHERE {month}) AS m
 WHERE term IS NOT NULL
-GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""), {**params, "limit": limit})).all()
+GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""
+    top = (await conn.execute(statement(top_sql), {**params, "limit": limit})).all()
     if not top:
         return []
     # Then for the chosen matters only: shared keywords (the ticket's other category keywords of
@@ -273,7 +289,12 @@ GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""), {**par
     chosen = " OR ".join(f"(c.category = :c{i} AND {primary} = :t{i})" for i in range(len(top)))
     for i, (category, term, _) in enumerate(top):
         params[f"c{i}"], params[f"t{i}"] = category, term
-    if dialect == "postgresql":  # the other keywords are kept too (matter_others), in the same index
+    if days:
+        pairs = " OR ".join(f"(category = :c{i} AND term = :t{i})" for i in range(len(top)))
+        shared_sql = f"""
+SELECT category, term, other, SUM(n) AS n FROM report_day_matter_other WHERE {days} AND ({pairs})
+GROUP BY category, term, other HAVING SUM(n) >= 2"""
+    elif dialect == "postgresql":  # the other keywords are kept too (matter_others), in the same index
         shared_sql = f"""
 SELECT c.category, c.matter_term AS term, o.term AS other, COUNT(*) AS n
 FROM complaint c CROSS JOIN LATERAL unnest(c.matter_others) AS o(term)

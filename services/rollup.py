@@ -178,7 +178,7 @@ def _team(column, team_id: int | None) -> list:
     return [] if team_id is None else [column == team_id]
 
 
-def _whole_days(start: datetime, end: datetime, offset: timedelta) -> tuple[datetime, datetime] | None:
+def whole_days(start: datetime, end: datetime, offset: timedelta) -> tuple[datetime, datetime] | None:
     """The roll-up days (days of UTC + ``offset``) inside ``[start, end)`` as UTC instants
     ``[first day's start, last day's end)``, or None."""
     first = datetime.combine((start + offset).date(), time(), UTC) - offset
@@ -188,7 +188,7 @@ def _whole_days(start: datetime, end: datetime, offset: timedelta) -> tuple[date
     return (first, last) if first < last else None
 
 
-def _day(moment: datetime, offset: timedelta):
+def day_of(moment: datetime, offset: timedelta):
     """The roll-up day that starts at ``moment``."""
     return (moment.astimezone(UTC) + offset).date()
 
@@ -221,7 +221,7 @@ async def month_sums(session: AsyncSession, stats: MonthStats, grain: str, *,
     keys = GRAINS[grain]
     start, end, team_id, as_of = stats.start, stats.end, stats.team_id, stats.as_of
     offset = await rollup_frame(session, grain) if rollup else None
-    days = _whole_days(start, end, offset) if offset is not None else None
+    days = whole_days(start, end, offset) if offset is not None else None
     key_columns = _key_columns(grain)
     out: dict[tuple, Sums] = {}
 
@@ -240,7 +240,7 @@ async def month_sums(session: AsyncSession, stats: MonthStats, grain: str, *,
         # the whole days, from the roll-up
         table = TABLES[grain]
         rolled = (select(*(table.c[k] for k in keys), *(func.sum(table.c[m]).label(m) for m in MEASURES))
-                  .where(table.c.day >= _day(first, offset), table.c.day < _day(last, offset),
+                  .where(table.c.day >= day_of(first, offset), table.c.day < day_of(last, offset),
                          *_team(table.c.team_id, team_id))
                   .group_by(*(table.c[k] for k in keys)))
         _collect(out, await run(session, rolled), keys)
@@ -281,11 +281,11 @@ async def daily_counts(session: AsyncSession, stats: MonthStats, days: list[tupl
         return None
     table = TABLES["ticket"]
     query = (select(table.c.day, func.sum(table.c.n))
-             .where(table.c.day >= _day(starts[0], offset), table.c.day < _day(stats.end, offset),
+             .where(table.c.day >= day_of(starts[0], offset), table.c.day < day_of(stats.end, offset),
                     *_team(table.c.team_id, stats.team_id))
              .group_by(table.c.day))
     counts = {day: int(n or 0) for day, n in (await run(session, query)).all()}
-    return [counts.get(_day(utc_start, offset), 0) for _, utc_start in days]
+    return [counts.get(day_of(utc_start, offset), 0) for _, utc_start in days]
 
 
 ROUNDS = Table("report_day_round", _metadata, Column("day", Date), Column("team_id", Integer),
@@ -301,7 +301,7 @@ async def round_counts(session: AsyncSession, stats: MonthStats, *, rollup: bool
 
     start, as_of, team_id = stats.start, stats.as_of, stats.team_id
     offset = await rollup_frame(session, "round") if rollup else None
-    days = _whole_days(start, as_of, offset) if offset is not None else None
+    days = whole_days(start, as_of, offset) if offset is not None else None
     ranges = [(start, as_of)] if days is None else [r for r in ((start, days[0]), (days[1], as_of)) if r[0] < r[1]]
     out: dict[tuple, int] = {}
 
@@ -321,7 +321,7 @@ async def round_counts(session: AsyncSession, stats: MonthStats, *, rollup: bool
         add((await run(session, direct)).all())
     if days is not None:
         rolled = (select(ROUNDS.c.assignee_id, ROUNDS.c.status, ROUNDS.c.rating, func.sum(ROUNDS.c.n))
-                  .where(ROUNDS.c.day >= _day(days[0], offset), ROUNDS.c.day < _day(days[1], offset),
+                  .where(ROUNDS.c.day >= day_of(days[0], offset), ROUNDS.c.day < day_of(days[1], offset),
                          *_team(ROUNDS.c.team_id, team_id))
                   .group_by(ROUNDS.c.assignee_id, ROUNDS.c.status, ROUNDS.c.rating))
         add((await run(session, rolled)).all())

@@ -71,6 +71,8 @@ async def check(sessions, *, now: datetime, team_id: int | None = None) -> None:
                 assert await report.by_staff(session, current) == await report.by_staff(session, current, rollup=False)
                 same_figures(await report_figures.month_figures(session, current),
                              await report_figures.month_figures(session, slow[0], rollup=False))
+                assert await report.recurring_matters(session, current, limit=5) == await report.recurring_matters(
+                    session, current, limit=5, rollup=False)
                 assert await report.daily_intake(session, current, tz) == await report.daily_intake(
                     session, current, tz, rollup=False)
                 for grain in rollup.GRAINS:

@@ -153,6 +153,62 @@ ROUND_TRIGGERS = ("report_round_attempt_insert", "report_round_attempt_update", 
                   "report_round_status", "report_round_ticket")
 
 
+# 重复问题TOP3 (PostgreSQL, where the primary keyword and the other keywords are generated columns,
+# migration 0016): tickets per (day, team, category, primary keyword), and per other keyword of the
+# same tickets. SQLite computes the matters at report time.
+MATTER_STATEMENTS = """
+  IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.matter_term IS NOT NULL THEN
+    INSERT INTO report_day_matter (day, team_id, category, term, n)
+    VALUES ({old_day}, COALESCE(OLD.team_id, 0), OLD.category, OLD.matter_term, -1)
+    ON CONFLICT (day, team_id, category, term) DO UPDATE SET n = report_day_matter.n + excluded.n;
+    INSERT INTO report_day_matter_other (day, team_id, category, term, other, n)
+    SELECT {old_day}, COALESCE(OLD.team_id, 0), OLD.category, OLD.matter_term, o.term, -COUNT(*)
+    FROM unnest(OLD.matter_others) AS o(term) GROUP BY o.term
+    ON CONFLICT (day, team_id, category, term, other) DO UPDATE SET n = report_day_matter_other.n + excluded.n;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.matter_term IS NOT NULL THEN
+    INSERT INTO report_day_matter (day, team_id, category, term, n)
+    VALUES ({new_day}, COALESCE(NEW.team_id, 0), NEW.category, NEW.matter_term, 1)
+    ON CONFLICT (day, team_id, category, term) DO UPDATE SET n = report_day_matter.n + excluded.n;
+    INSERT INTO report_day_matter_other (day, team_id, category, term, other, n)
+    SELECT {new_day}, COALESCE(NEW.team_id, 0), NEW.category, NEW.matter_term, o.term, COUNT(*)
+    FROM unnest(NEW.matter_others) AS o(term) GROUP BY o.term
+    ON CONFLICT (day, team_id, category, term, other) DO UPDATE SET n = report_day_matter_other.n + excluded.n;
+  END IF;"""
+MATTER_BACKFILL = (
+    """INSERT INTO report_day_matter (day, team_id, category, term, n)
+SELECT {day}, COALESCE(c.team_id, 0), c.category, c.matter_term, COUNT(*) FROM complaint c
+WHERE c.matter_term IS NOT NULL GROUP BY 1, 2, 3, 4""",
+    """INSERT INTO report_day_matter_other (day, team_id, category, term, other, n)
+SELECT {day}, COALESCE(c.team_id, 0), c.category, c.matter_term, o.term, COUNT(*)
+FROM complaint c CROSS JOIN LATERAL unnest(c.matter_others) AS o(term)
+WHERE c.matter_term IS NOT NULL GROUP BY 1, 2, 3, 4, 5""")
+
+
+def _matter_rollup(dialect) -> None:
+    op.create_table("report_day_matter", sa.Column("day", sa.Date(), nullable=False),
+                    sa.Column("team_id", sa.Integer(), nullable=False), sa.Column("category", sa.String(16), nullable=False),
+                    sa.Column("term", sa.Text(), nullable=False), sa.Column("n", sa.Integer(), nullable=False),
+                    sa.PrimaryKeyConstraint("day", "team_id", "category", "term", name="pk_report_day_matter"))
+    op.create_table("report_day_matter_other", sa.Column("day", sa.Date(), nullable=False),
+                    sa.Column("team_id", sa.Integer(), nullable=False), sa.Column("category", sa.String(16), nullable=False),
+                    sa.Column("term", sa.Text(), nullable=False), sa.Column("other", sa.Text(), nullable=False),
+                    sa.Column("n", sa.Integer(), nullable=False),
+                    sa.PrimaryKeyConstraint("day", "team_id", "category", "term", "other",
+                                            name="pk_report_day_matter_other"))
+    for statement in MATTER_BACKFILL:
+        op.execute(statement.format(day=_day_of(dialect, "c.created_at")))
+    body = MATTER_STATEMENTS.format(old_day=_day_of(dialect, "OLD.created_at"), new_day=_day_of(dialect, "NEW.created_at"))
+    op.execute(f"CREATE OR REPLACE FUNCTION report_matter_rollup() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN{body}\n"
+               f"  RETURN NULL;\nEND\n$$")
+    op.execute("CREATE TRIGGER report_matter_row AFTER INSERT OR DELETE ON complaint FOR EACH ROW "
+               "EXECUTE FUNCTION report_matter_rollup()")
+    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}"
+                          for c in ("matter_term", "matter_others", "created_at", "team_id", "category"))
+    op.execute("CREATE TRIGGER report_matter_update AFTER UPDATE OF keywords, category, created_at, team_id "
+               f"ON complaint FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION report_matter_rollup()")
+
+
 def building_sql(dialect, row: str) -> str:
     """The building of ``<row>.location`` as SQL text (``services.stats.building_expr`` compiled)."""
     from services.stats import building_expr
@@ -284,6 +340,7 @@ $$""")
                    "FOR EACH ROW EXECUTE FUNCTION huifang_report_rollup()")
         op.execute(f"CREATE TRIGGER complaint_rollup_update AFTER UPDATE OF {', '.join(WATCHED)} ON complaint "
                    f"FOR EACH ROW WHEN ({_changed(dialect)}) EXECUTE FUNCTION huifang_report_rollup()")
+        _matter_rollup(dialect)
         return
     add = ";\n  ".join(upsert_sql(dialect, t, "NEW", "") for t in TABLES)
     remove = ";\n  ".join(upsert_sql(dialect, t, "OLD", "-") for t in TABLES)
@@ -301,6 +358,11 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     op.drop_table("report_day_round")
     if pg:
+        op.execute("DROP TRIGGER IF EXISTS report_matter_row ON complaint")
+        op.execute("DROP TRIGGER IF EXISTS report_matter_update ON complaint")
+        op.execute("DROP FUNCTION IF EXISTS report_matter_rollup()")
+        op.drop_table("report_day_matter_other")
+        op.drop_table("report_day_matter")
         op.execute("DROP TRIGGER IF EXISTS complaint_rollup_row ON complaint")
         op.execute("DROP TRIGGER IF EXISTS complaint_rollup_update ON complaint")
         op.execute("DROP FUNCTION IF EXISTS huifang_report_rollup()")
