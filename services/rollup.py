@@ -193,13 +193,11 @@ def day_of(moment: datetime, offset: timedelta):
     return (moment.astimezone(UTC) + offset).date()
 
 
-def _collect(out: dict, rows, keys: tuple[str, ...], sign: int = 1) -> None:
+def _collect(out: dict, rows, keys: tuple[str, ...]) -> None:
+    """Add each row's measures to ``out[key]``."""
     for row in rows.mappings():
         key = tuple(row[k] for k in keys)
-        values = {name: row[name] for name in SUM_FIELDS if name in row}
-        if sign < 0:
-            values = {name: -value for name, value in values.items() if value}
-        out.setdefault(key, Sums()).add(values)
+        out.setdefault(key, Sums()).add({name: row[name] for name in SUM_FIELDS if name in row})
 
 
 async def rollup_frame(session: AsyncSession, grain: str) -> timedelta | None:
