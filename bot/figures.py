@@ -131,5 +131,5 @@ def render_more_figures(figures) -> str:
     if figures.majors:
         owned = joined(_("stats.more.major_item", number=escape(m.number), owner=escape(m.owner or "—"))
                        for m in figures.majors[:5])
-        lines.append(_("stats.more.majors", n=len(figures.majors), items=owned))
+        lines.append(_("stats.more.majors", n=max(figures.major_count, len(figures.majors)), items=owned))
     return "\n".join(lines)

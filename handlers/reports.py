@@ -58,7 +58,7 @@ async def stats_command(message: Message, command: CommandObject, session: Async
                  invalid_before=previous.invalid)
     from services import report_figures  # the seeds' figures: by kind and channel, resolution time, reopen rate
 
-    more = render_more_figures(await report_figures.month_figures(session, current))
+    more = render_more_figures(await report_figures.month_figures(session, current, majors_limit=5))
     await message.answer(render_stats_text(current, previous) + "\n" + validity + "\n" + more)
 
 

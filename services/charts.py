@@ -85,7 +85,8 @@ def _figure(title: str):
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    # zlib level 1: a few percent larger than the default level, a third of the encoding time
+    fig.savefig(path, format="png", pil_kwargs={"compress_level": 1})
     return path
 
 

@@ -25,10 +25,13 @@ numbers; rates as fractions with the ``0.0%`` format), named here as in Simplifi
   every ticket of the month, same columns, streamed through a server-side cursor, UTF-8 with BOM);
 - 图表: the three charts, embedded.
 
-Figures are GROUP BY queries over the month's tickets alone: first resolution and reopens are
-columns kept by a trigger on the event log (``services.stats.resolution_subquery``), so no query
-joins the events. Only the ticket list streams rows. The workbook is written in
-openpyxl's write-only mode so memory stays flat for large months.
+The summary, the breakdowns by category, building and person and the special figures are sums
+read from the per-day roll-up kept by triggers (``services.rollup``, migration 0017): a few
+thousand rows for a month of a million tickets, plus the hours of the month outside whole UTC days
+and the tickets whose deadline is still ahead, counted from the tickets. The majors sheet keeps the
+first ``MAJOR_ROWS`` (the CSV marks every major). The charts are drawn in a thread while the
+database answers. Only the ticket list streams rows. The workbook is written in openpyxl's
+write-only mode so memory stays flat for large months.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.tables import Staff, Team
 from models.types import UTCDateTime, utcnow
 from services import charts, report_figures, review
+from services import rollup as rollup_sums
 from services.domain import Category, Kind, Severity, Status
 from services.stats import (
     C,
@@ -61,11 +65,9 @@ from services.stats import (
     Rate,
     building_expr,
     compare,
-    count_if,
     month_bounds,
     parse_month,
     resolution_subquery,
-    rounds_due_condition,
     run,
     scope,
     timeliness_columns,
@@ -78,6 +80,7 @@ TICKET_LIST_LIMIT = 10_000  # rows of the list sheet by default (setting ``repor
 EXCEL_ROWS = 1_048_575 - 2  # Excel's row limit, less the header and the note row
 CSV_BATCH = 2000  # rows fetched (server-side cursor) and written per CSV chunk
 BUILDING_ROWS = 300  # the rest is summed into one row
+MAJOR_ROWS = 1000  # rows of the majors sheet (a month with more says so; the CSV marks every major)
 
 PCT = "0.0%"
 PCT_CHANGE = "+0.0%;-0.0%;0.0%"
@@ -116,24 +119,18 @@ class GroupRow:
     others: int = 0  # > 0: the row sums this many smaller buildings
 
 
-async def by_building(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
-    ev = resolution_subquery(stats.start, stats.end, stats.team_id)
-    t = timeliness_columns(ev, stats.as_of)
-    building = building_expr().label("building")
-    query = (
-        select(building, func.count().label("n"),
-               count_if(t["first_resolved"].is_not(None)).label("resolved"),
-               count_if(t["response_due"]), count_if(t["response_ok"]),
-               count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
-               count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
-        .select_from(C)
-        .where(*scope(stats.start, stats.end, stats.team_id))
-        .group_by(building)
-        .order_by(func.count().desc(), building)
-    )
-    rows = [GroupRow(key=r[0], team=None, n=r[1], resolved=r[2], response=Rate(r[4], r[3]),
-                     resolution=Rate(r[6], r[5]), overdue_open=r[7], reopened=r[8])
-            for r in (await run(session, query)).all()]
+def _group_row(key: str, team: str | None, s) -> GroupRow:
+    return GroupRow(key=key, team=team, n=s.n, resolved=s.resolved, response=Rate(s.resp_ok, s.response_due),
+                    resolution=Rate(s.res_ok, s.resolution_due), overdue_open=s.overdue_open, reopened=s.reopened)
+
+
+async def by_building(session: AsyncSession, stats: MonthStats, *, rollup: bool = True) -> list[GroupRow]:
+    """Per building / area (``services.stats.building_expr``), from the roll-up (``services.rollup``)."""
+    merged: dict[str, rollup_sums.Sums] = {}
+    for (_team, building), s in (await rollup_sums.month_sums(session, stats, "building", rollup=rollup)).items():
+        merged.setdefault(building, rollup_sums.Sums()).add({f: getattr(s, f) for f in rollup_sums.SUM_FIELDS})
+    rows = [_group_row(building, None, s) for building, s in merged.items()]
+    rows.sort(key=lambda g: (-g.n, g.key))
     if len(rows) > BUILDING_ROWS:
         rest = rows[BUILDING_ROWS - 1:]
         rows = rows[:BUILDING_ROWS - 1] + [GroupRow(
@@ -145,33 +142,19 @@ async def by_building(session: AsyncSession, stats: MonthStats) -> list[GroupRow
     return rows
 
 
-async def by_staff(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
-    """Per current assignee; ratings are those of the month's callback rounds (see stats)."""
-    ev = resolution_subquery(stats.start, stats.end, stats.team_id)
-    t = timeliness_columns(ev, stats.as_of)
+async def by_staff(session: AsyncSession, stats: MonthStats, *, rollup: bool = True) -> list[GroupRow]:
+    """Per current assignee (from the roll-up); ratings are those of the month's callback rounds (see stats)."""
     S, T = Staff.__table__, Team.__table__
-    query = (
-        select(C.c.assignee_id, func.count().label("n"),
-               count_if(t["first_resolved"].is_not(None)),
-               count_if(t["response_due"]), count_if(t["response_ok"]),
-               count_if(t["resolution_due"]), count_if(t["resolution_ok"]),
-               count_if(t["overdue_open"]), count_if(func.coalesce(ev.c.reopens, 0) > 0))
-        .select_from(C)
-        .where(*scope(stats.start, stats.end, stats.team_id))
-        .group_by(C.c.assignee_id)
-    )
-    counts = {r[0]: r for r in (await run(session, query)).all()}
-    team_condition = [C.c.team_id == stats.team_id] if stats.team_id is not None else []
-    rating_value = case((R.c.rating == 0, 1), else_=R.c.rating)
-    ratings_query = (
-        select(C.c.assignee_id, func.count(), func.avg(rating_value))
-        .select_from(R.join(C, C.c.id == R.c.complaint_id))
-        .where(rounds_due_condition(stats.start, stats.as_of), R.c.status == "answered",
-               R.c.rating.is_not(None), *team_condition)
-        .group_by(C.c.assignee_id)
-    )
-    ratings = {r[0]: (int(r[1]), float(r[2]) if r[2] is not None else None)
-               for r in (await run(session, ratings_query)).all()}
+    counts: dict[int | None, rollup_sums.Sums] = {}
+    for (_team, staff_id), s in (await rollup_sums.month_sums(session, stats, "staff", rollup=rollup)).items():
+        counts.setdefault(staff_id, rollup_sums.Sums()).add({f: getattr(s, f) for f in rollup_sums.SUM_FIELDS})
+    totals: dict[int | None, list[int]] = {}  # answered rounds with a rating: [count, sum] ("not solved" = 1)
+    for (staff_id, status, rating), n in (await rollup_sums.round_counts(session, stats, rollup=rollup)).items():
+        if status == "answered" and rating is not None:
+            total = totals.setdefault(staff_id, [0, 0])
+            total[0] += n
+            total[1] += n * (1 if rating == 0 else rating)
+    ratings = {staff_id: (n, value / n) for staff_id, (n, value) in totals.items()}
     ids = [i for i in set(counts) | set(ratings) if i is not None]
     names: dict[int, tuple[str, str | None]] = {}
     if ids:
@@ -180,12 +163,11 @@ async def by_staff(session: AsyncSession, stats: MonthStats) -> list[GroupRow]:
         names = {r[0]: (r[1], r[2]) for r in (await run(session, name_query)).all()}
     rows = []
     for staff_id in sorted(set(counts) | set(ratings), key=lambda i: (i is None, i or 0)):
-        r = counts.get(staff_id) or (staff_id, 0, 0, 0, 0, 0, 0, 0, 0)
         name, team = names.get(staff_id, ("" if staff_id is None else f"#{staff_id}", None))
         n_ratings, avg = ratings.get(staff_id, (0, None))
-        rows.append(GroupRow(key=name, team=team, n=r[1], resolved=r[2], response=Rate(r[4], r[3]),
-                             resolution=Rate(r[6], r[5]), overdue_open=r[7], reopened=r[8],
-                             ratings=n_ratings, rating_avg=avg))
+        row = _group_row(name, team, counts.get(staff_id) or rollup_sums.Sums())
+        row.ratings, row.rating_avg = n_ratings, avg
+        rows.append(row)
     rows.sort(key=lambda g: (g.key == "", -g.n, g.key))
     return rows
 
@@ -205,9 +187,14 @@ def local_days(month: str, tz: ZoneInfo) -> list[tuple[date, datetime]]:
     return days
 
 
-async def daily_intake(session: AsyncSession, stats: MonthStats, tz: ZoneInfo) -> list[tuple[date, int]]:
-    """Tickets per local day: a CASE over the days' UTC bounds computed in Python, grouped in SQL."""
+async def daily_intake(session: AsyncSession, stats: MonthStats, tz: ZoneInfo, *,
+                       rollup: bool = True) -> list[tuple[date, int]]:
+    """Tickets per local day: from the roll-up when its days are the local days (Asia/Shanghai),
+    else a CASE over the days' UTC bounds computed in Python, grouped in SQL."""
     days = local_days(stats.month, tz)
+    counts = await rollup_sums.daily_counts(session, stats, days) if rollup else None
+    if counts is not None:
+        return [(day, n) for (day, _), n in zip(days, counts, strict=True)]
     index = case(*[(C.c.created_at < utc_start, i) for i, (_, utc_start) in enumerate(days[1:])],
                  else_=len(days) - 1).label("day")
     query = (select(index, func.count()).where(*scope(stats.start, stats.end, stats.team_id))
@@ -259,26 +246,42 @@ def _month_sql(team: bool) -> str:
     return "c.created_at >= :start AND c.created_at < :end" + (" AND c.team_id = :team" if team else "")
 
 
-async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int = 3) -> list[Matter]:
+async def recurring_matters(session: AsyncSession, stats: MonthStats, limit: int = 3, *,
+                            rollup: bool = True) -> list[Matter]:
     """The month's top matters: counted over the primary keywords (PostgreSQL: a generated column,
-    from the index alone), then the chosen matters' shared keywords (PostgreSQL: the generated
-    ``matter_others``; SQLite: their tickets' keywords expanded) and latest example tickets."""
+    summed per day in ``report_day_matter`` when the month is whole roll-up days, else read from its
+    index), then the chosen matters' shared keywords (PostgreSQL: ``report_day_matter_other`` or the
+    generated ``matter_others``; SQLite: their tickets' keywords expanded) and latest example tickets."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     dialect = dialect if dialect in _PRIMARY_SQL else "sqlite"
     primary, month = _PRIMARY_SQL[dialect], _month_sql(stats.team_id is not None)
     params: dict = {"start": stats.start, "end": stats.end}
     if stats.team_id is not None:
         params["team"] = stats.team_id
+    days = None
+    if rollup and dialect == "postgresql":
+        offset = await rollup_sums.rollup_frame(session, "matter")
+        whole = rollup_sums.whole_days(stats.start, stats.end, offset) if offset is not None else None
+        if whole == (stats.start, stats.end):  # no hours outside the roll-up's days
+            params["d0"], params["d1"] = rollup_sums.day_of(stats.start, offset), rollup_sums.day_of(stats.end, offset)
+            days = "day >= :d0 AND day < :d1" + (" AND team_id = :team" if stats.team_id is not None else "")
 
     def statement(sql: str):
-        return text(sql).bindparams(bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
+        return text(sql).bindparams(*(bindparam(name, type_=UTCDateTime()) for name in ("start", "end")
+                                      if f":{name}" in sql))
 
     conn = await session.connection()
-    top = (await conn.execute(statement(f"""
+    if days:
+        top_sql = f"""
+SELECT category, term, SUM(n) AS n FROM report_day_matter WHERE {days}
+GROUP BY category, term HAVING SUM(n) > 0 ORDER BY n DESC, category, term LIMIT :limit"""
+    else:
+        top_sql = f"""
 SELECT category, term, COUNT(*) AS n
 FROM (SELECT c.category AS category, {primary} AS term FROM complaint c WHERE {month}) AS m
 WHERE term IS NOT NULL
-GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""), {**params, "limit": limit})).all()
+GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""
+    top = (await conn.execute(statement(top_sql), {**params, "limit": limit})).all()
     if not top:
         return []
     # Then for the chosen matters only: shared keywords (the ticket's other category keywords of
@@ -286,7 +289,12 @@ GROUP BY category, term ORDER BY n DESC, category, term LIMIT :limit"""), {**par
     chosen = " OR ".join(f"(c.category = :c{i} AND {primary} = :t{i})" for i in range(len(top)))
     for i, (category, term, _) in enumerate(top):
         params[f"c{i}"], params[f"t{i}"] = category, term
-    if dialect == "postgresql":  # the other keywords are kept too (matter_others), in the same index
+    if days:
+        pairs = " OR ".join(f"(category = :c{i} AND term = :t{i})" for i in range(len(top)))
+        shared_sql = f"""
+SELECT category, term, other, SUM(n) AS n FROM report_day_matter_other WHERE {days} AND ({pairs})
+GROUP BY category, term, other HAVING SUM(n) >= 2"""
+    elif dialect == "postgresql":  # the other keywords are kept too (matter_others), in the same index
         shared_sql = f"""
 SELECT c.category, c.matter_term AS term, o.term AS other, COUNT(*) AS n
 FROM complaint c CROSS JOIN LATERAL unnest(c.matter_others) AS o(term)
@@ -673,8 +681,10 @@ def _write_figures(wb: Workbook, w: Words, f: report_figures.Figures) -> None:
                _cell(ws, f"{f.reopen.numerator}/{f.reopen.denominator}")])
 
 
-def _write_majors(wb: Workbook, w: Words, rows: list[report_figures.MajorRow], tz: ZoneInfo) -> None:
-    """重大投诉: the month's majors with their owner and outcome."""
+def _write_majors(wb: Workbook, w: Words, rows: list[report_figures.MajorRow], tz: ZoneInfo,
+                  total: int | None = None) -> None:
+    """重大投诉: the month's majors with their owner and outcome (the first ``MAJOR_ROWS``, then a note
+    row with how many there are and where the others are)."""
     ws = _sheet(wb, w("report.sheet.majors"), [(w(f"report.major.{key}"), width) for key, width in (
         ("number", 18), ("created", 17), ("category", 10), ("location", 24), ("owner", 12), ("reply_by", 17),
         ("replied", 17), ("replied_on_time", 9), ("resolve_by", 17), ("resolved", 17), ("status", 10), ("outcome", 14))])
@@ -697,8 +707,10 @@ def _write_majors(wb: Workbook, w: Words, rows: list[report_figures.MajorRow], t
         outcome = outcomes[None if r.first_resolved is None else bool(r.resolved_on_time)]
         ws.append([r.number, created, categories[r.category], r.location, r.owner or "—", reply_by, replied,
                    yes_no.get(r.replied_on_time, "—"), resolve_by, resolved, statuses[r.status], outcome])
-    if not rows:
+    if not rows and not total:
         ws.append([_cell(ws, "—"), _cell(ws, w("report.major.none"))])
+    elif total is not None and total > len(rows):
+        ws.append([w("report.list_cut", limit=len(rows), total=total), w("report.major.in_csv")])
 
 
 def _write_charts(wb: Workbook, w: Words, paths: list[Path]) -> None:
@@ -777,28 +789,35 @@ async def _no_jit(session: AsyncSession) -> None:
 
 async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: Path, text: Text,
                        team_id: int | None = None, now: datetime | None = None,
-                       ticket_list: bool = True, list_rows: int | None = None) -> ReportFiles:
+                       ticket_list: bool = True, list_rows: int | None = None,
+                       majors_rows: int = MAJOR_ROWS) -> ReportFiles:
     """Write the month's workbook to ``out`` and its charts next to it (``<stem>.category.png`` …).
 
     ``text`` gives the wording (the recipient's language); ``now`` (default: the current time)
     decides whether the month is finished; ``ticket_list=False`` leaves out the ticket list (the
     bench uses it to time the figures alone); ``list_rows`` caps the list sheet (default
-    ``TICKET_LIST_LIMIT``; at most Excel's row limit): the whole list is :func:`ticket_csv`.
+    ``TICKET_LIST_LIMIT``; at most Excel's row limit): the whole list is :func:`ticket_csv`;
+    ``majors_rows`` caps the majors sheet the same way (the CSV marks every major).
     """
     out = Path(out)
     words = Words(text)
     await _no_jit(session)
     current, previous = await compare(session, month=month, tz=tz, team_id=team_id, now=now)
-    buildings = await by_building(session, current)
-    staff_rows = await by_staff(session, current)
     days = await daily_intake(session, current, tz)
-    matters = await recurring_matters(session, current)
-    figures = await report_figures.month_figures(session, current)
-    analysis = await review.summary_of(session, month) if team_id is None else None
-
     out.parent.mkdir(parents=True, exist_ok=True)
-    # to_thread runs in a copy of this context: the wording keeps the caller's locale.
-    chart_paths = await asyncio.to_thread(_draw_charts, words, current, days, out)
+    # The charts are drawn in a thread while the database answers the other queries (to_thread
+    # runs in a copy of this context: the wording keeps the caller's locale).
+    drawing = asyncio.ensure_future(asyncio.to_thread(_draw_charts, words, current, days, out))
+    try:
+        buildings = await by_building(session, current)
+        staff_rows = await by_staff(session, current)
+        matters = await recurring_matters(session, current)
+        figures = await report_figures.month_figures(session, current, majors_limit=max(0, majors_rows))
+        analysis = await review.summary_of(session, month) if team_id is None else None
+    except BaseException:
+        await asyncio.gather(drawing, return_exceptions=True)  # no drawing left running behind a failure
+        raise
+    chart_paths = await drawing
 
     wb = Workbook(write_only=True)
     _write_summary(wb, words, current, previous, tz, analysis)
@@ -807,7 +826,7 @@ async def build_report(session: AsyncSession, *, month: str, tz: ZoneInfo, out: 
     _write_groups(wb, words, staff_rows, current.total, staff=True)
     _write_matters(wb, words, matters, current.total)
     _write_figures(wb, words, figures)
-    await asyncio.to_thread(_write_majors, wb, words, figures.majors, tz)  # thousands of rows in a big month
+    await asyncio.to_thread(_write_majors, wb, words, figures.majors, tz, figures.major_count)
     if ticket_list:
         rows = TICKET_LIST_LIMIT if list_rows is None else list_rows
         await _write_tickets(wb, words, session, current, tz, max(0, min(rows, EXCEL_ROWS)))

@@ -23,33 +23,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Float, case, func, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import Staff
 from models.types import UTCDateTime
-from services.stats import C, MonthStats, Rate, count_if, resolution_subquery, run, scope
-
-
-class seconds_between(FunctionElement):
-    """Seconds from the first timestamp to the second (SQLite: julianday; PostgreSQL: epoch)."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(seconds_between)
-def _seconds_sqlite(element, compiler, **kw):
-    a, b = list(element.clauses)
-    return f"((julianday({compiler.process(b, **kw)}) - julianday({compiler.process(a, **kw)})) * 86400.0)"
-
-
-@compiles(seconds_between, "postgresql")
-def _seconds_pg(element, compiler, **kw):
-    a, b = list(element.clauses)
-    return f"EXTRACT(EPOCH FROM ({compiler.process(b, **kw)} - {compiler.process(a, **kw)}))"
+from services.domain import Status
+from services.rollup import month_sums
+from services.stats import C, MonthStats, Rate, resolution_subquery, run, scope
 
 
 @dataclass
@@ -86,48 +67,52 @@ class Figures:
     by_kind: dict[str, int] = field(default_factory=dict)
     resolution_hours: dict[str, tuple[int, float | None]] = field(default_factory=dict)  # severity → (n, mean h)
     reopen: Rate = Rate()
-    majors: list[MajorRow] = field(default_factory=list)
+    majors: list[MajorRow] = field(default_factory=list)  # the first ``majors_limit`` when given
+    major_count: int = 0  # all the month's majors (``majors`` may hold only the first ones)
 
 
-async def month_figures(session: AsyncSession, stats: MonthStats) -> Figures:
-    """One GROUP BY (channel, kind, severity) over the month's valid tickets gives the channel and
-    kind counts, the resolution times and the reopen rate; the majors are a second, small query."""
+async def month_figures(session: AsyncSession, stats: MonthStats, *, rollup: bool = True,
+                        majors_limit: int | None = None) -> Figures:
+    """The channel and kind counts, the resolution times and the reopen rate from the month's sums
+    per (team, category, severity, status, channel, kind) (``services.rollup``; those ``month_stats``
+    already read when it can); the majors are a second, small query (the first ``majors_limit``)."""
     start, end, team = stats.start, stats.end, stats.team_id
     out = Figures(valid=stats.valid, invalid=stats.invalid)
-    valid = scope(start, end, team, valid=True)
-    ev = resolution_subquery(start, end, team)
-    first = func.coalesce(ev.c.first_resolved, C.c.resolved_at)
-    resolved = first.is_not(None)
-    query = (select(C.c.channel, C.c.kind, C.c.severity, func.count(), count_if(resolved),
-                    func.sum(case((resolved, seconds_between(C.c.created_at, first)))),
-                    count_if(func.coalesce(ev.c.reopens, 0) > 0))
-             .where(*valid).group_by(C.c.channel, C.c.kind, C.c.severity))
+    if stats.ticket_sums is not None and stats.ticket_sums[0] == rollup:
+        sums = stats.ticket_sums[1]
+    else:
+        sums = await month_sums(session, stats, "ticket", rollup=rollup)
     channels: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     hours: dict[str, list] = {}
     reopened = resolved_total = 0
-    for channel, kind, severity, n, n_resolved, seconds, n_reopened in (await run(session, query)).all():
-        channels[channel or ""] += n
-        kinds[kind or ""] += n
-        if n_resolved:
-            total = hours.setdefault(severity, [0, 0.0, False])
-            total[0] += int(n_resolved)
-            if seconds is not None:
-                total[1] += float(seconds)
-                total[2] = True
-        reopened += int(n_reopened)
-        resolved_total += int(n_resolved)
+    for (_team, _category, severity, status, channel, kind), s in sums.items():
+        if status == Status.INVALID.value:
+            continue
+        channels[channel or ""] += s.n
+        kinds[kind or ""] += s.n
+        if s.resolved:
+            total = hours.setdefault(severity, [0, 0.0])
+            total[0] += s.resolved
+            total[1] += s.res_seconds
+        reopened += s.reopened
+        resolved_total += s.resolved
     out.by_channel = dict(sorted(channels.items(), key=lambda kv: (-kv[1], kv[0])))
     out.by_kind = dict(sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
-    out.resolution_hours = {sev: (n, total / n / 3600 if seen else None) for sev, (n, total, seen) in hours.items()}
+    out.resolution_hours = {sev: (n, total / n / 3600) for sev, (n, total) in hours.items()}
     out.reopen = Rate(reopened, resolved_total)
+    out.major_count = sum(s.major for s in sums.values())
+    first = func.coalesce(resolution_subquery(start, end, team).c.first_resolved, C.c.resolved_at)
 
+    if majors_limit == 0:
+        return out
     S = Staff.__table__
     rows = await run(session, select(C.c.number, C.c.created_at, C.c.category, C.c.location, S.c.name,
                                      C.c.major_reply_by, C.c.major_replied_at, C.c.major_resolve_by, C.c.status,
                                      first.label("first_resolved"))
                      .select_from(C.outerjoin(S, S.c.id == C.c.major_owner_id))
-                     .where(*scope(start, end, team), C.c.major.is_(True)).order_by(C.c.created_at, C.c.id))
+                     .where(*scope(start, end, team), C.c.major.is_(True)).order_by(C.c.created_at, C.c.id)
+                     .limit(majors_limit))
     def aware(value):
         return UTCDateTime().process_result_value(value, session.bind.dialect) if value is not None else None
 

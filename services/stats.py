@@ -1,7 +1,8 @@
 """Monthly figures (月度统计) for /stats and the monthly report, computed in the database.
 
-Every figure is an aggregate query (GROUP BY / conditional SUM) over the month's tickets, so a
-month of 100k tickets never goes through Python row by row. Definitions:
+The ticket figures are sums of a per-day roll-up kept by triggers at every write
+(``services.rollup``, migration 0017), so a month of a million tickets is a few thousand rows;
+``rollup=False`` gives the same figures from one GROUP BY over the month's tickets. Definitions:
 
 Month
     A local calendar month in ``tz`` (default Asia/Shanghai). Its UTC bounds ``[start, end)`` are
@@ -271,6 +272,8 @@ class MonthStats:
     callback_skipped: int = 0
     ratings: dict[int, int] = field(default_factory=lambda: dict.fromkeys(RATING_KEYS, 0))
     satisfied: Rate = Rate()  # ratings >= 4 / ratings
+    # (rollup?, services.rollup.month_sums(…, "ticket")): reused by the report's other figures
+    ticket_sums: tuple[bool, dict] | None = field(default=None, repr=False, compare=False)
 
     @property
     def partial(self) -> bool:
@@ -296,9 +299,9 @@ class MonthStats:
 
 
 async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_id: int | None = None,
-                      now: datetime | None = None, valid: bool | None = None) -> MonthStats:
+                      now: datetime | None = None, valid: bool | None = None, rollup: bool = True) -> MonthStats:
     """All figures of one month (see the module docstring for the definitions); ``valid`` True counts
-    valid complaints only (``scope``)."""
+    valid complaints only (``scope``); ``rollup=False`` counts from the tickets alone (no roll-up)."""
     start, end = month_bounds(month, tz)
     now = now or utcnow()
     as_of = min(max(now, start), end)
@@ -308,39 +311,31 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
     stats = MonthStats(month=month_key(*parse_month(month)), tz=str(tz.key), team_id=team_id,
                        team_name=team_name, start=start, end=end, as_of=as_of)
 
-    # 1. Tickets: one GROUP BY over (category, severity, status) with conditional sums.
-    ev = resolution_subquery(start, end, team_id)
-    t = timeliness_columns(ev, as_of)
-    query = (
-        select(
-            C.c.category, C.c.severity, C.c.status,
-            func.count().label("n"),
-            count_if(C.c.major.is_(True)).label("major"),
-            count_if(t["response_due"]).label("response_due"),
-            count_if(t["response_ok"]).label("response_ok"),
-            count_if(t["resolution_due"]).label("resolution_due"),
-            count_if(t["resolution_ok"]).label("resolution_ok"),
-            count_if(func.coalesce(ev.c.reopens, 0) > 0).label("reopened"),
-            func.coalesce(func.sum(ev.c.reopens), 0).label("reopen_events"),
-            count_if(t["overdue_open"]).label("overdue_open"),
-        )
-        .where(*scope(start, end, team_id, valid))
-        .group_by(C.c.category, C.c.severity, C.c.status)
-    )
+    # 1. Tickets: sums per (team, category, severity, status, channel, kind) from the per-day
+    # roll-up (services.rollup; ``rollup=False``: one GROUP BY over the month's tickets)
+    from services.rollup import month_sums
+
     by_category: Counter[str] = Counter()
     by_severity: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
     by_cat_sev: Counter[tuple[str, str]] = Counter()
     sums = Counter()
-    for row in (await run(session, query)).mappings():
-        n = int(row["n"])
-        by_category[row["category"]] += n
-        by_severity[row["severity"]] += n
-        by_status[row["status"]] += n
-        by_cat_sev[(row["category"], row["severity"])] += n
-        for key in ("major", "response_due", "response_ok", "resolution_due", "resolution_ok",
-                    "reopened", "reopen_events", "overdue_open"):
-            sums[key] += int(row[key] or 0)
+    stats.ticket_sums = (rollup, await month_sums(session, stats, "ticket", rollup=rollup))
+    for (_team, category, severity, status, _channel, _kind), s in stats.ticket_sums[1].items():
+        if valid is not None and (status != Status.INVALID.value) != valid:
+            continue
+        by_category[category] += s.n
+        by_severity[severity] += s.n
+        by_status[status] += s.n
+        by_cat_sev[(category, severity)] += s.n
+        sums["major"] += s.major
+        sums["response_due"] += s.response_due
+        sums["response_ok"] += s.resp_ok
+        sums["resolution_due"] += s.resolution_due
+        sums["resolution_ok"] += s.res_ok
+        sums["reopened"] += s.reopened
+        sums["reopen_events"] += s.reopen_events
+        sums["overdue_open"] += s.overdue_open
     stats.total = sum(by_category.values())
     stats.invalid = by_status.get(Status.INVALID.value, 0)
     stats.by_category = _ordered(by_category, [c.value for c in Category])
@@ -353,24 +348,20 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
     stats.reopened, stats.reopen_events = sums["reopened"], sums["reopen_events"]
     stats.overdue_open = sums["overdue_open"]
     if stats.overdue_open:
+        t = timeliness_columns(resolution_subquery(start, end, team_id), as_of)
         numbers = (
             select(C.c.number).where(*scope(start, end, team_id, valid), t["overdue_open"])
             .order_by(C.c.resolve_by, C.c.id).limit(5)
         )
         stats.overdue_numbers = list((await run(session, numbers)).scalars())
 
-    # 2. Callback rounds whose first attempt was due this month.
-    team_condition = [C.c.team_id == team_id] if team_id is not None else []
-    # the ticket is joined only to know its team
-    rounds_from = R.join(C, C.c.id == R.c.complaint_id) if team_id is not None else R
-    rounds = (
-        select(R.c.status, R.c.rating, func.count().label("n"))
-        .select_from(rounds_from)
-        .where(rounds_due_condition(start, as_of), R.c.status != "skipped", *team_condition)
-        .group_by(R.c.status, R.c.rating)
-    )
+    # 2. Callback rounds whose first attempt was due this month (the roll-up's report_day_round).
+    from services.rollup import round_counts
+
     answered = due = 0
-    for status, rating, n in (await run(session, rounds)).all():
+    for (_assignee, status, rating), n in (await round_counts(session, stats, rollup=rollup)).items():
+        if status == "skipped":
+            continue
         due += n
         if status == "answered":
             answered += n
@@ -382,6 +373,8 @@ async def month_stats(session: AsyncSession, *, month: str, tz: ZoneInfo, team_i
             stats.callback_open += n
     stats.callback = Rate(answered, due)
     stats.satisfied = Rate(stats.ratings[4] + stats.ratings[5], stats.rating_count)
+    team_condition = [C.c.team_id == team_id] if team_id is not None else []
+    rounds_from = R.join(C, C.c.id == R.c.complaint_id) if team_id is not None else R  # the ticket for its team
     skipped = (
         select(func.count()).select_from(rounds_from)
         .where(R.c.status == "skipped", R.c.opened_at >= start, R.c.opened_at < as_of, *team_condition)
@@ -398,8 +391,10 @@ def _ordered(counter: Counter, order: list[str]) -> dict[str, int]:
 
 
 async def compare(session: AsyncSession, *, month: str, tz: ZoneInfo, team_id: int | None = None,
-                  now: datetime | None = None, valid: bool | None = None) -> tuple[MonthStats, MonthStats]:
+                  now: datetime | None = None, valid: bool | None = None,
+                  rollup: bool = True) -> tuple[MonthStats, MonthStats]:
     """(month, previous month); the previous month is complete unless ``now`` is inside it."""
-    current = await month_stats(session, month=month, tz=tz, team_id=team_id, now=now, valid=valid)
-    previous = await month_stats(session, month=previous_month(month), tz=tz, team_id=team_id, now=now, valid=valid)
+    current = await month_stats(session, month=month, tz=tz, team_id=team_id, now=now, valid=valid, rollup=rollup)
+    previous = await month_stats(session, month=previous_month(month), tz=tz, team_id=team_id, now=now, valid=valid,
+                                 rollup=rollup)
     return current, previous
