@@ -25,7 +25,7 @@ from services.domain import Status
 from services.lifecycle import Actor
 from services.stats import compare, month_stats
 from tests.models.test_data_layer import make_resident
-from tests.services.test_procedure import SLA, bound
+from tests.services.test_procedure import SLA, bound, team  # noqa: F401  (team: a fixture)
 from tests.services.test_procedure_records import POLICY
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -120,16 +120,8 @@ async def rate(sessions, ticket: Complaint, rating: int, at: datetime) -> None:
             await session.commit()
 
 
-@pytest.fixture
-async def people(sessions):
-    return {"supervisor": await bound(sessions, "王主管", "supervisor", "engineering", 9101),
-            "worker": await bound(sessions, "张师傅", "staff", "engineering", 9102),
-            "other": await bound(sessions, "刘师傅", "staff", "engineering", 9103),
-            "manager": await bound(sessions, "李经理", "manager", None, 9104)}
-
-
-async def test_rollup_follows_every_use_case(sessions, classifier, people):
-    worker, other, supervisor, manager = people["worker"], people["other"], people["supervisor"], people["manager"]
+async def test_rollup_follows_every_use_case(sessions, classifier, team):
+    worker, other, supervisor, manager = team["worker"], team["other"], team["supervisor"], team["manager"]
     moments = [START + timedelta(days=d, hours=h) for d, h in ((0, 0), (0, 20), (3, 5), (7, 9), (20, 15), (20, 17))]
     tickets = [await file(sessions, classifier, i, at, IMPORTANT if i % 3 == 0 else GENERAL)
                for i, at in enumerate(moments)]
