@@ -19,12 +19,8 @@ from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiogram.types.update import UpdateTypeLookupError
 from aiohttp import ClientError
+import orjson
 from pydantic import ValidationError
-
-try:  # a faster JSON codec for the Bot API's requests and answers, when installed
-    import orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; the stdlib does the same, slower
-    orjson = None
 
 from bot.health import HANDLER_SECONDS, UPDATES
 
@@ -63,11 +59,7 @@ _JSON_BODY = {"Content-Type": "application/json"}
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode() if orjson is not None else json.dumps(value, ensure_ascii=False)
-
-
-def _json_body(value: Any) -> bytes:
-    return orjson.dumps(value) if orjson is not None else json.dumps(value, ensure_ascii=False).encode()
+    return orjson.dumps(value).decode()
 
 
 def _response_type(method: TelegramMethod) -> type:
@@ -155,9 +147,8 @@ class TolerantSession(AiohttpSession):
     seen_through: int | None = None
 
     def __init__(self, **kwargs: Any) -> None:
-        if orjson is not None:
-            kwargs.setdefault("json_loads", orjson.loads)
-            kwargs.setdefault("json_dumps", _json_dumps)
+        kwargs.setdefault("json_loads", orjson.loads)
+        kwargs.setdefault("json_dumps", _json_dumps)
         super().__init__(**kwargs)
 
     def json_body(self, bot: Bot, method: TelegramMethod) -> bytes | None:
@@ -170,7 +161,7 @@ class TolerantSession(AiohttpSession):
             if value is None or value == "":
                 continue
             payload[key] = value
-        return None if files else _json_body(payload)
+        return None if files else orjson.dumps(payload)
 
     async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType],
                            timeout: int | None = None) -> TelegramType:
