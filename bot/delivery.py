@@ -58,6 +58,7 @@ class DeliveryWorker:
         self.name = worker_name()
         self._wake = asyncio.Event()
         self._queues: dict[tuple[str, int], asyncio.Queue[OutboxNotice]] = {}
+        self._in_hand: set[int] = set()  # ids queued or being sent by this worker
         self._consumers: dict[tuple[str, int], asyncio.Task] = {}
         self._task: asyncio.Task | None = None
         self._unsubscribe = None
@@ -114,6 +115,12 @@ class DeliveryWorker:
                 rows = await outbox.claim(session, worker=self.name, now=self.clock(), lease=self.lease,
                                           limit=self.batch)
             for row in rows:
+                if row.id in self._in_hand:
+                    # Our own claim, still being sent, whose lease ran out (a long flood wait, or a
+                    # clock moved ahead): claiming it again renewed the lease; sending it twice would
+                    # repeat the message.
+                    continue
+                self._in_hand.add(row.id)
                 key = (row.audience, row.recipient_id)
                 self._queues.setdefault(key, asyncio.Queue()).put_nowait(row)
                 if key not in self._consumers or self._consumers[key].done():
@@ -145,6 +152,8 @@ class DeliveryWorker:
             except Exception:
                 log.exception("delivering notice %s (%s) failed", row.id, row.kind)
                 await self._retry(row, "internal error", 30.0)
+            finally:
+                self._in_hand.discard(row.id)
         self._queues.pop(key, None)
 
     async def deliver(self, row: OutboxNotice) -> Delivery:
