@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import event, func, update
+from sqlalchemy import bindparam, event, func, update
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -86,11 +86,16 @@ async def team_by_code(session: AsyncSession, code: str) -> Team:
 
 
 async def team_for_category(session: AsyncSession, category: str) -> Team:
-    """The non-special team that lists this category, else customer service."""
-    for team in await teams(session):
-        if not team.special and category in team.categories:
-            return team
-    return await team_by_code(session, FALLBACK_TEAM)
+    """The non-special team that lists this category, else customer service: the row of
+    :func:`routing_team`'s choice (one rule for filing and for a category correction)."""
+    chosen = await routing_team(session, category)
+    team = await session.get(Team, chosen.id)
+    if team is None:  # removed by another process since the table was kept: read it again
+        forget_teams()
+        team = await session.get(Team, (await routing_team(session, category)).id)
+    if team is None:
+        raise StaffError("unknown_team", code=chosen.code, known="")
+    return team
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,8 @@ async def routing_team(session: AsyncSession, category: str, flags: Sequence[str
 
 
 _LEADERS_MEMO = "huifang_leaders"  # in session.info, only inside remembering_leaders()
+_LEADERS = (select(Staff).where(col(Staff.role).in_(("manager", "admin")), col(Staff.active).is_(True))
+            .order_by(col(Staff.id)))
 
 
 async def leaders(session: AsyncSession) -> list[Staff]:
@@ -195,9 +202,7 @@ async def leaders(session: AsyncSession) -> list[Staff]:
     memo = session.info.get(_LEADERS_MEMO)
     if memo:
         return list(memo[0])
-    rows = list((await session.exec(select(Staff).where(col(Staff.role).in_(("manager", "admin")),
-                                                        col(Staff.active).is_(True))
-                                    .order_by(col(Staff.id)))).all())
+    rows = list((await session.exec(_LEADERS)).all())
     if memo is not None:
         memo.append(rows)
     return rows
@@ -329,21 +334,19 @@ async def people_with_role(session: AsyncSession, *roles: str) -> Sequence[Staff
 OPEN_FOR_LOAD = ("assigned", "accepted", "reopened")
 
 
-async def _team_candidates(session: AsyncSession, team: Team) -> list[Staff]:
-    """The team's reachable staff members by load (fewest open tickets, then idle longest), then its
-    reachable supervisors in the same order: one query for choosing an assignee and the supervisor."""
+def _candidates_statement():
     load = (
         select(Complaint.assignee_id, func.count().label("open"))
         .where(col(Complaint.status).in_(OPEN_FOR_LOAD))
         .group_by(Complaint.assignee_id)
         .subquery()
     )
-    statement = (
+    return (
         select(Staff)
         .outerjoin(load, load.c.assignee_id == Staff.id)
         .where(
-            Staff.team_id == team.id, col(Staff.role).in_(("staff", "supervisor")), col(Staff.active).is_(True),
-            col(Staff.telegram_id).is_not(None), col(Staff.unreachable).is_(False),
+            Staff.team_id == bindparam("team_id"), col(Staff.role).in_(("staff", "supervisor")),
+            col(Staff.active).is_(True), col(Staff.telegram_id).is_not(None), col(Staff.unreachable).is_(False),
         )
         .order_by(
             Staff.role != "staff",  # staff members first
@@ -353,7 +356,16 @@ async def _team_candidates(session: AsyncSession, team: Team) -> list[Staff]:
             col(Staff.id),
         )
     )
-    return list((await session.exec(statement)).all())
+
+
+# Built once: building this statement cost more than running it (every ticket is routed with it).
+_TEAM_CANDIDATES = _candidates_statement()
+
+
+async def _team_candidates(session: AsyncSession, team: Team | TeamInfo) -> list[Staff]:
+    """The team's reachable staff members by load (fewest open tickets, then idle longest), then its
+    reachable supervisors in the same order: one query for choosing an assignee and the supervisor."""
+    return list((await session.exec(_TEAM_CANDIDATES, params={"team_id": team.id})).all())
 
 
 def _first_free(candidates: list[Staff], exclude: set[int]) -> Staff | None:
