@@ -155,9 +155,14 @@ class SqlCounter:
         self.reset()
         event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
         event.listen(engine.sync_engine.pool, "checkout", self._checkout)
+        event.listen(engine.sync_engine.pool, "connect", self._connect)
+        event.listen(engine.sync_engine.pool, "checkin", self._checkin)
+        self.out = 0
 
     def reset(self) -> None:
         self.in_update = self.elsewhere = self.checkouts_in_update = self.checkouts_elsewhere = 0
+        self.connects = 0  # new database connections opened (beyond the pool they are closed again)
+        self.most_out = 0  # connections checked out at once, at most
 
     def _inside(self) -> bool:
         try:
@@ -171,7 +176,15 @@ class SqlCounter:
         else:
             self.elsewhere += 1
 
+    def _connect(self, *_args) -> None:
+        self.connects += 1
+
+    def _checkin(self, *_args) -> None:
+        self.out -= 1
+
     def _checkout(self, *_args) -> None:
+        self.out += 1
+        self.most_out = max(self.most_out, self.out)
         if self._inside():
             self.checkouts_in_update += 1
         else:
@@ -226,7 +239,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
     rates = RateSettings(private_per_second=1000, private_burst=1000, overall_per_second=100000,
                          overall_burst=10000)
     settings = Settings(bot_token=TOKEN, telegram_api_base=driver.url, database_url=database_url,
-                        redis_url=redis_url, polling_timeout=5, rate=rates, report_day=0, _env_file=None)
+                        redis_url=redis_url, polling_timeout=5, rate=rates, report_day=0, _env_file=None,
+                        db_pool_size=int(os.environ.get("BENCH_POOL", "15")))
     app = HuifangApp(settings, classifier=classifier, with_scheduler=False)
     update_tasks: set = set()
     _track_updates(app.dispatcher, update_tasks)
@@ -248,6 +262,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
         result["sql_in_update"], result["sql_elsewhere"] = counter.in_update, counter.elsewhere
         result["checkouts_in_update"] = counter.checkouts_in_update
         result["checkouts_elsewhere"] = counter.checkouts_elsewhere
+        result["connects"] = counter.connects
+        result["most_out"] = counter.most_out
         if profiler:
             if args.profile_out:
                 profiler.dump_stats(args.profile_out)
@@ -344,6 +360,7 @@ async def main(args) -> None:
             "sql/update": bot["sql_in_update"] / updates,
             "sql other/update": bot["sql_elsewhere"] / updates,
             "checkouts/update": bot["checkouts_in_update"] / updates,
+            "connects": bot["connects"], "most out": bot["most_out"],
             "intake s": bot["seconds"] / args.complaints,  # each resident files one after the other
         }
         rows.append(row)
@@ -351,6 +368,7 @@ async def main(args) -> None:
               f"echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
               f"ratio {row['ratio']:.3f} | SQL/update {row['sql/update']:.2f} (+{row['sql other/update']:.2f} "
               f"delivery) | checkouts/update {row['checkouts/update']:.2f} | "
+              f"new connections {row['connects']}, at most {row['most out']} in use | "
               f"one intake ≈ {row['intake s']:.2f} s", flush=True)
         if "profile" in bot:
             print(f"--- cProfile of the bot's run on {label} ({updates} updates) ---")

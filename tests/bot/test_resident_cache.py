@@ -54,6 +54,7 @@ async def test_second_update_reads_nothing(sessions):
     second, statements = await through(middleware, sessions)
     assert statements == []
     assert second.id == first.id and second.name == "王芳"
+    assert second.model_dump() == first.model_dump()  # every column, as read
 
 
 async def test_profile_change_reads_and_updates(sessions):
