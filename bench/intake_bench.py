@@ -21,7 +21,8 @@ conversation state in Redis, ``--redis-url`` db 9 by default, flushed):
 
 Printed per backend: updates/s and CPU ms per update of both, the ratio bot ÷ echo, SQL
 statements per intake update (SQLAlchemy ``before_cursor_execute`` inside the update's handling,
-plus the ones of the delivery worker) and connection checkouts per update. ``--profile`` runs
+plus the ones of the delivery worker), connection checkouts per update, and the database connections
+opened during the run with the most in use at once (the pool reopens what it cannot keep). ``--profile`` runs
 cProfile over the bot's measured run and prints the top functions (per update: divide by the
 update count printed). Figures only; nothing here asserts on speed.
 
@@ -240,7 +241,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
                          overall_burst=10000)
     settings = Settings(bot_token=TOKEN, telegram_api_base=driver.url, database_url=database_url,
                         redis_url=redis_url, polling_timeout=5, rate=rates, report_day=0, _env_file=None,
-                        db_pool_size=int(os.environ.get("BENCH_POOL", "15")))
+                        db_pool_size=int(os.environ.get("BENCH_POOL", "15")))  # BENCH_POOL: try other sizes
     app = HuifangApp(settings, classifier=classifier, with_scheduler=False)
     update_tasks: set = set()
     _track_updates(app.dispatcher, update_tasks)
