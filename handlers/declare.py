@@ -17,9 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiogram import Router
-from aiogram.filters import Filter
 from aiogram.dispatcher.event.handler import FilterObject
-from aiogram.fsm.state import State
+from aiogram.filters import Filter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
 from magic_filter import MagicFilter
 
 
@@ -35,6 +37,38 @@ class InlineFilter(Filter):
 
     def __str__(self) -> str:
         return f"InlineFilter({self.check!r})"
+
+
+class CommandOrState(Filter):
+    """A router's gate for messages: a command (text or caption starting with ``/``, as aiogram's
+    ``Command`` reads it) or a conversation in a state of ``groups``. A router whose every message
+    handler needs one of the two is passed over in one check by everything else: a resident's
+    intake message went through some 30 handlers' filters in the staff routers."""
+
+    def __init__(self, *groups: type[StatesGroup]) -> None:
+        self.states = frozenset(state.state for group in groups for state in group.__all_states__)
+
+    async def __call__(self, message: Message, raw_state: str | None = None) -> bool:
+        text = message.text or message.caption
+        return bool(text and text.startswith("/")) or raw_state in self.states
+
+    def __str__(self) -> str:
+        return f"CommandOrState({sorted(self.states)})"
+
+
+class CallbackOf(Filter):
+    """A router's gate for buttons: callback data of one of ``kinds`` (their prefix); a router whose
+    every button handler unpacks one of them is passed over in one check by other buttons."""
+
+    def __init__(self, *kinds: type[CallbackData]) -> None:
+        self.prefixes = tuple(kind.__prefix__ + kind.__separator__ for kind in kinds)
+        self.kinds = kinds
+
+    async def __call__(self, query: CallbackQuery) -> bool:
+        return bool(query.data) and query.data.startswith(self.prefixes)
+
+    def __str__(self) -> str:
+        return f"CallbackOf({', '.join(kind.__name__ for kind in self.kinds)})"
 
 
 def inline(filters) -> tuple:

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.buttons import ReviewCb
 from bot.i18n import _
 from bot.texts import error_text
-from handlers.declare import Handlers
+from handlers.declare import CallbackOf, CommandOrState, Handlers
 from handlers.staff import IsStaff, edit_buttons, load_visible
 from models.tables import Staff
 from models.types import Clock
@@ -30,6 +30,11 @@ MANAGERS = ("manager", "admin")
 
 class ReviewFlow(StatesGroup):
     summary = State()  # the analysis summary of a month's report
+
+
+# Every handler here needs a command, a ReviewFlow state or a ReviewCb button.
+handlers.message.filter(CommandOrState(ReviewFlow))
+handlers.callback_query.filter(CallbackOf(ReviewCb))
 
 
 @handlers.message(Command("reply"), IsStaff(*MANAGERS))

@@ -22,7 +22,7 @@ from bot.i18n import _
 from bot.render_procedure import action_button, action_line, cause_label
 from bot.settings import Settings
 from bot.texts import error_text, local_time
-from handlers.declare import Handlers
+from handlers.declare import CallbackOf, CommandOrState, Handlers
 from handlers.staff import IsStaff, load_visible, ticket_from_command
 from models.tables import Complaint, CorrectiveAction, Staff
 from models.types import Clock
@@ -44,6 +44,11 @@ class ProcedureFlow(StatesGroup):
     plan_text = State()
     plan_reason = State()
     action_note = State()
+
+
+# Every handler here needs a command, a ProcedureFlow state or a StaffCb button.
+handlers.message.filter(CommandOrState(ProcedureFlow))
+handlers.callback_query.filter(CallbackOf(StaffCb))
 
 
 def _button(text: str, action: str, ticket: int, arg: str = "") -> InlineKeyboardButton:

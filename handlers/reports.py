@@ -13,13 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.figures import render_more_figures, render_stats_text
 from bot.i18n import _
 from bot.settings import Settings
-from handlers.declare import Handlers
+from handlers.declare import CommandOrState, Handlers
 from handlers.staff import IsStaff
 from models.tables import Staff
 from models.types import Clock
 from services import stats
 
 handlers = Handlers("reports")
+handlers.message.filter(CommandOrState())  # commands only
 
 VIEWERS = ("supervisor", "manager", "admin")
 

@@ -30,7 +30,7 @@ from bot.render import CATEGORIES, phone_for, ticket_buttons, ticket_card
 from bot.settings import Settings
 from bot.texts import (category_label, error_text, local_time, rating_label, role_label, severity_label, snippet,
                        status_label, team_label)
-from handlers.declare import Handlers
+from handlers.declare import CallbackOf, CommandOrState, Handlers
 from models.tables import Complaint, Staff, Team
 from models.types import Clock
 from services import handling, satisfaction
@@ -56,6 +56,11 @@ class StaffFlow(StatesGroup):
     resolve_note = State()
     review_note = State()
     reason_note = State()  # the note after choosing why a ticket is closed by hand or invalid
+
+
+# Every handler here needs a command, a StaffFlow state or a StaffCb button: nothing else looks further.
+handlers.message.filter(CommandOrState(StaffFlow))
+handlers.callback_query.filter(CallbackOf(StaffCb))
 
 
 class IsStaff(Filter):
