@@ -19,8 +19,10 @@ conversation state in Redis, ``--redis-url`` db 9 by default, flushed):
    the same pattern (three messages and one button press per "complaint"), on a new sandbox
    started by the same kind of driver.
 
-Printed per backend: updates/s and CPU ms per update of both, the ratio bot ÷ echo, SQL
-statements per intake update (SQLAlchemy ``before_cursor_execute`` inside the update's handling,
+Printed per backend: updates/s and CPU ms per update of both, the ratio bot ÷ echo, the
+``getUpdates`` polls per update and the updates they handed out per update (above 1: answers
+repeating unconfirmed updates), the residents' side's CPU per update (sandbox and clients: on a
+2-core machine it shares the cores with the bot), SQL statements per intake update (SQLAlchemy ``before_cursor_execute`` inside the update's handling,
 plus the ones of the delivery worker), connection checkouts per update, and the database connections
 opened during the run with the most in use at once (the pool reopens what it cannot keep). ``--profile`` runs
 cProfile over the bot's measured run and prints the top functions (per update: divide by the
@@ -105,11 +107,14 @@ async def driver_main(mode: str) -> None:
                 break
             first, residents, complaints = command["first_id"], command["residents"], command["complaints"]
             started, cpu = time.perf_counter(), time.process_time()
+            delivered, calls = server.world.updates_delivered, server.world.call_counts.get("getUpdates", 0)
             results = await asyncio.gather(*(play(client, first + i, complaints, command.get("timeout", 120))
                                              for i in range(residents)), return_exceptions=True)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             errors = [f"{type(r).__name__}: {r}"[:300] for r in results if isinstance(r, BaseException)]
-            print(json.dumps({"seconds": seconds, "driver_cpu": cpu, "updates": residents * complaints * STEPS, "errors": errors}),
+            print(json.dumps({"seconds": seconds, "driver_cpu": cpu, "updates": residents * complaints * STEPS,
+                              "delivered": server.world.updates_delivered - delivered,
+                              "polls": server.world.call_counts.get("getUpdates", 0) - calls, "errors": errors}),
                   flush=True)
     await server.stop()
 
@@ -363,6 +368,11 @@ async def main(args) -> None:
             "checkouts/update": bot["checkouts_in_update"] / updates,
             "connects": bot["connects"], "most out": bot["most_out"],
             "intake s": bot["seconds"] / args.complaints,  # each resident files one after the other
+            # getUpdates: polls and updates handed out (repeats of unconfirmed ones included) per update
+            "polls": bot["polls"] / updates, "delivered": bot["delivered"] / updates,
+            "echo polls": echo["polls"] / echo["updates"], "echo delivered": echo["delivered"] / echo["updates"],
+            # the residents' side (sandbox + clients): CPU per update, and its share of one core
+            "driver ms": 1000 * bot["driver_cpu"] / updates, "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
         }
         rows.append(row)
         print(f"{label:20} bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} CPU ms/upd | "
@@ -370,7 +380,9 @@ async def main(args) -> None:
               f"ratio {row['ratio']:.3f} | SQL/update {row['sql/update']:.2f} (+{row['sql other/update']:.2f} "
               f"delivery) | checkouts/update {row['checkouts/update']:.2f} | "
               f"new connections {row['connects']}, at most {row['most out']} in use | "
-              f"one intake ≈ {row['intake s']:.2f} s", flush=True)
+              f"one intake ≈ {row['intake s']:.2f} s | getUpdates per update: {row['polls']:.2f} polls handing out "
+              f"{row['delivered']:.2f} updates (echo {row['echo polls']:.2f}, {row['echo delivered']:.2f}) | "
+              f"sandbox side {row['driver ms']:.2f} CPU ms/upd (echo's {row['echo driver ms']:.2f})", flush=True)
         if "profile" in bot:
             print(f"--- cProfile of the bot's run on {label} ({updates} updates) ---")
             print(bot["profile"])

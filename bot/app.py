@@ -18,6 +18,7 @@ from aiogram.types import BotCommand, ErrorEvent
 from bot.delivery import DeliveryWorker
 from bot.i18n import DEFAULT_LOCALE, LOCALES, PersonLocaleMiddleware, _, catalogues
 from bot.middlewares import DatabaseMiddleware, ResidentCache, ResidentMiddleware
+from bot.journal import RedisJournal, SqlJournal, UpdateJournal
 from bot.polling import BatchPoller, TolerantSession
 from bot.render import Renderer
 from bot.webhook import WebhookServer
@@ -70,6 +71,17 @@ def build_storage(settings: Settings, sessions) -> tuple[BaseStorage, BaseEventI
         storage = RedisConversationStorage(settings.redis_url)
         return storage, storage.create_isolation()
     return SqlStorage(sessions), SimpleEventIsolation()
+
+
+def build_journal(settings: Settings, sessions) -> UpdateJournal | None:
+    """Where long polling keeps the updates it holds: beside the conversation state (Redis when
+    configured, otherwise the database); none in webhook mode or with POLLING_JOURNAL off."""
+    if settings.webhook_url or not settings.polling_journal:
+        return None
+    if settings.redis_url:
+        token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+        return RedisJournal(settings.redis_url, token.split(":", 1)[0] or "bot")
+    return SqlJournal(sessions)
 
 
 async def on_error(event: ErrorEvent) -> bool:
@@ -184,7 +196,9 @@ class HuifangApp:
         self.scheduler = (Scheduler(self.worker, self.sla_watcher, self.monthly, self.retention, self.retrain,
                                     tick_seconds=settings.scheduler_tick.total_seconds())
                           if with_scheduler else None)
-        self.poller = BatchPoller(self.dispatcher, self.bot, timeout=settings.polling_timeout)
+        self.poller = BatchPoller(self.dispatcher, self.bot, timeout=settings.polling_timeout,
+                                  journal=build_journal(settings, self.sessions),
+                                  journal_flush=settings.polling_journal_flush.total_seconds())
         self.webhook = WebhookServer(self) if settings.webhook_url else None
         self.web = build_web(settings, self.sessions, clock=clock, classifier=self.classifier)
         self._task: asyncio.Task | None = None
@@ -287,6 +301,8 @@ class HuifangApp:
             await asyncio.gather(self._announcing, return_exceptions=True)
             self._announcing = None
         await self.delivery.stop()
+        if self.poller.journal is not None:
+            await self.poller.journal.close()
         if self.shared_limits is not None:
             await self.shared_limits.close()
         await self.dispatcher.storage.close()

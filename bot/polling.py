@@ -23,6 +23,7 @@ import orjson
 from pydantic import ValidationError
 
 from bot.health import HANDLER_SECONDS, UPDATES
+from bot.journal import UpdateJournal
 
 log = logging.getLogger(__name__)
 
@@ -222,35 +223,115 @@ def chat_of(update: Update) -> int | None:
 
 
 class BatchPoller:
-    """Long polling that confirms an update only once it and every update before it were handled.
+    """Long polling that never loses an update it took: it is confirmed to Telegram only once it
+    was handled, or kept in the poller's journal until then.
 
     aiogram's own loop confirms updates as soon as it has started their handlers, so a process
-    killed mid-update loses them. Here the ``offset`` of the next ``getUpdates`` (which confirms
-    every update below it) is the oldest update still being handled: a killed process gets the
-    updates it had in hand again after a restart — at least once; the use cases are idempotent, so
-    a repeat changes nothing.
+    killed mid-update loses them. Here, with a journal (``bot.journal``), the updates in hand are
+    written to it before the next ``getUpdates`` confirms them, and leave it once handled; a
+    process started again handles what the journal holds first. Without one (or while it cannot
+    be written) the ``offset`` of the next ``getUpdates`` stays at the oldest update still being
+    handled: Telegram gives a killed process the updates it had in hand again — but every answer
+    repeats them (they are left out: see :class:`TolerantSession`). Either way at least once; the
+    use cases are idempotent, so a repeat changes nothing.
 
     Updates are handled concurrently and the next ones are fetched while earlier ones are still
-    being handled (the answer repeats the unconfirmed ones, which are left out: see
-    :class:`TolerantSession`); one chat's updates are handled one after another, in order. With
-    nothing new in hand but updates still being handled, the poller waits for one of them to
-    finish before asking again.
+    being handled; one chat's updates are handled one after another, in order. With the offset
+    held back, nothing new in hand but updates still being handled, the poller waits for one of
+    them to finish before asking again.
     """
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, timeout: int) -> None:
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, *, timeout: int, journal: UpdateJournal | None = None,
+                 journal_flush: float = 1.0) -> None:
         self.dispatcher = dispatcher
         self.bot = bot
         self.timeout = timeout
+        self.journal = journal
+        # Handled updates leave the journal with the next poll's write, or this many seconds after
+        # they were handled when no poll comes by then (a long poll waiting on a quiet chat).
+        self.journal_flush = journal_flush
+        self._journal_lock = asyncio.Lock()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task | None = None
         self.ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self._fetch: asyncio.Task | None = None
         self._in_hand: dict[int, asyncio.Task] = {}  # update_id → its task, until it is handled
         self._last_of_chat: dict[int, asyncio.Task] = {}  # chat → the task of its latest update
+        self._unwritten: dict[int, Update] = {}  # in hand, not in the journal: they hold the offset back
+        self._written: set[int] = set()  # in hand and in the journal
+        self._handled: set[int] = set()  # in the journal, handled: to be removed from it
+
+    @property
+    def in_hand(self) -> int:
+        """How many updates are being handled (or wait for their chat's earlier ones)."""
+        return len(self._in_hand)
 
     def _offset(self, seen: int | None) -> int | None:
-        if self._in_hand:
-            return min(self._in_hand)
+        held = self._unwritten if self.journal is not None else self._in_hand
+        if held:
+            return min(held)
         return seen + 1 if seen is not None else None
+
+    def _held_back(self, offset: int | None) -> bool:
+        """Whether the offset waits for an update still in hand (the answer repeats it)."""
+        return offset is not None and offset in self._in_hand
+
+    async def _write_journal(self) -> None:
+        """Put the updates in hand into the journal and take the handled ones out, in one round
+        trip; when that fails they stay where they are and the offset stays held back."""
+        async with self._journal_lock:
+            await self._write_journal_now()
+
+    def _flush_later(self) -> None:
+        if self._flush_timer is None and not self._stopping.is_set():
+            self._flush_timer = asyncio.get_running_loop().call_later(self.journal_flush, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        self._flushing = asyncio.create_task(self._write_journal())
+
+    async def _write_journal_now(self) -> None:
+        if not self._unwritten and not self._handled:
+            return
+        add = {update_id: update.model_dump_json(by_alias=True, exclude_none=True)
+               for update_id, update in self._unwritten.items()}
+        remove = set(self._handled)
+        try:
+            await self.journal.sync(add, remove)
+        except Exception as error:  # the database or Redis away: Telegram keeps them meanwhile
+            log.error("update journal not written: %s: %s", type(error).__name__, error)
+            return
+        for update_id in add:
+            # handled while being written: taken out with the next write
+            self._unwritten.pop(update_id, None)
+            if update_id in self._in_hand:
+                self._written.add(update_id)
+            else:
+                self._handled.add(update_id)
+                self._flush_later()
+        self._handled -= remove
+
+    async def _replay_journal(self) -> int | None:
+        """Start the updates a stopped process left in the journal; the highest update_id kept."""
+        try:
+            kept = await self.journal.load()
+        except Exception as error:
+            log.error("update journal not read: %s: %s", type(error).__name__, error)
+            return None
+        for update_id, body in kept:
+            try:
+                update = Update.model_validate_json(body, context={"bot": self.bot})
+            except ValidationError as error:
+                log.warning("kept update %s cannot be read and is skipped: %s", update_id,
+                            str(error).splitlines()[0])
+                self._handled.add(update_id)
+                continue
+            self._written.add(update_id)
+            self._start(update)
+        if kept:
+            log.info("handling %d updates kept from before the last stop", len(kept))
+        return kept[-1][0] if kept else None
 
     def _start(self, update: Update) -> None:
         chat = chat_of(update)
@@ -263,6 +344,11 @@ class BatchPoller:
 
     def _done(self, task: asyncio.Task, update_id: int, chat: int | None) -> None:
         self._in_hand.pop(update_id, None)
+        self._unwritten.pop(update_id, None)  # handled before it had to be written
+        if update_id in self._written:
+            self._written.discard(update_id)
+            self._handled.add(update_id)
+            self._flush_later()
         if chat is not None and self._last_of_chat.get(chat) is task:
             del self._last_of_chat[chat]
 
@@ -276,15 +362,21 @@ class BatchPoller:
         allowed = self.dispatcher.resolve_used_update_types()
         backoff = Backoff(config=BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1))
         seen: int | None = None  # the highest update_id fetched
+        if self.journal is not None:
+            seen = await self._replay_journal()
         request_timeout = int((self.bot.session.timeout or 60) + self.timeout)
         session = self.bot.session
         try:
             while not self._stopping.is_set():
+                if self.journal is not None:
+                    await self._write_journal()
+                offset = self._offset(seen)
+                held_back = self._held_back(offset)
                 if isinstance(session, TolerantSession):
-                    session.seen_through = seen if self._in_hand else None
-                # With updates in hand the server answers at once (they are not confirmed yet).
+                    session.seen_through = seen if held_back else None
+                # With updates in hand below the offset the server answers at once (they are not confirmed yet).
                 self._fetch = asyncio.create_task(self.bot.get_updates(
-                    offset=self._offset(seen), timeout=0 if self._in_hand else self.timeout,
+                    offset=offset, timeout=0 if held_back else self.timeout,
                     allowed_updates=allowed, request_timeout=request_timeout))
                 self.ready.set()
                 try:
@@ -302,9 +394,11 @@ class BatchPoller:
                 backoff.reset()
                 fresh = [u for u in updates if u.update_id not in self._in_hand and (seen is None or u.update_id > seen)]
                 for update in fresh:
+                    if self.journal is not None:
+                        self._unwritten[update.update_id] = update
                     self._start(update)
                     seen = update.update_id
-                if not fresh and self._in_hand:
+                if not fresh and self._held_back(self._offset(seen)):
                     # nothing new: ask again once an update in hand is done (its offset moves on)
                     stop = asyncio.create_task(self._stopping.wait())
                     await asyncio.wait({*self._in_hand.values(), stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -312,6 +406,13 @@ class BatchPoller:
         finally:
             if self._in_hand:
                 await asyncio.gather(*self._in_hand.values(), return_exceptions=True)
+            if self.journal is not None:
+                if self._flush_timer is not None:
+                    self._flush_timer.cancel()
+                    self._flush_timer = None
+                if self._flushing is not None:
+                    await asyncio.gather(self._flushing, return_exceptions=True)
+                await self._write_journal()  # everything is handled: the journal is emptied
             if isinstance(session, TolerantSession):
                 session.seen_through = None
 

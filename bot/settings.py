@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     callback_major_by_phone: bool = True
     timezone: str = "Asia/Shanghai"
     polling_timeout: int = 30
+    # Long polling confirms the updates it holds at once, keeping them in a journal (Redis with
+    # REDIS_URL, else the database) until handled; off: the offset waits for the oldest in hand.
+    polling_journal: bool = True
+    polling_journal_flush: Duration = timedelta(seconds=1)  # handled updates leave the journal by then
     # Database connections kept open per process (plus up to 10 more while busy): updates are
     # handled concurrently, and a connection opened and closed per update costs more than the update.
     db_pool_size: int = 15

@@ -355,6 +355,16 @@ class WebhookUpdate(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
 
 
+class PolledUpdate(SQLModel, table=True):
+    """An update the poller holds, as Telegram sent it: kept from before the ``getUpdates`` that
+    confirms it until it was handled (``bot.journal``); a restarted process handles these first."""
+
+    __tablename__ = "polled_update"
+
+    update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    body: str = Field(sa_type=Text)
+
+
 class ComplaintEvent(SQLModel, table=True):
     """Append-only audit log: who did what to a ticket, when, from which status to which."""
 

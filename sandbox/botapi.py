@@ -471,7 +471,9 @@ class BotApi:
             result = await self.updates_notifier.wait_until(pending, timeout)
         else:
             result = pending()
-        return list(result or [])
+        result = list(result or [])
+        self.world.updates_delivered += len(result)
+        return result
 
     async def m_deletewebhook(self, params: Params) -> Any:
         if params.bool("drop_pending_updates"):

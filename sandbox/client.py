@@ -277,7 +277,8 @@ class SandboxClient:
         return (await self.request("GET", "/control/updates"))["updates"]
 
     async def settled(self, timeout: float = 10) -> None:
-        """Wait until the bot has confirmed every update (a poller confirms only handled ones)."""
+        """Wait until the bot has confirmed every update (taken it: Huifang's poller confirms an
+        update once it is journaled, or without a journal once it was handled)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while await self.pending_updates():
             if asyncio.get_running_loop().time() > deadline:

@@ -135,6 +135,7 @@ class ControlApi:
                 "retry_after_returned": w.retry_after_count,
                 "messages_sent": w.messages_sent,
                 "updates_enqueued": w.updates_enqueued,
+                "updates_delivered": w.updates_delivered,
                 "pending_updates": len(w.updates),
                 "rate_limits": self.server.api.rate_limits,
                 "held_calls": w.held_calls,

@@ -345,6 +345,7 @@ class World:
         self.retry_after_count = 0
         self.messages_sent = 0
         self.updates_enqueued = 0
+        self.updates_delivered = 0  # updates handed out by getUpdates, repeats included
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.menu_buttons: dict[str, dict[str, Any]] = {}
         self.limiter = RateLimiter()

@@ -132,6 +132,115 @@ async def test_the_poller_fetches_on_while_an_update_is_handled_and_confirms_onl
     await task
 
 
+async def _until(condition, tries: int = 500) -> None:
+    import asyncio
+
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached")
+
+
+class TestJournal:
+    """With a journal the updates in hand are confirmed at once and kept until handled."""
+
+    async def test_an_update_in_hand_is_kept_and_confirmed_and_leaves_the_journal_once_handled(self, sqlite_url):
+        import asyncio
+
+        from aiogram.types import Update
+
+        from bot.journal import SqlJournal
+        from bot.polling import BatchPoller
+        from models.db import create_engine, session_factory
+
+        engine = create_engine(sqlite_url)
+        journal = SqlJournal(session_factory(engine))
+        slow = asyncio.Event()
+        first = _message_update(1, 10)
+        bot = _FakeBot([[first], [_message_update(2, 20)]])
+        dispatcher = _FakeDispatcher({1: slow})
+        poller = BatchPoller(dispatcher, bot, timeout=30, journal=journal, journal_flush=0.01)
+        task = asyncio.create_task(poller.run())
+        try:
+            await _until(lambda: 2 in dispatcher.finished and len(bot.calls) >= 3)
+            # 1 is still being handled, yet every poll after it confirmed it: no answer repeats it
+            assert bot.calls[0] == (None, 30)
+            assert all(offset > 1 and timeout == 30 for offset, timeout in bot.calls[1:])
+            await asyncio.sleep(0.05)  # 2's removal (if it was written at all) is flushed
+            kept = await journal.load()
+            assert [update_id for update_id, _ in kept] == [1]
+            assert Update.model_validate_json(kept[0][1]) == first  # as Telegram sent it
+            slow.set()
+            await _until(lambda: 1 in dispatcher.finished)
+            for _ in range(100):  # handled: out of the journal shortly after, with no poll coming
+                if not await journal.load():
+                    break
+                await asyncio.sleep(0.01)
+            assert await journal.load() == []
+        finally:
+            slow.set()
+            poller.stop()
+            await task
+            await engine.dispose()
+
+    async def test_a_restarted_poller_handles_what_the_journal_kept_once_and_first(self, sqlite_url):
+        import asyncio
+
+        from bot.journal import SqlJournal
+        from bot.polling import BatchPoller
+        from models.db import create_engine, session_factory
+
+        engine = create_engine(sqlite_url)
+        journal = SqlJournal(session_factory(engine))
+        kept = _message_update(5, 10)
+        await journal.sync({5: kept.model_dump_json(by_alias=True, exclude_none=True)}, ())
+        # the killed process had confirmed 5 … or not yet: the server may send it again
+        bot = _FakeBot([[kept, _message_update(6, 10)]])
+        dispatcher = _FakeDispatcher({})
+        poller = BatchPoller(dispatcher, bot, timeout=30, journal=journal, journal_flush=0.01)
+        task = asyncio.create_task(poller.run())
+        try:
+            await _until(lambda: 6 in dispatcher.finished)
+            assert dispatcher.started == [5, 6]  # the kept one first, and once
+            assert bot.calls[0] == (6, 30)
+            for _ in range(100):
+                if not await journal.load():
+                    break
+                await asyncio.sleep(0.01)
+            assert await journal.load() == []
+        finally:
+            poller.stop()
+            await task
+            await engine.dispose()
+
+    async def test_while_the_journal_cannot_be_written_the_offset_waits_for_the_oldest_in_hand(self, tmp_path):
+        import asyncio
+
+        from bot.journal import SqlJournal
+        from bot.polling import BatchPoller
+        from models.db import create_engine, session_factory
+
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'huifang.db'}")  # cannot be opened
+        slow = asyncio.Event()
+        bot = _FakeBot([[_message_update(1, 10)], [_message_update(2, 20)]])
+        dispatcher = _FakeDispatcher({1: slow})
+        poller = BatchPoller(dispatcher, bot, timeout=30, journal=SqlJournal(session_factory(engine)),
+                             journal_flush=0.01)
+        task = asyncio.create_task(poller.run())
+        try:
+            await _until(lambda: 2 in dispatcher.finished)
+            assert all(offset in (None, 1) for offset, _ in bot.calls)  # nothing confirmed past update 1
+            slow.set()
+            await _until(lambda: bot.calls[-1][0] == 3)
+            assert dispatcher.finished == [2, 1]
+        finally:
+            slow.set()
+            poller.stop()
+            await task
+            await engine.dispose()
+
+
 def test_repeated_updates_are_dropped_by_a_scan_with_the_same_result_as_parsing():
     from bot import polling
 

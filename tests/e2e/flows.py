@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from bot.i18n import catalogues
 from services import staff as staff_service
 
 TICKET = re.compile(r"TS\d{8}-\d{4}")
+
+
+async def handled(app, client, timeout: float = 10) -> None:
+    """Wait until the bot has taken every update the sandbox holds and handled it (the poller
+    confirms updates once it has them in hand and journaled, before they are handled)."""
+    await client.settled(timeout)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while app.poller.in_hand:
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"updates still being handled after {timeout} s")
+        await asyncio.sleep(0.02)
 
 
 async def onboard(app, client, user_id: int, name: str, team: str | None, role: str = "staff"):

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from models.tables import Complaint, FsmRecord
-from tests.e2e.flows import text
+from tests.e2e.flows import handled, text
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ async def at_step(user, step: str) -> None:
 
 async def stored_state(app, user) -> str | None:
     """The conversation state saved for the user, once the bot has handled every update."""
-    await user.client.settled()
+    await handled(app, user.client)
     user_id = user.id
     async with app.sessions() as session:
         records = (await session.exec(select(FsmRecord))).all()

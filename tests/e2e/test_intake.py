@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.storage import APPLIED
 from models.tables import Complaint, ComplaintEvent, FsmRecord
-from tests.e2e.flows import file_complaint, text
+from tests.e2e.flows import file_complaint, handled, text
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +73,7 @@ class TestHappyPath:
         assert "响应" in receipt.text and "处理完毕" in receipt.text
         assert (await resident.message(summary.message_id)).buttons == []  # no second submit
 
-        await resident.client.settled()  # the receipt goes out before the update's conversation is saved
+        await handled(bot_app, resident.client)  # the receipt goes out before the update's conversation is saved
         [stored] = await complaints(bot_app)
         assert stored.number == number
         assert (stored.category, stored.status, stored.location) == ("工程管理", "new", "3栋1单元")

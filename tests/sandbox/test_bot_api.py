@@ -120,6 +120,8 @@ class TestGetUpdates:
         assert [u.message.text for u in await bot.get_updates()] == ["three"]
         assert await bot.get_updates(offset=rest[-1].update_id + 1) == []
         assert await sb.pending_updates() == []
+        stats = await sb.stats()
+        assert (stats["updates_enqueued"], stats["updates_delivered"]) == (3, 2 + 3 + 1 + 1)  # repeats counted
 
     async def test_a_second_poller_gets_409_like_telegram(self, bot: Bot, sb: SandboxClient, server) -> None:
         first = asyncio.create_task(bot.get_updates(timeout=3))
