@@ -84,3 +84,56 @@ async def test_killed_right_after_a_resolve_the_resident_still_gets_it_and_the_c
                 process.send_signal(signal.SIGINT)
                 await asyncio.wait_for(process.wait(), 60)
         await engine.dispose()
+
+
+async def test_killed_with_an_update_in_hand_it_is_handled_after_the_restart_from_the_journal(sandbox, client, tmp_path):
+    """The update was confirmed to Telegram (it is in the journal), so only the journal can bring it back."""
+    from models.tables import PolledUpdate
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    await upgrade(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox.base_url, "DATABASE_URL": url,
+           "POLLING_TIMEOUT": "2", "REPORT_DAY": "0", "CALLBACK_SLOTS": "", "WEB_PORT": "0",
+           "RATE__PRIVATE_PER_SECOND": "50", "RATE__PRIVATE_BURST": "50"}
+    bot = await start_bot(env, tmp_path)
+    restarted = None
+    try:
+        resident = client.user(5702, first_name="韩梅梅", phone="13900002222")
+        await resident.send("/start")
+        await resident.expect("物业客服中心", timeout=60)
+        await client.hold_chat(resident.id)  # the bot's answer stalls on the network …
+        await resident.send("3栋电梯坏了，困在里面")
+        for _ in range(200):  # … while the update is in hand
+            if await held_calls(client):
+                break
+            await asyncio.sleep(0.05)
+        assert await held_calls(client) == 1
+        await client.settled()  # confirmed to Telegram although not handled: Telegram will not send it again
+        async with sessions() as session:
+            kept = (await session.exec(select(PolledUpdate))).all()
+        assert ["3栋电梯坏了" in row.body for row in kept][-1:] == [True]  # (/start may not have left it yet)
+        bot.kill()  # SIGKILL
+        await bot.wait()
+        await client.hold_chat(resident.id, held=False)  # the dead process's call goes nowhere
+        assert await client.pending_updates() == []
+
+        restarted = await start_bot(env, tmp_path)
+        await resident.expect("在哪里", timeout=60)  # handled from the journal
+        await resident.send("3栋2单元")
+        await resident.expect("联系方式")
+        for _ in range(100):
+            async with sessions() as session:
+                if not (await session.exec(select(PolledUpdate))).all():
+                    break
+            await asyncio.sleep(0.1)
+        async with sessions() as session:
+            assert (await session.exec(select(PolledUpdate))).all() == []  # handled: out of the journal
+    finally:
+        await client.hold_chat(resident.id, held=False)
+        for process in (bot, restarted):
+            if process is not None and process.returncode is None:
+                process.send_signal(signal.SIGINT)
+                await asyncio.wait_for(process.wait(), 60)
+        await engine.dispose()
