@@ -1,7 +1,8 @@
 """Filing a complaint (one use case): merge a repeat from the same resident into their open ticket,
 or number and store a new one, route it to a person and raise it to major when it threatens, is
 collective, or several residents report the same matter — all in one transaction, so a crash
-never leaves a ticket without its assignment ping."""
+never leaves a ticket without its assignment ping (only its number is reserved before, in a
+transaction of its own: a crash in between leaves a gap in the day's numbers, nothing else)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import writing
 from models.tables import Complaint, ComplaintCreate, Resident
-from services import lifecycle, majors, matters, outbox, routing, staff
+from services import lifecycle, majors, matters, numbering, outbox, routing, staff
 from services.classify import Classification, Classifier, content_words
 from services.lifecycle import Actor, record
 from services.notices import Notice, NoticeKind, to_staff
@@ -56,6 +57,10 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
         # exists; nothing is stored twice, nor merged into itself.
         raise lifecycle.DuplicateSubmission(check.submitted)
     actor = Actor.of_resident(resident)
+    # A new ticket's number first, in a transaction of its own: the day's counter is not held
+    # while the rest of the filing runs (concurrent filings would queue behind it).
+    number = (await numbering.reserve_ticket_number(session, now=now, tz=tz)
+              if check.merge_into is None else None)
     async with writing(session):
         if check.merge_into is not None:
             existing = await session.get(Complaint, check.merge_into.id, populate_existing=True)
@@ -71,7 +76,7 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
                                         [flag.value for flag in classification.flags])
         complaint = await lifecycle.create_complaint(
             session, resident=resident, data=data, classification=classification, draft_key=draft_key, tz=tz,
-            sla=sla, now=now, team_id=team.id)
+            sla=sla, now=now, team_id=team.id, number=number)
         filing = Filing(complaint=complaint)
         # Nothing below reads the rows it adds (audit events, notices) or the ticket's own pending
         # changes back from the database: they are flushed together at the commit — the events

@@ -247,7 +247,7 @@ async def _transfer(session: AsyncSession, complaint: Complaint, by: Staff, team
         raise DeskError("transfer_bad_target")
     if to is not None and to.id == complaint.assignee_id:
         raise DeskError("transfer_same_person", number=complaint.number, name=to.name)
-    await routing.hold_routing_lock(session)
+    await routing.hold_routing_lock(session, team.id)
     assignee = to or await staff_service.choose_assignee(
         session, team, exclude={complaint.assignee_id} if complaint.assignee_id else set())
     if complaint.status == Status.ACCEPTED.value and assignee is None:

@@ -192,11 +192,14 @@ async def create_complaint(
     now: datetime,
     sla: SlaPolicy | None = None,
     team_id: int | None = None,
+    number: str | None = None,
 ) -> Complaint:
     """Number and store a classified complaint with its creation event, in the caller's write
     transaction (``team_id``: the team routing chose, stored with the row instead of by an UPDATE
-    after it); a second submission of the same draft raises DuplicateSubmission."""
-    number = await next_ticket_number(session, now=now, tz=tz)
+    after it; ``number``: one reserved already, see ``numbering.reserve_ticket_number``); a second
+    submission of the same draft raises DuplicateSubmission."""
+    if number is None:
+        number = await next_ticket_number(session, now=now, tz=tz)
     complaint = Complaint(
         **data.model_dump(),
         number=number,

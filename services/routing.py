@@ -1,8 +1,8 @@
 """Routing and assignment (转派): team by flag desk or category, person by load, and who must hear.
 
-Routing reads everyone's load and then assigns, so decisions are taken one at a time: inside a
-write transaction (SQLite: BEGIN IMMEDIATE serialises writers) and, on PostgreSQL, under a
-transaction-scoped advisory lock, so several bot processes keep the least-loaded rule.
+Routing reads the team's load and then assigns, so a team's decisions are taken one at a time:
+inside a write transaction (SQLite: BEGIN IMMEDIATE serialises writers) and, on PostgreSQL, under
+the team's transaction-scoped advisory lock, so several bot processes keep the least-loaded rule.
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ from services.domain import Severity, Status
 from services.lifecycle import Actor, record, transition
 from services.notices import Notice, NoticeKind, to_staff
 
-ROUTING_LOCK_KEY = 0x48554946  # "HUIF": one advisory lock for routing decisions
+ROUTING_LOCK_KEY = 0x48554946  # "HUIF": the advisory locks of routing decisions, one per team
+_ROUTING_LOCK = text("SELECT pg_advisory_xact_lock(:key, :team)")
 
 
-async def hold_routing_lock(session: AsyncSession) -> None:
-    """Serialise routing decisions across processes until the transaction ends (PostgreSQL)."""
+async def hold_routing_lock(session: AsyncSession, team_id: int) -> None:
+    """Serialise routing decisions within a team across processes until the transaction ends
+    (PostgreSQL). Per team: a decision reads and changes the load of the team's members only (a
+    person is in one team), so teams need not wait for each other."""
     if session.bind.dialect.name == "postgresql":
-        await session.exec(text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=ROUTING_LOCK_KEY))
+        await session.exec(_ROUTING_LOCK.bindparams(key=ROUTING_LOCK_KEY, team=team_id))
 
 
 async def managers(session: AsyncSession) -> list[Staff]:
@@ -88,7 +91,9 @@ async def route(session: AsyncSession, complaint: Complaint, *, actor: Actor, no
                 exclude: set[int] = frozenset(), header: str = "assign",
                 team: staff_service.TeamInfo | None = None) -> list[Notice]:
     """Choose team (unless given) and person and assign, inside the caller's write transaction."""
-    await hold_routing_lock(session)
+    if team is None:
+        team = await staff_service.routing_team(session, complaint.category, complaint.flags)
+    await hold_routing_lock(session, team.id)
     routing = await staff_service.route(session, complaint, exclude=exclude, team=team)
     return await assign(session, complaint, routing, actor=actor, now=now, header=header)
 

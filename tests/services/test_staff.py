@@ -239,3 +239,60 @@ class TestTeamDirectory:
             assert not [s for s in statements if s.startswith("UPDATE complaint")]
             stored = await session.get(Complaint, filing.complaint.id, populate_existing=True)
             assert stored.team_id == environment.id and stored.assignee_id is None
+
+
+@pytest.mark.postgres
+class TestConcurrentFilings:
+    """On PostgreSQL a filing holds the day's counter for one statement and only its own team's
+    routing lock: filings of other teams go through while it is still under way."""
+
+    async def test_a_filing_paused_in_its_routing_blocks_only_its_own_team(self, classifier):
+        import asyncio
+
+        from models.db import create_engine, session_factory, upgrade
+        from services.filing import MatterRules, file_complaint
+        from tests.conftest import POSTGRES_URL, require_service, reset_postgres
+
+        require_service("postgres", POSTGRES_URL, 5432)
+        await reset_postgres(POSTGRES_URL)
+        await upgrade(POSTGRES_URL)
+        engine = create_engine(POSTGRES_URL)
+        sessions = session_factory(engine)
+        paused, release = asyncio.Event(), asyncio.Event()
+        choose = staff_service.route
+
+        async def route_pausing_the_first(session, complaint, **kwargs):
+            if complaint.description == "first" and not release.is_set():
+                paused.set()  # the team's routing lock is held from here to the commit
+                await release.wait()
+            return await choose(session, complaint, **kwargs)
+
+        async def filing(n: int, category: Category, description: str):
+            async with sessions() as session:
+                resident = await lifecycle.get_or_create_resident(
+                    session, lifecycle.ResidentProfile(telegram_id=700 + n, chat_id=700 + n, name=f"r{n}"))
+                return await file_complaint(
+                    session, resident=resident, classification=classification(category), classifier=classifier,
+                    draft_key=f"{700 + n}:a", tz=ZoneInfo("Asia/Shanghai"), sla=None, rules=MatterRules(), now=NOW,
+                    data=ComplaintCreate(description=description, location=f"{n}栋", contact_phone="13812345678"))
+
+        try:
+            async with sessions() as session:
+                await staff_service.seed_teams(session)
+            staff_service.route = route_pausing_the_first
+            first = asyncio.create_task(filing(1, Category.ENGINEERING, "first"))
+            await asyncio.wait_for(paused.wait(), 30)
+            # another team, numbered and routed while the first is still in its transaction
+            other = await asyncio.wait_for(filing(2, Category.ENVIRONMENT, "垃圾没人清"), 30)
+            same_team = asyncio.create_task(filing(3, Category.ENGINEERING, "水管漏水"))
+            done, _ = await asyncio.wait({same_team}, timeout=0.5)
+            assert not done  # the same team waits for the first's decision
+            release.set()
+            first_filing, third = await asyncio.wait_for(asyncio.gather(first, same_team), 30)
+            numbers = sorted(f.complaint.number for f in (first_filing, other, third))
+            assert numbers == ["TS20261125-0001", "TS20261125-0002", "TS20261125-0003"]
+            assert other.complaint.number == "TS20261125-0002"  # it did not wait for the first
+        finally:
+            staff_service.route = choose
+            release.set()
+            await engine.dispose()
