@@ -9,7 +9,8 @@ messages of ``bench/chat_messages.txt`` at five locations, so some are merged an
 major, as in ``intake_bench``), one at a time, each in its own session, after 20 not timed.
 Printed: CPU ms per filing (``time.process_time``: this process's share, the driver's and the
 database server's not included), SQL statements per filing, and the CPU ms of each step (the
-same-matter check, numbering and INSERT, routing, the major's steps, the commit), measured by
+same-matter check, the number's reservation on PostgreSQL — its commit is counted under the
+commit too —, the INSERT (with the number on SQLite), routing, the major's steps, the commits), measured by
 wrapping those functions for the run. Without the intake's concurrency this is the steadier figure
 for the filing's own cost. Figures only; nothing asserts on speed.
 """
@@ -61,7 +62,7 @@ async def bench(database_url: str, complaints: int) -> dict:
     from models.tables import ComplaintCreate
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from services import lifecycle, majors, matters, routing
+    from services import lifecycle, majors, matters, numbering, routing
     from services.classify import get_classifier
     from services.filing import MatterRules, file_complaint
     from services.sla import SlaPolicy
@@ -99,7 +100,8 @@ async def bench(database_url: str, complaints: int) -> dict:
                 now=NOW + timedelta(seconds=k))
 
     spent: collections.Counter = collections.Counter()
-    for module, name in ((matters, "check"), (lifecycle, "create_complaint"), (routing, "route"),
+    for module, name in ((matters, "check"), (numbering, "reserve_ticket_number"),
+                         (lifecycle, "create_complaint"), (routing, "route"),
                          (matters, "mark_major"), (majors, "take_charge"), (AsyncSession, "commit")):
         _timed(module, name, spent)
     try:
