@@ -142,6 +142,17 @@ async def _until(condition, tries: int = 500) -> None:
     raise AssertionError("condition not reached")
 
 
+async def _journal_emptied(journal) -> None:
+    """Wait (up to a second) for the journal to be empty, and say so."""
+    import asyncio
+
+    for _ in range(100):
+        if not await journal.load():
+            break
+        await asyncio.sleep(0.01)
+    assert await journal.load() == []
+
+
 class TestJournal:
     """With a journal the updates in hand are confirmed at once and kept until handled."""
 
@@ -173,11 +184,7 @@ class TestJournal:
             assert Update.model_validate_json(kept[0][1]) == first  # as Telegram sent it
             slow.set()
             await _until(lambda: 1 in dispatcher.finished)
-            for _ in range(100):  # handled: out of the journal shortly after, with no poll coming
-                if not await journal.load():
-                    break
-                await asyncio.sleep(0.01)
-            assert await journal.load() == []
+            await _journal_emptied(journal)  # handled: out of the journal shortly after, with no poll coming
         finally:
             slow.set()
             poller.stop()
@@ -204,11 +211,7 @@ class TestJournal:
             await _until(lambda: 6 in dispatcher.finished)
             assert dispatcher.started == [5, 6]  # the kept one first, and once
             assert bot.calls[0] == (6, 30)
-            for _ in range(100):
-                if not await journal.load():
-                    break
-                await asyncio.sleep(0.01)
-            assert await journal.load() == []
+            await _journal_emptied(journal)
         finally:
             poller.stop()
             await task
