@@ -106,12 +106,19 @@ async def driver_main(mode: str) -> None:
             if command.get("stop"):
                 break
             first, residents, complaints = command["first_id"], command["residents"], command["complaints"]
+            profiler = cProfile.Profile(time.process_time) if os.environ.get("BENCH_DRIVER_PROFILE") else None
+            if profiler and not command.get("warmup"):
+                profiler.enable()
             started, cpu = time.perf_counter(), time.process_time()
             delivered, calls = server.world.updates_delivered, server.world.call_counts.get("getUpdates", 0)
             results = await asyncio.gather(*(play(client, first + i, complaints, command.get("timeout", 120))
                                              for i in range(residents)), return_exceptions=True)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            if profiler and not command.get("warmup"):
+                profiler.disable()
+                profiler.dump_stats(f"{os.environ['BENCH_DRIVER_PROFILE']}.{mode}")
             errors = [f"{type(r).__name__}: {r}"[:300] for r in results if isinstance(r, BaseException)]
+            print(json.dumps(server.world.call_counts), file=sys.stderr, flush=True)
             print(json.dumps({"seconds": seconds, "driver_cpu": cpu, "updates": residents * complaints * STEPS,
                               "delivered": server.world.updates_delivered - delivered,
                               "polls": server.world.call_counts.get("getUpdates", 0) - calls, "errors": errors}),

@@ -26,7 +26,7 @@ from bot.callback_expiry import ExpiredCallbackAnswers
 from bot.sender import Rate, Sender, install_rate_limiter
 from bot.settings import Settings
 from bot.shared_rate import SharedLimits
-from bot.storage import RedisConversationStorage, SqlStorage, UpdateFsm
+from bot.storage import ConversationCache, RedisConversationStorage, SqlStorage, UpdateFsm
 from handlers import routers
 from models.db import create_engine, session_factory, upgrade
 from models.types import Clock, utcnow
@@ -66,11 +66,16 @@ def build_bot(settings: Settings) -> Bot:
 
 
 def build_storage(settings: Settings, sessions) -> tuple[BaseStorage, BaseEventIsolation]:
-    """Conversation state in Redis when configured, otherwise in the SQL database."""
-    if settings.redis_url:
-        storage = RedisConversationStorage(settings.redis_url)
-        return storage, storage.create_isolation()
-    return SqlStorage(sessions), SimpleEventIsolation()
+    """Conversation state in Redis when configured, otherwise in the SQL database.
+
+    Webhook processes (several behind a balancer) lock a chat in Redis while handling its update.
+    A polling bot is the only process handling updates, one chat's one after another: it keeps
+    the conversations in memory too (``ConversationCache``) and only writes them to the store."""
+    storage = RedisConversationStorage(settings.redis_url) if settings.redis_url else SqlStorage(sessions)
+    if settings.webhook_url:
+        return storage, storage.create_isolation() if settings.redis_url else SimpleEventIsolation()
+    storage.cache = ConversationCache()
+    return storage, SimpleEventIsolation()
 
 
 def build_journal(settings: Settings, sessions) -> UpdateJournal | None:
@@ -172,8 +177,11 @@ class HuifangApp:
         overall = Rate(rate.overall_per_second, 1.0, burst=rate.overall_burst)
         private = Rate(rate.private_per_second, 1.0, burst=rate.private_burst)
         group = Rate(rate.group_per_minute, 60.0, burst=5)
+        # One send rate across processes: webhook mode runs several behind a balancer. A polling bot
+        # is the only process sending (Telegram hands updates to one poller), so its own limiters are
+        # exact and a message costs no Redis round trip.
         self.shared_limits = (SharedLimits(settings.redis_url, overall=overall, private=private, group=group)
-                              if settings.redis_url else None)  # one send rate across processes
+                              if settings.redis_url and settings.webhook_url else None)
         install_rate_limiter(self.bot, overall=overall, private=private, group=group, on_forbidden=self.on_forbidden,
                              shared=self.shared_limits)
         policy = CallbackPolicy.from_settings(settings)

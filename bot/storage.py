@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -55,8 +56,45 @@ class Conversation:
         return {**self.data, APPLIED: self.applied} if self.applied else dict(self.data)
 
 
+class ConversationCache:
+    """The conversations this process read or saved last, when it is the only one writing them.
+
+    A polling bot is: Telegram hands updates to one poller, and nothing else in the project writes
+    conversations. Then an update's conversation is read from here (no round trip) and only its
+    save goes to the store. Entries are kept as stored (state and JSON), so a handler changing its
+    copy never changes the cache, and bounded (least recently used first out)."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._items: OrderedDict[StorageKey, tuple[str | None, str]] = OrderedDict()
+        self._saving: dict[StorageKey, int] = {}  # saves in flight per conversation
+        self._overlapped: set[StorageKey] = set()  # two saves at once: which landed last is unknown
+        self.saves = 0  # a read that saw a save start meanwhile may be older than it: not kept
+
+    def get(self, key: StorageKey) -> Conversation | None:
+        stored = self._items.get(key)
+        if stored is None:
+            return None
+        self._items.move_to_end(key)
+        return Conversation.stored(stored[0], json.loads(stored[1]))
+
+    def put(self, key: StorageKey, conversation: Conversation) -> None:
+        self._items[key] = (conversation.state, json.dumps(conversation.to_store()))
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def drop(self, key: StorageKey) -> None:
+        self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class ConversationStore(BaseStorage):
     """A storage that loads and saves a conversation whole (state and data together)."""
+
+    cache: ConversationCache | None = None  # set when this process is the only one writing (polling)
 
     async def load(self, key: StorageKey) -> Conversation:
         raise NotImplementedError
@@ -64,13 +102,50 @@ class ConversationStore(BaseStorage):
     async def save(self, key: StorageKey, conversation: Conversation) -> None:
         raise NotImplementedError
 
+    async def fetch(self, key: StorageKey) -> Conversation:
+        """``load`` through the cache, when there is one."""
+        cache = self.cache
+        if cache is None:
+            return await self.load(key)
+        if (kept := cache.get(key)) is not None:
+            return kept
+        saves = cache.saves
+        conversation = await self.load(key)
+        if cache.saves == saves:
+            cache.put(key, conversation)
+        return conversation
+
+    async def store(self, key: StorageKey, conversation: Conversation) -> None:
+        """``save`` and keep what was saved; a failed save leaves nothing kept (unknown)."""
+        cache = self.cache
+        if cache is None:
+            return await self.save(key, conversation)
+        cache.saves += 1
+        cache.drop(key)
+        in_flight = cache._saving[key] = cache._saving.get(key, 0) + 1
+        if in_flight > 1:
+            cache._overlapped.add(key)
+        saved = False
+        try:
+            await self.save(key, conversation)
+            saved = True
+        finally:
+            if (left := cache._saving[key] - 1) == 0:
+                del cache._saving[key]
+                if key in cache._overlapped:
+                    cache._overlapped.discard(key)
+                elif saved:
+                    cache.put(key, conversation)
+            else:
+                cache._saving[key] = left
+
     # aiogram's interface: through the update's buffer when there is one, else straight through.
     async def _conversation(self, key: StorageKey) -> Conversation:
         buffer = _buffer.get()
         if buffer is None:
-            return await self.load(key)
+            return await self.fetch(key)
         if key not in buffer.conversations:
-            buffer.conversations[key] = await self.load(key)
+            buffer.conversations[key] = await self.fetch(key)
         return buffer.conversations[key]
 
     async def _change(self, key: StorageKey, **values: Any) -> None:
@@ -79,7 +154,7 @@ class ConversationStore(BaseStorage):
             setattr(conversation, name, value)
         conversation.changed = True
         if _buffer.get() is None:
-            await self.save(key, conversation)
+            await self.store(key, conversation)
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         await self._change(key, state=state.state if isinstance(state, State) else state)
@@ -267,7 +342,8 @@ class UpdateFsm(FSMContextMiddleware):
         if context is None or not isinstance(storage, ConversationStore):
             return await super().__call__(handler, event, data)
         update_id = event.update_id if isinstance(event, Update) else None
-        if isinstance(storage, RedisConversationStorage) and self.events_isolation is getattr(storage, "isolation", None):
+        if (isinstance(storage, RedisConversationStorage) and storage.cache is None
+                and self.events_isolation is getattr(storage, "isolation", None)):
             return await self._with_redis(storage, context, update_id, handler, event, data)
         async with self.events_isolation.lock(key=context.key):
             buffer = UpdateBuffer()
@@ -285,7 +361,7 @@ class UpdateFsm(FSMContextMiddleware):
                     continue
                 if key == context.key and update_id is not None:
                     conversation.applied = [*conversation.applied, update_id][-REMEMBERED:]
-                await storage.save(key, conversation)
+                await storage.store(key, conversation)
             return result
 
     async def _with_redis(self, storage: RedisConversationStorage, context, update_id: int | None,

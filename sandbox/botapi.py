@@ -366,7 +366,7 @@ class BotApi:
         chat.messages[msg.message_id] = msg
         self._apply_keyboard(chat, markup)
         world.messages_sent += 1
-        self.changes_notifier.notify()
+        self.changes_notifier.notify(chat.id)
         return world.message_tg(msg)
 
     def _editable(self, params: Params) -> StoredMessage:
@@ -393,7 +393,7 @@ class BotApi:
     def _mark_edited(self, msg: StoredMessage) -> dict[str, Any]:
         msg.edit_count += 1
         msg.edit_date = int(time.time())
-        self.changes_notifier.notify()
+        self.changes_notifier.notify(msg.chat_id)
         return self.world.message_tg(msg)
 
     def _input_file(self, params: Params, field: str, kind: str) -> tuple[dict[str, Any] | None, Any]:
@@ -660,7 +660,7 @@ class BotApi:
         if msg is None or msg.deleted:
             raise bad("message to delete not found")
         msg.deleted = True
-        self.changes_notifier.notify()
+        self.changes_notifier.notify(chat.id)
         return True
 
     # ------------------------------------------------------------------ callbacks & files
@@ -677,7 +677,7 @@ class BotApi:
         record.show_alert = params.bool("show_alert")
         record.url = params.str("url")
         record.cache_time = params.int("cache_time")
-        self.changes_notifier.notify()
+        self.changes_notifier.notify(("callback", record.id))
         return True
 
     async def m_getfile(self, params: Params) -> Any:

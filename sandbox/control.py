@@ -115,8 +115,9 @@ class ControlApi:
             raise ControlError("body must be a JSON object")
         return body
 
-    def _changed(self) -> None:
-        self.server.changes.notify()
+    def _changed(self, key: Any = None) -> None:
+        """Wake the long-polls waiting on ``key`` (a chat id, ("callback", id)), or all of them."""
+        self.server.changes.notify(key)
 
     # ---------------------------------------------------------------- general
     async def reset(self, request: web.Request) -> web.Response:
@@ -264,7 +265,7 @@ class ControlApi:
         tg = world.message_tg(msg)
         update_id = world.enqueue_update("message", tg)
         self.server.updates.notify()
-        self._changed()
+        self._changed(chat.id)
         return {"update_id": update_id, "message_id": msg.message_id, "message": tg}
 
     def _content(self, kind: str, value: Any, user: UserRecord) -> dict[str, Any]:
@@ -380,7 +381,7 @@ class ControlApi:
             ]
 
         if wait > 0:
-            await self.server.changes.wait_until(lambda: len(select()) >= minimum, wait)
+            await self.server.changes.wait_until(lambda: len(select()) >= minimum, wait, key=chat_id)
         items = select()
         return _json({"chat_id": chat_id, "messages": [self.world.message_view(m) for m in items]})
 
@@ -400,7 +401,7 @@ class ControlApi:
         if wait > 0 and "min_edits" in request.query:
             minimum = _int(request.query["min_edits"], "min_edits")
             await self.server.changes.wait_until(
-                lambda: (m := find()) is None or m.deleted or m.edit_count >= minimum, wait
+                lambda: (m := find()) is None or m.deleted or m.edit_count >= minimum, wait, key=chat_id
             )
             msg = find()
             if msg is None:
@@ -447,7 +448,7 @@ class ControlApi:
         result = self.create_user_message(message)
         if keyboard.get("one_time_keyboard") and chat is not None and chat.reply_keyboard is keyboard:
             chat.reply_keyboard = None
-            self._changed()
+            self._changed(chat.id)
         return _json(result)
 
     # ---------------------------------------------------------------- callbacks
@@ -490,7 +491,7 @@ class ControlApi:
             id=cq_id, user_id=user.id, chat_id=chat_id, message_id=message_id, data=data
         )
         self.server.updates.notify()
-        self._changed()
+        self._changed(chat_id)
         return _json({"update_id": update_id, "callback_query_id": cq_id})
 
     async def get_callback(self, request: web.Request) -> web.Response:
@@ -501,7 +502,7 @@ class ControlApi:
         wait = _wait_arg(request)
         if wait > 0:
             await self.server.changes.wait_until(
-                lambda: (r := self.world.callbacks.get(cq_id)) is None or r.answered, wait
+                lambda: (r := self.world.callbacks.get(cq_id)) is None or r.answered, wait, key=("callback", cq_id)
             )
         record = self.world.callbacks.get(cq_id)
         if record is None:

@@ -36,24 +36,40 @@ class ApiError(Exception):
 
 
 class Notifier:
-    """Wakes every waiter when something changed (an Event swapped on each notify)."""
+    """Wakes waiters when something changed (an Event swapped on each notify).
+
+    A change may name what it touched (a chat id, a callback query id): waiters that named the same
+    key, and those that named none, wake; the others sleep on. Without keys, fifty residents
+    long-polling their own chats would all wake, and re-check, on every message of every chat.
+    """
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._event = asyncio.Event()  # waiters that named no key: any change
+        self._keyed: dict[Any, asyncio.Event] = {}
         self.closed = False
 
-    def notify(self) -> None:
-        """Wake all current waiters."""
+    def notify(self, key: Any = None) -> None:
+        """Wake the waiters on ``key`` and those on any change (everyone when ``key`` is None)."""
         event, self._event = self._event, asyncio.Event()
         event.set()
+        if key is None:
+            keyed, self._keyed = self._keyed, {}
+            for waiting in keyed.values():
+                waiting.set()
+        elif (waiting := self._keyed.pop(key, None)) is not None:
+            waiting.set()
 
     def close(self) -> None:
         """Wake everyone for good (server shutting down)."""
         self.closed = True
         self._event.set()
+        for waiting in self._keyed.values():
+            waiting.set()
 
-    async def wait_until(self, predicate: Callable[[], Any], timeout: float) -> Any:
-        """Wait until ``predicate()`` is truthy or ``timeout`` elapses; return its last value."""
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float, key: Any = None) -> Any:
+        """Wait until ``predicate()`` is truthy or ``timeout`` elapses; return its last value.
+
+        With ``key``, only changes notified with that key (or with none) re-check the predicate."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
@@ -63,7 +79,10 @@ class Notifier:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return value
-            event = self._event
+            if key is None:
+                event = self._event
+            elif (event := self._keyed.get(key)) is None:
+                event = self._keyed[key] = asyncio.Event()
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except asyncio.TimeoutError:

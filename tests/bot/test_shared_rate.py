@@ -79,3 +79,37 @@ async def test_one_round_trip_per_send(pair):
     one.redis.execute_command = counted
     await one.acquire(11)
     assert calls == ["EVALSHA"]
+
+
+class TestWhoCountsInRedis:
+    """Webhook processes share the rate through Redis; a polling bot is the only one sending."""
+
+    @staticmethod
+    async def _limiter_of(redis_url: str, classifier, webhook_url: str | None):
+        import tempfile
+
+        from bot.app import HuifangApp
+        from bot.sender import RateLimitMiddleware
+        from bot.settings import Settings
+
+        settings = Settings(bot_token="123456:TEST-token", telegram_api_base="http://127.0.0.1:9", report_day=0,
+                            database_url=f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/x.db", redis_url=redis_url,
+                            webhook_url=webhook_url, webhook_secret="s" if webhook_url else None, _env_file=None)
+        app = HuifangApp(settings, classifier=classifier, with_scheduler=False)
+        try:
+            [limiter] = [m for m in app.bot.session.middleware if isinstance(m, RateLimitMiddleware)]
+            return limiter.shared, app.shared_limits
+        finally:
+            if app.shared_limits is not None:
+                await app.shared_limits.close()
+            await app.dispatcher.storage.close()
+            await app.bot.session.close()
+            await app.engine.dispose()
+
+    async def test_a_polling_bot_paces_its_sends_itself(self, redis_url, classifier):
+        shared, kept = await self._limiter_of(redis_url, classifier, None)
+        assert shared is None and kept is None
+
+    async def test_webhook_processes_count_every_send_in_redis(self, redis_url, classifier):
+        shared, kept = await self._limiter_of(redis_url, classifier, "https://desk.example.com/tg")
+        assert isinstance(shared, SharedLimits) and shared is kept

@@ -270,3 +270,143 @@ class TestRedisLockAndConversationTogether:
         await holder
         await asyncio.wait_for(update, 5)
         assert seen == ["None:电梯坏了"]
+
+
+def stepping_dispatcher(storage) -> tuple[Dispatcher, list[str]]:
+    """UpdateFsm as a polling bot wires it (in-process isolation) around the three steps above."""
+    dispatcher = Dispatcher(storage=storage, disable_fsm=True)
+    dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=SimpleEventIsolation())
+    dispatcher.update.outer_middleware(dispatcher.fsm)
+    seen: list[str] = []
+
+    @dispatcher.message(F.text == "boom")
+    async def boom(message: Message, state: FSMContext) -> None:
+        await state.set_state(Intake.confirm)
+        raise RuntimeError("handler failed")
+
+    @dispatcher.message()
+    async def step(message: Message, state: FSMContext) -> None:
+        seen.append(f"{await state.get_state()}:{message.text}")
+        data = await state.get_data()
+        await state.update_data(texts=[*data.get("texts", []), message.text])
+        await state.set_state(Intake.location if await state.get_state() is None else Intake.contact)
+
+    return dispatcher, seen
+
+
+class TestPollingKeepsConversations:
+    """A polling bot (the only process writing conversations) reads them from memory and only saves."""
+
+    @pytest.fixture
+    def setup(self, sessions):
+        from bot.storage import ConversationCache
+
+        storage = CountingStorage(sessions)
+        storage.cache = ConversationCache()
+        dispatcher, seen = stepping_dispatcher(storage)
+        return dispatcher, Bot("42:TEST"), storage, seen
+
+    async def test_read_once_then_only_saved(self, setup, sessions):
+        dispatcher, bot, storage, seen = setup
+        await dispatcher.feed_update(bot, message_update(1, "电梯坏了"))
+        await dispatcher.feed_update(bot, message_update(2, "3栋"))
+        assert (storage.loads, storage.saves) == (1, 2)
+        assert seen == ["None:电梯坏了", "Intake:location:3栋"]
+        restarted = SqlStorage(sessions)  # what a new process reads: the store has every save
+        assert await restarted.get_state(KEY_42) == "Intake:contact"
+        assert await restarted.get_data(KEY_42) == {"texts": ["电梯坏了", "3栋"]}
+
+    async def test_a_failed_handler_changes_nothing_kept(self, setup):
+        dispatcher, bot, storage, seen = setup
+        await dispatcher.feed_update(bot, message_update(1, "电梯坏了"))
+        with pytest.raises(RuntimeError):
+            await dispatcher.feed_update(bot, message_update(2, "boom"))
+        await dispatcher.feed_update(bot, message_update(3, "3栋"))
+        assert seen == ["None:电梯坏了", "Intake:location:3栋"] and storage.loads == 1
+
+    async def test_a_failed_save_is_read_again_from_the_store(self, setup):
+        dispatcher, bot, storage, seen = setup
+        await dispatcher.feed_update(bot, message_update(1, "电梯坏了"))
+        save = storage.save
+
+        async def failing(key, conversation):
+            raise ConnectionError("database gone")
+
+        storage.save = failing
+        with pytest.raises(ConnectionError):
+            await dispatcher.feed_update(bot, message_update(2, "3栋"))
+        storage.save = save
+        await dispatcher.feed_update(bot, message_update(3, "3栋"))
+        assert storage.loads == 2  # not the unsaved copy: read from the store again
+        assert seen[-1] == "Intake:location:3栋" and await storage.get_state(KEY_42) == "Intake:contact"
+
+    async def test_redelivered_update_is_skipped(self, setup):
+        dispatcher, bot, storage, seen = setup
+        await dispatcher.feed_update(bot, message_update(7, "电梯坏了"))
+        await dispatcher.feed_update(bot, message_update(7, "电梯坏了"))
+        assert seen == ["None:电梯坏了"] and storage.saves == 1
+
+    async def test_two_saves_at_once_keep_nothing(self, sessions):
+        import asyncio
+
+        from bot.storage import Conversation, ConversationCache
+
+        storage = CountingStorage(sessions)
+        storage.cache = ConversationCache()
+        first_in, release = asyncio.Event(), asyncio.Event()
+        save = storage.save
+
+        async def slow_first(key, conversation):
+            if conversation.state == "first":
+                first_in.set()
+                await release.wait()
+            await save(key, conversation)
+
+        storage.save = slow_first
+        first = asyncio.create_task(storage.store(KEY_42, Conversation(state="first")))
+        await first_in.wait()
+        await storage.store(KEY_42, Conversation(state="second"))
+        release.set()
+        await first
+        assert len(storage.cache) == 0  # which write landed last is the store's to say
+        assert (await storage.fetch(KEY_42)).state == "first" and storage.loads == 1
+
+    async def test_the_cache_is_bounded(self):
+        from bot.storage import Conversation, ConversationCache
+
+        cache = ConversationCache(size=2)
+        for chat in (1, 2, 3):
+            cache.put(StorageKey(bot_id=1, chat_id=chat, user_id=chat), Conversation(state=f"s{chat}"))
+        assert len(cache) == 2 and cache.get(StorageKey(bot_id=1, chat_id=1, user_id=1)) is None
+        kept = cache.get(StorageKey(bot_id=1, chat_id=3, user_id=3))
+        kept.data["x"] = 1  # a handler's copy: the kept one does not change
+        assert cache.get(StorageKey(bot_id=1, chat_id=3, user_id=3)).data == {}
+
+
+@pytest.mark.redis
+class TestPollingWithRedis:
+    async def test_one_round_trip_per_update_and_no_lock(self, redis_url):
+        from bot.storage import ConversationCache
+
+        storage = RedisConversationStorage(redis_url)
+        storage.cache = ConversationCache()
+        dispatcher, seen = stepping_dispatcher(storage)
+        calls: list[str] = []
+        execute = storage.redis.execute_command
+
+        async def counted(*args, **kwargs):
+            calls.append(args[0])
+            return await execute(*args, **kwargs)
+
+        storage.redis.execute_command = counted
+        try:
+            await dispatcher.feed_update(Bot("42:TEST"), message_update(1, "电梯坏了"))
+            calls.clear()
+            await dispatcher.feed_update(Bot("42:TEST"), message_update(2, "3栋"))
+            assert calls == ["EVALSHA"]  # the save
+            assert not await storage.redis.exists(storage.key_builder.build(KEY_42, "lock"))
+            fresh = RedisConversationStorage(redis_url)
+            assert await fresh.get_state(KEY_42) == "Intake:contact"
+            await fresh.close()
+        finally:
+            await storage.close()
