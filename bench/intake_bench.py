@@ -26,7 +26,10 @@ repeating unconfirmed updates), the residents' side's CPU per update (sandbox an
 plus the ones of the delivery worker), connection checkouts per update, and the database connections
 opened during the run with the most in use at once (the pool reopens what it cannot keep). ``--profile`` runs
 cProfile over the bot's measured run and prints the top functions (per update: divide by the
-update count printed). Figures only; nothing here asserts on speed.
+update count printed); ``BENCH_DRIVER_PROFILE=PATH`` writes a cProfile of the residents' side's
+measured run to ``PATH.bot`` and ``PATH.echo``. Also printed: Redis round trips of the bot's process
+per update and the Bot API calls other than ``getUpdates`` per update. Figures only; nothing here
+asserts on speed.
 
 The bot and the echo bot run on the event loop ``python -m bot`` runs on (``bot/loop.py``:
 asyncio's, or ``HUIFANG_EVENT_LOOP``'s; ``--loop uvloop|asyncio``) and with the same heap settling
@@ -107,21 +110,22 @@ async def driver_main(mode: str) -> None:
                 break
             first, residents, complaints = command["first_id"], command["residents"], command["complaints"]
             profiler = cProfile.Profile(time.process_time) if os.environ.get("BENCH_DRIVER_PROFILE") else None
-            if profiler and not command.get("warmup"):
+            if profiler:
                 profiler.enable()
             started, cpu = time.perf_counter(), time.process_time()
             delivered, calls = server.world.updates_delivered, server.world.call_counts.get("getUpdates", 0)
+            api_calls = sum(server.world.call_counts.values())
             results = await asyncio.gather(*(play(client, first + i, complaints, command.get("timeout", 120))
                                              for i in range(residents)), return_exceptions=True)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-            if profiler and not command.get("warmup"):
+            if profiler:
                 profiler.disable()
                 profiler.dump_stats(f"{os.environ['BENCH_DRIVER_PROFILE']}.{mode}")
             errors = [f"{type(r).__name__}: {r}"[:300] for r in results if isinstance(r, BaseException)]
-            print(json.dumps(server.world.call_counts), file=sys.stderr, flush=True)
             print(json.dumps({"seconds": seconds, "driver_cpu": cpu, "updates": residents * complaints * STEPS,
                               "delivered": server.world.updates_delivered - delivered,
-                              "polls": server.world.call_counts.get("getUpdates", 0) - calls, "errors": errors}),
+                              "polls": server.world.call_counts.get("getUpdates", 0) - calls,
+                              "api_calls": sum(server.world.call_counts.values()) - api_calls, "errors": errors}),
                   flush=True)
     await server.stop()
 
@@ -204,6 +208,32 @@ class SqlCounter:
             self.checkouts_elsewhere += 1
 
 
+class RedisCounter:
+    """Redis round trips of the bot's process (commands, and pipelines/transactions as one)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._patched: list[tuple[type, str, object]] = []
+
+    def install(self) -> None:
+        from redis.asyncio.client import Pipeline, Redis
+
+        for cls, name in ((Redis, "execute_command"), (Pipeline, "execute")):
+            original = getattr(cls, name)
+            self._patched.append((cls, name, original))
+
+            async def counted(*args, __original=original, **kwargs):  # Pipeline buffers its own commands
+                self.count += 1
+                return await __original(*args, **kwargs)
+
+            setattr(cls, name, counted)
+
+    def remove(self) -> None:
+        for cls, name, original in self._patched:
+            setattr(cls, name, original)
+        self._patched.clear()
+
+
 def _track_updates(dispatcher, update_tasks: set) -> None:
     """Mark the task handling an update, so SQL can be attributed to update handling."""
     feed = dispatcher.feed_update
@@ -258,12 +288,16 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
     update_tasks: set = set()
     _track_updates(app.dispatcher, update_tasks)
     counter = SqlCounter(app.engine, update_tasks)
+    redis_calls = RedisCounter()
+    if redis_url:
+        redis_calls.install()
     await app.start()
     settle_heap()  # as HuifangApp.run() does once the bot is loaded
     try:
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
         await asyncio.sleep(0.2)
         counter.reset()
+        redis_calls.count = 0
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not waiting
         cpu = time.process_time()
         if profiler:
@@ -272,6 +306,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
         if profiler:
             profiler.disable()
         result["cpu"] = time.process_time() - cpu
+        result["redis"] = redis_calls.count
         result["sql_in_update"], result["sql_elsewhere"] = counter.in_update, counter.elsewhere
         result["checkouts_in_update"] = counter.checkouts_in_update
         result["checkouts_elsewhere"] = counter.checkouts_elsewhere
@@ -287,6 +322,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
             result["profile"] = out.getvalue()
     finally:
         await app.stop()
+        redis_calls.remove()
         await driver.stop()
     return result
 
@@ -373,10 +409,14 @@ async def main(args) -> None:
             "sql/update": bot["sql_in_update"] / updates,
             "sql other/update": bot["sql_elsewhere"] / updates,
             "checkouts/update": bot["checkouts_in_update"] / updates,
+            "redis/update": bot["redis"] / updates,
             "connects": bot["connects"], "most out": bot["most_out"],
             "intake s": bot["seconds"] / args.complaints,  # each resident files one after the other
             # getUpdates: polls and updates handed out (repeats of unconfirmed ones included) per update
             "polls": bot["polls"] / updates, "delivered": bot["delivered"] / updates,
+            # Bot API calls other than getUpdates per update (sendMessage, edits, callback answers)
+            "calls": (bot["api_calls"] - bot["polls"]) / updates,
+            "echo calls": (echo["api_calls"] - echo["polls"]) / echo["updates"],
             "echo polls": echo["polls"] / echo["updates"], "echo delivered": echo["delivered"] / echo["updates"],
             # the residents' side (sandbox + clients): CPU per update, and its share of one core
             "driver ms": 1000 * bot["driver_cpu"] / updates, "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
@@ -385,10 +425,12 @@ async def main(args) -> None:
         print(f"{label:20} bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} CPU ms/upd | "
               f"echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
               f"ratio {row['ratio']:.3f} | SQL/update {row['sql/update']:.2f} (+{row['sql other/update']:.2f} "
-              f"delivery) | checkouts/update {row['checkouts/update']:.2f} | "
+              f"delivery) | checkouts/update {row['checkouts/update']:.2f} | Redis round trips/update "
+              f"{row['redis/update']:.2f} | "
               f"new connections {row['connects']}, at most {row['most out']} in use | "
               f"one intake ≈ {row['intake s']:.2f} s | getUpdates per update: {row['polls']:.2f} polls handing out "
               f"{row['delivered']:.2f} updates (echo {row['echo polls']:.2f}, {row['echo delivered']:.2f}) | "
+              f"other Bot API calls per update {row['calls']:.2f} (echo {row['echo calls']:.2f}) | "
               f"sandbox side {row['driver ms']:.2f} CPU ms/upd (echo's {row['echo driver ms']:.2f})", flush=True)
         if "profile" in bot:
             print(f"--- cProfile of the bot's run on {label} ({updates} updates) ---")
