@@ -7,7 +7,8 @@ raises or the process dies. With the state the id of the update that changed it 
 last few per conversation): a redelivered update — Telegram retries a webhook that was not
 acknowledged, polling gets an unconfirmed batch again — whose change was already saved is
 skipped instead of being applied to the state it produced. Outside an update (tests, tools) the
-storages read and write directly.
+storages read and write directly. A polling bot, the only process writing conversations, also
+keeps them in memory (``ConversationCache``): reads come from there, only saves go to the store.
 """
 
 from __future__ import annotations
