@@ -85,8 +85,25 @@ class ConversationCache:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 
-    def drop(self, key: StorageKey) -> None:
+    def save_started(self, key: StorageKey) -> None:
+        """A save of ``key`` is under way: what is kept of it is no longer known to be stored."""
+        self.saves += 1
         self._items.pop(key, None)
+        in_flight = self._saving[key] = self._saving.get(key, 0) + 1
+        if in_flight > 1:
+            self._overlapped.add(key)
+
+    def save_ended(self, key: StorageKey, saved: Conversation | None) -> None:
+        """A save of ``key`` ended with ``saved`` stored (None: it failed); kept unless it overlapped."""
+        left = self._saving[key] - 1
+        if left:
+            self._saving[key] = left
+            return
+        del self._saving[key]
+        if key in self._overlapped:
+            self._overlapped.discard(key)
+        elif saved is not None:
+            self.put(key, saved)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -121,24 +138,13 @@ class ConversationStore(BaseStorage):
         cache = self.cache
         if cache is None:
             return await self.save(key, conversation)
-        cache.saves += 1
-        cache.drop(key)
-        in_flight = cache._saving[key] = cache._saving.get(key, 0) + 1
-        if in_flight > 1:
-            cache._overlapped.add(key)
-        saved = False
+        cache.save_started(key)
+        saved = None
         try:
             await self.save(key, conversation)
-            saved = True
+            saved = conversation
         finally:
-            if (left := cache._saving[key] - 1) == 0:
-                del cache._saving[key]
-                if key in cache._overlapped:
-                    cache._overlapped.discard(key)
-                elif saved:
-                    cache.put(key, conversation)
-            else:
-                cache._saving[key] = left
+            cache.save_ended(key, saved)
 
     # aiogram's interface: through the update's buffer when there is one, else straight through.
     async def _conversation(self, key: StorageKey) -> Conversation:
