@@ -53,6 +53,19 @@ class TestSqlStorage:
             assert (await session.exec(select(FsmRecord))).all() == []
 
 
+def count_commands(storage: RedisConversationStorage) -> list[str]:
+    """The names of the Redis commands the storage sends from now on (one per round trip)."""
+    calls: list[str] = []
+    execute = storage.redis.execute_command
+
+    async def counted(*args, **kwargs):
+        calls.append(args[0])
+        return await execute(*args, **kwargs)
+
+    storage.redis.execute_command = counted
+    return calls
+
+
 @pytest.mark.redis
 class TestRedisStorage:
     async def test_state_survives_a_new_instance(self, redis_url):
@@ -78,14 +91,8 @@ class TestRedisStorage:
         state_key, data_key = storage.key_builder.build(KEY, "state"), storage.key_builder.build(KEY, "data")
         try:
             await storage.save(KEY, Conversation(state="Intake:location", data={"draft": "w"}))  # loads the script
-            calls = []
-            execute = storage.redis.execute_command
-
-            async def counted(*args, **kwargs):
-                calls.append(args[0])
-                return await execute(*args, **kwargs)
-
-            storage.redis.execute_command = counted
+            execute = storage.redis.execute_command  # uncounted, for the checks
+            calls = count_commands(storage)
             for state, data in (("Intake:contact", {}), (None, {"draft": "x"}), ("Intake:confirm", {"draft": "y"}),
                                 (None, {})):
                 calls.clear()
@@ -134,31 +141,38 @@ def message_update(update_id: int, text: str) -> Update:
         "from": {"id": 42, "is_bot": False, "first_name": "A"}, "text": text}})
 
 
+def stepping_dispatcher(storage, isolation=None) -> tuple[Dispatcher, list[str]]:
+    """UpdateFsm (with ``isolation``, else in-process isolation as a polling bot has) around a small
+    router of three steps, and a handler that fails."""
+    isolation = isolation or SimpleEventIsolation()
+    dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
+    dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=isolation)
+    dispatcher.update.outer_middleware(dispatcher.fsm)
+    seen: list[str] = []
+
+    @dispatcher.message(F.text == "boom")
+    async def boom(message: Message, state: FSMContext) -> None:
+        await state.set_state(Intake.confirm)
+        raise RuntimeError("handler failed")
+
+    @dispatcher.message()
+    async def step(message: Message, state: FSMContext) -> None:
+        seen.append(f"{await state.get_state()}:{message.text}")
+        data = await state.get_data()
+        await state.update_data(texts=[*data.get("texts", []), message.text])
+        await state.set_state(Intake.location if await state.get_state() is None else Intake.contact)
+
+    return dispatcher, seen
+
+
 class TestOneReadOneWritePerUpdate:
     """The dispatcher's FSM middleware (UpdateFsm) around a small router of three steps."""
 
     @pytest.fixture
     def setup(self, sessions):
         storage = CountingStorage(sessions)
-        dispatcher = Dispatcher(storage=storage, disable_fsm=True)
-        dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=SimpleEventIsolation())
-        dispatcher.update.outer_middleware(dispatcher.fsm)
-        seen: list[str] = []
-
-        @dispatcher.message(F.text == "boom")
-        async def boom(message: Message, state: FSMContext) -> None:
-            await state.set_state(Intake.confirm)
-            raise RuntimeError("handler failed")
-
-        @dispatcher.message()
-        async def step(message: Message, state: FSMContext) -> None:
-            seen.append(f"{await state.get_state()}:{message.text}")
-            data = await state.get_data()
-            await state.update_data(texts=[*data.get("texts", []), message.text])
-            await state.set_state(Intake.location if await state.get_state() is None else Intake.contact)
-
-        bot = Bot("42:TEST")
-        return dispatcher, bot, storage, seen
+        dispatcher, seen = stepping_dispatcher(storage)
+        return dispatcher, Bot("42:TEST"), storage, seen
 
     async def test_one_load_and_one_save(self, setup):
         dispatcher, bot, storage, seen = setup
@@ -200,32 +214,8 @@ class TestRedisLockAndConversationTogether:
     async def setup(self, redis_url):
         storage = RedisConversationStorage(redis_url)
         await storage.redis.flushdb()
-        isolation = storage.create_isolation()
-        dispatcher = Dispatcher(storage=storage, events_isolation=isolation, disable_fsm=True)
-        dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=isolation)
-        dispatcher.update.outer_middleware(dispatcher.fsm)
-        seen: list[str] = []
-
-        @dispatcher.message(F.text == "boom")
-        async def boom(message: Message, state: FSMContext) -> None:
-            await state.set_state(Intake.confirm)
-            raise RuntimeError("handler failed")
-
-        @dispatcher.message()
-        async def step(message: Message, state: FSMContext) -> None:
-            seen.append(f"{await state.get_state()}:{message.text}")
-            data = await state.get_data()
-            await state.update_data(texts=[*data.get("texts", []), message.text])
-            await state.set_state(Intake.location if await state.get_state() is None else Intake.contact)
-
-        calls: list[str] = []
-        execute = storage.redis.execute_command
-
-        async def counted(*args, **kwargs):
-            calls.append(args[0])
-            return await execute(*args, **kwargs)
-
-        storage.redis.execute_command = counted
+        dispatcher, seen = stepping_dispatcher(storage, storage.create_isolation())
+        calls = count_commands(storage)
         yield dispatcher, Bot("42:TEST"), storage, seen, calls
         await storage.close()
 
@@ -270,28 +260,6 @@ class TestRedisLockAndConversationTogether:
         await holder
         await asyncio.wait_for(update, 5)
         assert seen == ["None:电梯坏了"]
-
-
-def stepping_dispatcher(storage) -> tuple[Dispatcher, list[str]]:
-    """UpdateFsm as a polling bot wires it (in-process isolation) around the three steps above."""
-    dispatcher = Dispatcher(storage=storage, disable_fsm=True)
-    dispatcher.fsm = UpdateFsm(storage=storage, events_isolation=SimpleEventIsolation())
-    dispatcher.update.outer_middleware(dispatcher.fsm)
-    seen: list[str] = []
-
-    @dispatcher.message(F.text == "boom")
-    async def boom(message: Message, state: FSMContext) -> None:
-        await state.set_state(Intake.confirm)
-        raise RuntimeError("handler failed")
-
-    @dispatcher.message()
-    async def step(message: Message, state: FSMContext) -> None:
-        seen.append(f"{await state.get_state()}:{message.text}")
-        data = await state.get_data()
-        await state.update_data(texts=[*data.get("texts", []), message.text])
-        await state.set_state(Intake.location if await state.get_state() is None else Intake.contact)
-
-    return dispatcher, seen
 
 
 class TestPollingKeepsConversations:
@@ -391,14 +359,7 @@ class TestPollingWithRedis:
         storage = RedisConversationStorage(redis_url)
         storage.cache = ConversationCache()
         dispatcher, seen = stepping_dispatcher(storage)
-        calls: list[str] = []
-        execute = storage.redis.execute_command
-
-        async def counted(*args, **kwargs):
-            calls.append(args[0])
-            return await execute(*args, **kwargs)
-
-        storage.redis.execute_command = counted
+        calls = count_commands(storage)
         try:
             await dispatcher.feed_update(Bot("42:TEST"), message_update(1, "电梯坏了"))
             calls.clear()
