@@ -7,22 +7,20 @@ import os
 import socket
 import sys
 from collections import Counter
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from models.db import create_engine, session_factory, upgrade
-from models.tables import Complaint, ComplaintCreate, OutboxNotice, Staff
+from models.tables import Complaint, OutboxNotice
 from models.types import utcnow
 from sandbox import SandboxClient, SandboxServer
-from services import lifecycle, routing
 from services import staff as staff_service
-from tests.conftest import POSTGRES_URL, REDIS_URL, require_service, reset_postgres
+from tests.conftest import POSTGRES_URL, require_service, reset_postgres
 from sandbox.balancer import Balancer
 from tests.e2e.conftest import TOKEN
-from tests.e2e.flows import TICKET, intake
+from tests.e2e.flows import intake
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 SECRET = "hook-secret-42"
@@ -30,6 +28,7 @@ PROCESSES = 3
 RESIDENTS = 60
 STAFF = 10
 PINGS = 300
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -132,10 +131,12 @@ async def test_three_processes_behind_a_balancer(cluster):
         statistics = await client.stats()
         errors_before = statistics["retry_after_returned"]
         calls_before = len(await client.calls("sendMessage"))
-        # Filed from a thread with its own loop: the sandbox (this loop) stays free to take the
-        # processes' sends when they come, instead of reading several at once after each filing
-        # and timing them as sent together.
-        await asyncio.to_thread(asyncio.run, _file_pings())
+        # Filed by a process of its own: the sandbox (this loop) stays free to take the processes'
+        # sends when they come, instead of reading several at once after each filing (or after
+        # each wait for the GIL, from a thread) and timing them as sent together.
+        filing = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.e2e.ping_burst", POSTGRES_URL, str(PINGS), cwd=ROOT)
+        assert await filing.wait() == 0
         for _ in range(1200):
             async with sessions() as session:
                 waiting = (await session.exec(select(OutboxNotice).where(OutboxNotice.state != "sent"))).all()
@@ -168,26 +169,3 @@ def _refused_with_context(calls: list[dict]) -> list:
               if other["params"].get("chat_id") == call["params"].get("chat_id")
               and call["time"] - 3 <= other["time"] < call["time"]])
             for call in refused]
-
-
-async def _file_pings() -> None:
-    """File PINGS tickets for the engineering team, each dispatched (its assignee pinged)."""
-    engine = create_engine(POSTGRES_URL)
-    try:
-        async with session_factory(engine)() as session:
-            resident = await lifecycle.get_or_create_resident(
-                session, lifecycle.ResidentProfile(telegram_id=59999, chat_id=59999, name="批量"))
-            for n in range(PINGS):
-                complaint = await lifecycle.submit_complaint(
-                    session, resident=resident, draft_key=f"burst-{n}", tz=ZoneInfo("Asia/Shanghai"), now=utcnow(),
-                    data=ComplaintCreate(description=f"楼道灯坏了（{n}）", location=f"{n % 9 + 1}栋"),
-                    classification=_engineering(session))
-                await routing.dispatch(session, complaint.id, now=utcnow())
-    finally:
-        await engine.dispose()
-
-
-def _engineering(session):
-    from services.classify import get_classifier
-
-    return get_classifier().classify("电梯坏了")
