@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -43,52 +44,53 @@ async def cluster(tmp_path, redis_url):
     require_service("postgres", POSTGRES_URL, 5432)
     await reset_postgres(POSTGRES_URL)
     await upgrade(POSTGRES_URL)
-    # The sandbox in a process of its own: it times each send when it reads it, and in the test's
-    # process the test's own work (the balancer, the database reads) could delay those reads so
-    # that sends the bot processes spaced correctly would look like a flood.
-    sandbox = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sandbox", "--port", "0", "--rate-limits", cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    first_line = (await asyncio.wait_for(sandbox.stdout.readline(), 120)).decode()
-    assert first_line.startswith("Telegram sandbox listening on "), first_line
-    sandbox_url = first_line.split()[-1]
-    ports = [free_port() for _ in range(PROCESSES)]
-    balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
-    front = await balancer.start()
-    env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox_url, "DATABASE_URL": POSTGRES_URL,
-           "REDIS_URL": redis_url, "WEBHOOK_URL": f"{front}/tg/hook", "WEBHOOK_SECRET": SECRET,
-           "WEBHOOK_CLAIM_LEASE": "30s", "REPORT_DAY": "0", "DELIVERY_POLL": "0.3s", "LOG_FORMAT": "json",
-           "WEB_PORT": "0"}  # three processes on one host: no web console (it would bind one port three times)
-    processes = []
-    for port in ports:
-        processes.append(await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", cwd=tmp_path, env={**env, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
-    client = SandboxClient(sandbox_url)
-    await client.__aenter__()
-    for _ in range(1800):  # until every process answers its health check (start-up is slow on a busy machine)
-        up = 0
+    async with contextlib.AsyncExitStack() as stack:  # whatever started is stopped, even if a later start fails
+        # The sandbox in a process of its own: it times each send when it reads it, and in the test's
+        # process the test's own work (the balancer, the database reads) could delay those reads so
+        # that sends the bot processes spaced correctly would look like a flood.
+        sandbox = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sandbox", "--port", "0", "--rate-limits", cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        stack.push_async_callback(_stop, [sandbox])
+        first_line = (await asyncio.wait_for(sandbox.stdout.readline(), 120)).decode()
+        assert first_line.startswith("Telegram sandbox listening on "), first_line
+        sandbox_url = first_line.split()[-1]
+        ports = [free_port() for _ in range(PROCESSES)]
+        balancer = Balancer([f"http://127.0.0.1:{port}" for port in ports])
+        front = await balancer.start()
+        stack.push_async_callback(balancer.stop)
+        env = {**os.environ, "BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE": sandbox_url, "DATABASE_URL": POSTGRES_URL,
+               "REDIS_URL": redis_url, "WEBHOOK_URL": f"{front}/tg/hook", "WEBHOOK_SECRET": SECRET,
+               "WEBHOOK_CLAIM_LEASE": "30s", "REPORT_DAY": "0", "DELIVERY_POLL": "0.3s", "LOG_FORMAT": "json",
+               "WEB_PORT": "0"}  # three processes on one host: no web console (it would bind one port three times)
+        processes = []
+        stack.push_async_callback(_stop, processes)
         for port in ports:
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                up += 1
-            except OSError:
-                pass
-        if up == PROCESSES:
-            break
-        await asyncio.sleep(0.1)
-    try:
+            processes.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", cwd=tmp_path, env={**env, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"},
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL))
+        client = await stack.enter_async_context(SandboxClient(sandbox_url))
+        for _ in range(1800):  # until every process answers its health check (start-up is slow on a busy machine)
+            up = 0
+            for port in ports:
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    up += 1
+                except OSError:
+                    pass
+            if up == PROCESSES:
+                break
+            await asyncio.sleep(0.1)
         yield {"client": client, "balancer": balancer, "processes": processes, "front": front}
-    finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-        await asyncio.gather(*(p.wait() for p in processes))
-        await client.__aexit__(None, None, None)
-        await balancer.stop()
-        sandbox.terminate()
-        await sandbox.wait()
+
+
+async def _stop(processes: list[asyncio.subprocess.Process]) -> None:
+    """Terminate the processes still running and wait for all of them."""
+    for process in processes:
+        if process.returncode is None:
+            process.terminate()
+    await asyncio.gather(*(process.wait() for process in processes))
 
 
 async def test_three_processes_behind_a_balancer(cluster):
