@@ -1,9 +1,11 @@
 """File a burst of dispatched tickets from a process of its own (``python -m tests.e2e.ping_burst URL COUNT``).
 
-The webhook test's sandbox runs in the test's process and times each send when it reads it. Filing
-the burst there (on its loop, or in a thread competing with it for the GIL) delays those reads, so
-sends the bot processes spaced correctly arrive "together" and look like a flood. A process of its
-own leaves the sandbox's loop free.
+The webhook test files its 300-ping burst with this, so the filing does not compete with the test
+process's loop (the balancer, the test's database reads) while the bot processes send.
+
+The tickets are stamped with the real clock because the bot processes that deliver the pings read
+the real clock too (separate processes: no clock to inject). Nothing the test asserts depends on
+the time of day: routing and delivery do not look at working hours, only at open tickets per person.
 """
 
 from __future__ import annotations
