@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.db import STATUS_DOOR, fresh_transaction
+from models.rows import new_row
 from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident, Staff
 from services.classify import Classification
 from services.domain import Status
@@ -87,8 +88,8 @@ def record(session: AsyncSession, complaint_id: int, action: str, *, actor: Acto
            **data: Any) -> ComplaintEvent:
     """Add one audit event (who, when, what, from → to; ``note`` is text a person typed, ``data``
     the structured facts the front ends render in each language)."""
-    event = ComplaintEvent(complaint_id=complaint_id, at=now, actor=actor.kind, actor_id=actor.telegram_id,
-                           action=action, from_status=from_status, to_status=to_status, note=note, data=data)
+    event = new_row(ComplaintEvent, complaint_id=complaint_id, at=now, actor=actor.kind, actor_id=actor.telegram_id,
+                    action=action, from_status=from_status, to_status=to_status, note=note, data=data)
     session.add(event)
     return event
 
@@ -200,7 +201,8 @@ async def create_complaint(
     submission of the same draft raises DuplicateSubmission."""
     if number is None:
         number = await next_ticket_number(session, now=now, tz=tz)
-    complaint = Complaint(
+    complaint = new_row(
+        Complaint,
         **data.model_dump(),
         number=number,
         team_id=team_id,
