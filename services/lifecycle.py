@@ -100,9 +100,10 @@ def may_become(complaint: Complaint, to: Status) -> bool:
 
 async def transition(session: AsyncSession, complaint: Complaint, to: Status, *, actor: Actor, now: datetime,
                      action: str = "status", note: str | None = None, by_hand: bool = False,
-                     **data: Any) -> ComplaintEvent:
+                     columns: dict[str, Any] | None = None, **data: Any) -> ComplaintEvent:
     """Move a ticket to another status inside the caller's write transaction, with its audit event
-    (``by_hand``: the extra moves of ``BY_HAND`` are allowed too).
+    (``by_hand``: the extra moves of ``BY_HAND`` are allowed too; ``columns``: other columns of the
+    ticket that change with the status, written by the same UPDATE — e.g. the assignee).
 
     Raises ``DeskError("status_not_allowed")`` for a move the workflow forbids and
     ``DeskError("ticket_changed")`` when the row is no longer in the status the caller saw.
@@ -110,7 +111,7 @@ async def transition(session: AsyncSession, complaint: Complaint, to: Status, *,
     current = Status(complaint.status)
     if to not in TRANSITIONS[current] and not (by_hand and to in BY_HAND.get(current, ())):
         raise DeskError("status_not_allowed", number=complaint.number, status=current.value)
-    values: dict[str, Any] = {"status": to.value, "updated_at": now}
+    values: dict[str, Any] = {**(columns or {}), "status": to.value, "updated_at": now}
     if to is Status.RESOLVED:
         values["resolved_at"] = now
     if to is Status.CLOSED:

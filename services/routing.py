@@ -65,13 +65,11 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
     Returns the pings: the assignee's card, the supervisor's copy for urgent/major tickets, or —
     with nobody to take it — the supervisor (else managers and admins) asked to assign by hand.
     """
-    complaint.team_id = routing.team.id
-    complaint.assignee_id = routing.assignee.id if routing.assignee else None
-    complaint.updated_at = now
-    session.add(complaint)
     notices: list[Notice] = []
     if routing.assignee is not None:
+        # team and assignee in the status change's own UPDATE: one statement for the row, not two
         await transition(session, complaint, Status.ASSIGNED, actor=actor, now=now, action="assign",
+                         columns={"team_id": routing.team.id, "assignee_id": routing.assignee.id},
                          team=routing.team.name, team_code=routing.team.code, assignee=routing.assignee.name, by=by)
         routing.assignee.last_assigned_at = now
         session.add(routing.assignee)
@@ -80,6 +78,8 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
             why = "urgent" if complaint.severity == Severity.URGENT.value else "major"
             notices.append(to_staff(NoticeKind.SUPERVISOR_WATCH, routing.supervisor.id, complaint.id, why=why))
     else:
+        complaint.team_id, complaint.assignee_id, complaint.updated_at = routing.team.id, None, now
+        session.add(complaint)
         record(session, complaint.id, "queue", actor=actor, now=now, team=routing.team.name,
                team_code=routing.team.code)
         targets = [routing.supervisor] if routing.supervisor else await managers(session)

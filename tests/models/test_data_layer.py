@@ -161,7 +161,7 @@ class TestSubmission:
         """Filing the report that makes a matter major (3 residents): ticket, assignment, major on
         all three, the owner, the pings — with the audit events and the notices each stored by one
         INSERT at the commit, the managers and the major's owner read in one query, the team from
-        the kept team table."""
+        the kept team table, the assignee in the status change's own UPDATE."""
         from sqlalchemy import event
 
         from models.tables import OutboxNotice
@@ -202,7 +202,10 @@ class TestSubmission:
             inserts = [s for s in statements if s.startswith("INSERT INTO complaint_event")]
             outbox_inserts = [s for s in statements if s.startswith("INSERT INTO outbox")]
             assert len(inserts) == 1 and len(outbox_inserts) == 1
-            assert len(statements) == 13, statements
+            assert len(statements) == 12, statements
+            # the three made major; the third assigned (status, team, assignee: one UPDATE); their owner
+            changes = [s for s in statements if s.startswith("UPDATE complaint")]
+            assert len(changes) == 3 and all(column in changes[1] for column in ("status=", "assignee_id="))
         async with sessions() as session:
             tickets = (await session.exec(select(Complaint).order_by(Complaint.id))).all()
             assert all(t.major and t.major_at is not None and t.related_to_id == tickets[0].id for t in tickets)

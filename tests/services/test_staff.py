@@ -241,6 +241,42 @@ class TestTeamDirectory:
             assert stored.team_id == environment.id and stored.assignee_id is None
 
 
+    async def test_an_assigned_filing_updates_the_ticket_once(self, sessions, engine, classifier):
+        """Status, team and assignee go in the status change's one UPDATE (not a second one for the
+        assignee), and all three are stored."""
+        from sqlalchemy import event
+
+        from services.filing import MatterRules, file_complaint
+
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            worker = await bound(session, "清洁工", "cleaning", telegram_id=61)
+            resident = await lifecycle.get_or_create_resident(
+                session, lifecycle.ResidentProfile(telegram_id=901, chat_id=901, name="r"))
+            statements = []
+
+            def keep(_conn, _cursor, statement, *_args):
+                statements.append(" ".join(statement.split()))
+
+            event.listen(engine.sync_engine, "before_cursor_execute", keep)
+            try:
+                filing = await file_complaint(
+                    session, resident=resident, classification=classification(Category.ENVIRONMENT),
+                    classifier=classifier, draft_key="901:a", tz=ZoneInfo("Asia/Shanghai"), sla=None,
+                    rules=MatterRules(), now=NOW,
+                    data=ComplaintCreate(description="垃圾没人清", location="1栋", contact_phone="13812345678"))
+            finally:
+                event.remove(engine.sync_engine, "before_cursor_execute", keep)
+            [change] = [s for s in statements if s.startswith("UPDATE complaint")]
+            assert all(column in change for column in ("status=", "team_id=", "assignee_id="))
+            assert [(n.kind, n.recipient_id) for n in filing.notices] == [(NoticeKind.ASSIGNED, worker.id)]
+        async with sessions() as session:
+            stored = await session.get(Complaint, filing.complaint.id)
+            cleaning = await staff_service.team_by_code(session, "cleaning")
+            assert (stored.status, stored.team_id, stored.assignee_id) == ("assigned", cleaning.id, worker.id)
+            assert stored.updated_at == NOW
+
+
 @pytest.mark.postgres
 class TestConcurrentFilings:
     """On PostgreSQL a filing holds the day's counter for one statement and only its own team's
