@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +27,7 @@ from bot.texts import (category_label, contact_line, duration, in_script, joined
                        severity_label, shorten, snippet, status_label, team_label)
 from models.tables import CallbackAttempt, CallbackRound, Complaint, ComplaintEvent, OutboxNotice, Resident, Staff, Team
 from services import matters
+from services.staff import TEAMS
 from services.domain import Category, Status
 from services.notices import Audience, NoticeKind
 from services.satisfaction import NOT_SOLVED, RATINGS
@@ -55,12 +57,24 @@ def person_locale(resident: Resident | None) -> str:
     return resident.locale if resident.locale in LOCALES else locale_for(resident.language_code)
 
 
-async def locale_of_staff(session: AsyncSession, person: Staff) -> str:
-    """A member of staff reads in the language of their own Telegram account."""
-    if person.telegram_id is None:
-        return DEFAULT_LOCALE
-    resident = (await session.exec(select(Resident).where(Resident.telegram_id == person.telegram_id))).first()
-    return person_locale(resident)
+# A staff notice's recipient and the language of their Telegram account, in one statement.
+_STAFF_WITH_LOCALE = (
+    select(Staff, Resident.id, Resident.locale, Resident.language_code)
+    .outerjoin(Resident, Resident.telegram_id == Staff.telegram_id)
+    .where(Staff.id == bindparam("staff_id"))
+)
+
+
+async def staff_and_locale(session: AsyncSession, staff_id: int) -> tuple[Staff | None, str]:
+    """The member of staff and the language they read: their own Telegram account's (its Resident
+    row, as :func:`person_locale` reads it), in one query."""
+    found = (await session.exec(_STAFF_WITH_LOCALE, params={"staff_id": staff_id})).first()
+    if found is None:
+        return None, DEFAULT_LOCALE
+    person, resident_id, locale, language_code = found
+    if person.telegram_id is None or resident_id is None:
+        return person, DEFAULT_LOCALE
+    return person, locale if locale in LOCALES else locale_for(language_code)
 
 
 # --- tickets for staff -------------------------------------------------------------------------
@@ -125,7 +139,7 @@ async def ticket_card(session: AsyncSession, complaint: Complaint, settings: Set
                       full_phone: bool) -> str:
     """The ticket as staff see it (``header`` already rendered)."""
     assignee = await session.get(Staff, complaint.assignee_id) if complaint.assignee_id else None
-    team = await session.get(Team, complaint.team_id) if complaint.team_id else None
+    team = await TEAMS.team(session, complaint.team_id) if complaint.team_id else None  # the kept team table
     who = _("staff.card_holder", team=team_label(team),
             assignee=escape(" · " + assignee.name) if assignee else "") if team else ""
     photos = len(complaint.photos)
@@ -196,10 +210,10 @@ class Renderer:
         if row.audience == Audience.RESIDENT.value:
             resident = await session.get(Resident, row.recipient_id)
             return (resident.chat_id if resident else None), person_locale(resident), resident
-        person = await session.get(Staff, row.recipient_id)
+        person, locale = await staff_and_locale(session, row.recipient_id)
         if person is None or not person.active:
             return None, DEFAULT_LOCALE, person
-        return person.chat_id, await locale_of_staff(session, person), person
+        return person.chat_id, locale, person
 
     async def render(self, session: AsyncSession, row: OutboxNotice) -> Rendered | None:
         """None when there is nobody (left) to send it to."""
@@ -348,4 +362,4 @@ class Renderer:
 
 
 __all__ = ["Renderer", "Rendered", "ticket_buttons", "ticket_card", "phone_for", "rating_keyboard", "CATEGORIES",
-           "RATINGS", "person_locale", "locale_of_staff", "major_reason_text", "contact_text"]
+           "RATINGS", "person_locale", "staff_and_locale", "major_reason_text", "contact_text"]

@@ -143,6 +143,11 @@ class TeamDirectory:
             self._kept[engine] = (self.clock(), found)
         return found
 
+    async def team(self, session: AsyncSession, team_id: int) -> TeamInfo | Team | None:
+        """One team by id from the kept table (a team created since, elsewhere: read from the database)."""
+        found = next((team for team in await self.teams(session) if team.id == team_id), None)
+        return found if found is not None else await session.get(Team, team_id)
+
     def clear(self) -> None:
         self._generation += 1
         self._kept.clear()
