@@ -93,6 +93,12 @@ async def _resident_echo(client, uid: int, complaints: int, timeout: float) -> N
         await user.expect(f"pressed {uid}", timeout)
 
 
+async def _open_chat(client, uid: int, timeout: float) -> None:
+    user = client.user(uid, first_name=f"员工{uid}")
+    await user.send("/start")
+    await user.next_message(timeout)
+
+
 async def driver_main(mode: str) -> None:
     from sandbox import SandboxClient, SandboxServer
 
@@ -108,6 +114,10 @@ async def driver_main(mode: str) -> None:
             command = json.loads(line)
             if command.get("stop"):
                 break
+            if "start" in command:  # staff accounts: open their chats with the bot (/start), answer when done
+                await asyncio.gather(*(_open_chat(client, uid, command.get("timeout", 120)) for uid in command["start"]))
+                print(json.dumps({"started": len(command["start"])}), flush=True)
+                continue
             first, residents, complaints = command["first_id"], command["residents"], command["complaints"]
             profiler = cProfile.Profile(time.process_time) if os.environ.get("BENCH_DRIVER_PROFILE") else None
             if profiler:
@@ -152,6 +162,11 @@ class Driver:
         if result["errors"]:
             print(f"    ! {len(result['errors'])} residents failed, e.g. {result['errors'][0]}", flush=True)
         return result
+
+    async def open_chats(self, uids: list[int]) -> None:
+        self.process.stdin.write((json.dumps({"start": uids}) + "\n").encode())
+        await self.process.stdin.drain()
+        json.loads(await self.process.stdout.readline())
 
     async def stop(self) -> None:
         self.process.stdin.write(b'{"stop": true}\n')
@@ -273,6 +288,23 @@ async def _flush_redis(url: str) -> None:
         await redis.aclose()
 
 
+async def _seed_staff(sessions, per_team: int) -> list[int]:
+    """``per_team`` bound staff members in every team (Telegram ids from 5,000,000); their ids."""
+    from sqlmodel import select
+
+    from models.tables import Staff, Team
+
+    uids: list[int] = []
+    async with sessions() as session:
+        for team in (await session.exec(select(Team).order_by(Team.id))).all():
+            for n in range(per_team):
+                uid = 5_000_000 + len(uids)
+                uids.append(uid)
+                session.add(Staff(name=f"员工{uid}", role="staff", team_id=team.id, telegram_id=uid, chat_id=uid))
+        await session.commit()
+    return uids
+
+
 async def bench_bot(database_url: str, redis_url: str | None, args, classifier) -> dict:
     from bot.app import HuifangApp
     from bot.loop import settle_heap
@@ -294,6 +326,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
     await app.start()
     settle_heap()  # as HuifangApp.run() does once the bot is loaded
     try:
+        if args.staff:
+            await driver.open_chats(await _seed_staff(app.sessions, args.staff))
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
         await asyncio.sleep(0.2)
         counter.reset()
@@ -450,6 +484,10 @@ def parse_args(argv=None):
                         default=["sqlite", "postgres", "redis"], help="sqlite,postgres,redis (redis = PostgreSQL + Redis)")
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="dropped and recreated (env BENCH_POSTGRES_URL)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="flushed (env BENCH_REDIS_URL)")
+    parser.add_argument("--staff", type=int, default=0,
+                        help="bound staff members per team (default 0: every ticket waits in its team's queue "
+                             "and nobody is pinged); with N > 0 tickets are assigned and the assignee's card is "
+                             "delivered, as in a staffed deployment (the echo bot is unchanged)")
     parser.add_argument("--profile", action="store_true", help="cProfile the bot's measured run")
     parser.add_argument("--profile-top", type=int, default=35)
     parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")
