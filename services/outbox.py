@@ -70,15 +70,15 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     )
     if session.bind.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    # The claimed rows come back from the UPDATE itself (RETURNING the whole row): no SELECT after it.
     result = await session.exec(
         update(OutboxNotice)
         .where(col(OutboxNotice.id).in_(due.scalar_subquery()))
         .values(state="claimed", claimed_by=worker, claimed_at=now, tries=OutboxNotice.tries + 1)
-        .returning(OutboxNotice.id)
+        .returning(OutboxNotice)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    ids = sorted(result.scalars().all())
-    rows = list((await session.exec(select(OutboxNotice).where(col(OutboxNotice.id).in_(ids))
-                                    .order_by(col(OutboxNotice.id)))).all()) if ids else []
+    rows = sorted(result.scalars().all(), key=lambda row: row.id)
     await session.commit()
     return rows
 
