@@ -1,7 +1,7 @@
 """Intake throughput of the bot against a minimal aiogram echo bot, on the same sandbox, in one run.
 
 Run: ``python -m bench.intake_bench [--residents 50] [--complaints 4]
-[--backends sqlite,postgres,redis] [--profile] [--pg-url URL] [--redis-url URL]``
+[--backends sqlite,postgres,redis] [--staff N] [--profile] [--pg-url URL] [--redis-url URL]``
 
 For each backend (``sqlite``: a temporary file; ``postgres``: the database of ``--pg-url``,
 default ``bench``, dropped and recreated; ``redis``: that PostgreSQL database plus
@@ -18,6 +18,10 @@ conversation state in Redis, ``--redis-url`` db 9 by default, flushed):
    button, one callback handler) gets the same number of updates from the same number of users in
    the same pattern (three messages and one button press per "complaint"), on a new sandbox
    started by the same kind of driver.
+
+``--staff N`` (default 0) binds N staff members per team before the run (their chats opened with
+``/start`` by the driver), so tickets are assigned and the assignee's card is delivered, as in a
+staffed deployment; with 0 every ticket waits in its team's queue and nobody is pinged.
 
 Printed per backend: updates/s and CPU ms per update of both, the ratio bot ÷ echo, the
 ``getUpdates`` polls per update and the updates they handed out per update (above 1: answers
