@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 
 from bot.i18n import DEFAULT_LOCALE, catalogues
 from bot.render import Renderer, staff_and_locale
@@ -16,6 +15,7 @@ from services import lifecycle, routing
 from services import staff as staff_service
 from services.classify import Classification
 from services.domain import Category, Kind, Severity
+from tests.statements import recorded
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -68,7 +68,7 @@ class TestAssignedPing:
         table and the assignee (the recipient) from the session."""
         async with sessions() as session:
             await staff_service.seed_teams(session)
-            person = await bound(session, "张师傅", 74)
+            await bound(session, "张师傅", 74)
             await own_account(session, 74, locale="en")
             resident = await lifecycle.get_or_create_resident(
                 session, lifecycle.ResidentProfile(telegram_id=600, chat_id=600, name="r"))
@@ -83,18 +83,9 @@ class TestAssignedPing:
         renderer = Renderer(Settings(bot_token="1:render", _env_file=None), catalogues())
         row = OutboxNotice(kind=ping.kind.value, audience=ping.audience.value, recipient_id=ping.recipient_id,
                            complaint_id=ping.complaint_id, params=dict(ping.params), created_at=NOW, due_at=NOW)
-        statements: list[str] = []
-
-        def keep(_conn, _cursor, statement, *_args):
-            if not statement.startswith("BEGIN"):
-                statements.append(" ".join(statement.split()))
-
-        event.listen(engine.sync_engine, "before_cursor_execute", keep)
-        try:
+        with recorded(engine) as statements:
             async with sessions() as session:
                 rendered = await renderer.render(session, row)
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", keep)
         assert rendered.chat_id == 74 and rendered.locale == "en"
         [(card, buttons)] = rendered.texts
         assert complaint.number in card and "张师傅" in card and "Engineering" in card

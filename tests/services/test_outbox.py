@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event
-
 from services import outbox
 from services.notices import NoticeKind, to_staff
+from tests.statements import recorded
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -21,18 +20,9 @@ class TestClaim:
                                  to_staff(NoticeKind.QUEUE, 8, None),
                                  to_staff(NoticeKind.STAFF_UNREACHABLE, 9, None, name="张师傅")], NOW)
             await session.commit()
-        statements: list[str] = []
-
-        def keep(_conn, _cursor, statement, *_args):
-            if not statement.startswith(("BEGIN", "COMMIT")):
-                statements.append(" ".join(statement.split()))
-
-        event.listen(engine.sync_engine, "before_cursor_execute", keep)
-        try:
+        with recorded(engine) as statements:
             async with sessions() as session:
                 rows = await outbox.claim(session, worker="w1", now=NOW, lease=LEASE)
-        finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", keep)
         assert [(row.kind, row.recipient_id, row.state, row.tries, row.claimed_by) for row in rows] == [
             ("assigned", 7, "claimed", 1, "w1"), ("queue", 8, "claimed", 1, "w1"),
             ("staff_unreachable", 9, "claimed", 1, "w1")]

@@ -14,6 +14,7 @@ from services import staff as staff_service
 from services.classify import Classification
 from services.domain import Category, Flag, Kind, Severity
 from services.notices import NoticeKind
+from tests.statements import recorded
 
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 
@@ -36,6 +37,21 @@ async def new_complaint(session, n, **kwargs) -> Complaint:
         session, resident=resident, classification=classification(**kwargs), draft_key=f"d{n}",
         tz=ZoneInfo("Asia/Shanghai"), now=NOW,
         data=ComplaintCreate(description=f"问题{n}", location="1栋", contact_phone="13812345678"))
+
+
+async def file_recorded(session, engine, classifier, *, telegram_id: int):
+    """A new resident files a cleaning complaint; the filing and the statements it sent."""
+    from services.filing import MatterRules, file_complaint
+
+    resident = await lifecycle.get_or_create_resident(
+        session, lifecycle.ResidentProfile(telegram_id=telegram_id, chat_id=telegram_id, name="r"))
+    with recorded(engine) as statements:
+        filing = await file_complaint(
+            session, resident=resident, classification=classification(Category.ENVIRONMENT),
+            classifier=classifier, draft_key=f"{telegram_id}:a", tz=ZoneInfo("Asia/Shanghai"), sla=None,
+            rules=MatterRules(), now=NOW,
+            data=ComplaintCreate(description="垃圾没人清", location="1栋", contact_phone="13812345678"))
+    return filing, statements
 
 
 class TestTeams:
@@ -120,22 +136,13 @@ class TestRouting:
 
     async def test_routing_reads_team_members_and_supervisor_in_one_query(self, sessions, engine):
         """Team, then its staff and supervisors together; managers and admins in one query."""
-        from sqlalchemy import event
-
         async with sessions() as session:
             await staff_service.seed_teams(session)
             sup = await bound(session, "Sup", "engineering", "supervisor", telegram_id=51)
             await bound(session, "Sup2", "engineering", "supervisor", telegram_id=52)
             admin = await bound(session, "Adm", None, "admin", telegram_id=53)
             urgent = await new_complaint(session, 1, severity=Severity.URGENT)
-            statements = []
-
-            def count(_conn, _cursor, statement, *_args):
-                if not statement.startswith("BEGIN"):  # SQLite's explicit BEGIN is not a query
-                    statements.append(statement)
-
-            event.listen(engine.sync_engine, "before_cursor_execute", count)
-            try:
+            with recorded(engine) as statements:
                 routed = await staff_service.route(session, urgent)
                 assert len(statements) == 2
                 # nobody but supervisors: the one with the lowest id takes it, and is the supervisor too
@@ -143,8 +150,6 @@ class TestRouting:
                 statements.clear()
                 assert [p.id for p in await routing.managers(session)] == [admin.id]  # no manager: the admins
                 assert len(statements) == 1
-            finally:
-                event.remove(engine.sync_engine, "before_cursor_execute", count)
             manager = await bound(session, "Mgr", None, "manager", telegram_id=54)
             assert [p.id for p in await routing.managers(session)] == [manager.id]
 
@@ -212,61 +217,22 @@ class TestTeamDirectory:
 
     async def test_filing_stores_the_team_with_the_row(self, sessions, engine, classifier):
         """The team is chosen before the INSERT: no UPDATE of the ticket when nobody takes it."""
-        from sqlalchemy import event
-
-        from services.filing import MatterRules, file_complaint
-
         async with sessions() as session:
             await staff_service.seed_teams(session)
-            resident = await lifecycle.get_or_create_resident(
-                session, lifecycle.ResidentProfile(telegram_id=900, chat_id=900, name="r"))
-            statements = []
-
-            def keep(_conn, _cursor, statement, *_args):
-                statements.append(" ".join(statement.split()))
-
-            event.listen(engine.sync_engine, "before_cursor_execute", keep)
-            try:
-                filing = await file_complaint(
-                    session, resident=resident, classification=classification(Category.ENVIRONMENT),
-                    classifier=classifier, draft_key="900:a", tz=ZoneInfo("Asia/Shanghai"), sla=None,
-                    rules=MatterRules(), now=NOW,
-                    data=ComplaintCreate(description="垃圾没人清", location="1栋", contact_phone="13812345678"))
-            finally:
-                event.remove(engine.sync_engine, "before_cursor_execute", keep)
+            filing, statements = await file_recorded(session, engine, classifier, telegram_id=900)
             environment = await staff_service.team_by_code(session, "cleaning")
             assert filing.complaint.team_id == environment.id
             assert not [s for s in statements if s.startswith("UPDATE complaint")]
             stored = await session.get(Complaint, filing.complaint.id, populate_existing=True)
             assert stored.team_id == environment.id and stored.assignee_id is None
 
-
     async def test_an_assigned_filing_updates_the_ticket_once(self, sessions, engine, classifier):
         """Status, team and assignee go in the status change's one UPDATE (not a second one for the
         assignee), and all three are stored."""
-        from sqlalchemy import event
-
-        from services.filing import MatterRules, file_complaint
-
         async with sessions() as session:
             await staff_service.seed_teams(session)
             worker = await bound(session, "清洁工", "cleaning", telegram_id=61)
-            resident = await lifecycle.get_or_create_resident(
-                session, lifecycle.ResidentProfile(telegram_id=901, chat_id=901, name="r"))
-            statements = []
-
-            def keep(_conn, _cursor, statement, *_args):
-                statements.append(" ".join(statement.split()))
-
-            event.listen(engine.sync_engine, "before_cursor_execute", keep)
-            try:
-                filing = await file_complaint(
-                    session, resident=resident, classification=classification(Category.ENVIRONMENT),
-                    classifier=classifier, draft_key="901:a", tz=ZoneInfo("Asia/Shanghai"), sla=None,
-                    rules=MatterRules(), now=NOW,
-                    data=ComplaintCreate(description="垃圾没人清", location="1栋", contact_phone="13812345678"))
-            finally:
-                event.remove(engine.sync_engine, "before_cursor_execute", keep)
+            filing, statements = await file_recorded(session, engine, classifier, telegram_id=901)
             [change] = [s for s in statements if s.startswith("UPDATE complaint")]
             assert all(column in change for column in ("status=", "team_id=", "assignee_id="))
             assert [(n.kind, n.recipient_id) for n in filing.notices] == [(NoticeKind.ASSIGNED, worker.id)]
