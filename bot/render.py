@@ -54,7 +54,11 @@ def person_locale(resident: Resident | None) -> str:
     """The language a person reads: the one chosen with /lang, else Telegram's."""
     if resident is None:
         return DEFAULT_LOCALE
-    return resident.locale if resident.locale in LOCALES else locale_for(resident.language_code)
+    return _chosen_or_telegram(resident.locale, resident.language_code)
+
+
+def _chosen_or_telegram(chosen: str | None, language_code: str | None) -> str:
+    return chosen if chosen in LOCALES else locale_for(language_code)
 
 
 # A staff notice's recipient and the language of their Telegram account, in one statement.
@@ -71,10 +75,10 @@ async def staff_and_locale(session: AsyncSession, staff_id: int) -> tuple[Staff 
     found = (await session.exec(_STAFF_WITH_LOCALE, params={"staff_id": staff_id})).first()
     if found is None:
         return None, DEFAULT_LOCALE
-    person, resident_id, locale, language_code = found
-    if person.telegram_id is None or resident_id is None:
+    person, resident_id, chosen, language_code = found
+    if resident_id is None:  # never wrote to the bot, or not bound (no Telegram id joins nothing)
         return person, DEFAULT_LOCALE
-    return person, locale if locale in LOCALES else locale_for(language_code)
+    return person, _chosen_or_telegram(chosen, language_code)
 
 
 # --- tickets for staff -------------------------------------------------------------------------

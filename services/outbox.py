@@ -42,7 +42,7 @@ def _notify_listeners(session: Session) -> None:
 def put(session: AsyncSession, notices: Iterable[Notice], now: datetime) -> list[OutboxNotice]:
     """Add notices to the session's (write) transaction; they are stored when it commits."""
     rows = [new_row(OutboxNotice, kind=n.kind.value, audience=n.audience.value, recipient_id=n.recipient_id,
-                            complaint_id=n.complaint_id, params=dict(n.params), created_at=now, due_at=now)
+                    complaint_id=n.complaint_id, params=dict(n.params), created_at=now, due_at=now)
             for n in notices]
     if rows:
         session.add_all(rows)
