@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render import Renderer, Rendered
 from bot.sender import Delivery, Sender
+from models.db import statement_sessions
 from models.tables import OutboxNotice
 from models.types import Clock, utcnow
 from services import outbox, routing, satisfaction
@@ -48,6 +49,8 @@ class DeliveryWorker:
                  policy: CallbackPolicy, clock: Clock = utcnow, poll: float = 1.0,
                  lease: timedelta = timedelta(minutes=5), batch: int = 100) -> None:
         self.sessions = sessions
+        # claims, renders and marks are one statement at a time: no transaction around them
+        self.statements = statement_sessions(sessions)
         self.sender = sender
         self.renderer = renderer
         self.policy = policy
@@ -111,7 +114,7 @@ class DeliveryWorker:
         """Claim what is due and hand each notice to its recipient's queue; returns how many."""
         claimed = 0
         while True:
-            async with self.sessions() as session:
+            async with self.statements() as session:
                 rows = await outbox.claim(session, worker=self.name, now=self.clock(), lease=self.lease,
                                           limit=self.batch)
             for row in rows:
@@ -138,7 +141,7 @@ class DeliveryWorker:
                 if busy:
                     await asyncio.gather(*busy, return_exceptions=True)
                     continue
-                async with self.sessions() as session:
+                async with self.statements() as session:
                     if not await outbox.due_count(session, now=self.clock()):
                         return
                 await asyncio.sleep(0.05)
@@ -158,7 +161,7 @@ class DeliveryWorker:
 
     async def deliver(self, row: OutboxNotice) -> Delivery:
         """Render and send one notice, then record what happened."""
-        async with self.sessions() as session:
+        async with self.statements() as session:
             rendered = await self.renderer.render(session, row)
         if rendered is None:
             async with self.sessions() as session:
@@ -166,10 +169,12 @@ class DeliveryWorker:
             return Delivery(ok=False, error="no recipient")
         delivery = await self._send(rendered)
         now = self.clock()
-        async with self.sessions() as session:
+        prompt = row.kind == NoticeKind.CALLBACK_PROMPT.value
+        # a plain "sent" is one UPDATE; a prompt's is recorded together with its attempt
+        async with (self.statements if delivery.ok and not prompt else self.sessions)() as session:
             if delivery.ok:
                 await outbox.mark_sent(session, row.id, worker=self.name, message_id=delivery.message_id, now=now)
-                if row.kind == NoticeKind.CALLBACK_PROMPT.value:
+                if prompt:
                     await satisfaction.prompt_delivered(session, row.params["attempt"], chat_id=rendered.chat_id,
                                                         message_id=delivery.message_id, policy=self.policy, now=now)
             elif delivery.retry_after is not None and not delivery.forbidden:

@@ -24,3 +24,23 @@ def recorded(engine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(target, "before_cursor_execute", keep)
+
+
+@contextmanager
+def simple_queries() -> Iterator[list[str]]:
+    """The first word of every query asyncpg sends by the simple protocol inside the block — BEGIN,
+    COMMIT and ROLLBACK go that way, statements with parameters do not — from any connection."""
+    import asyncpg.connection
+
+    sent: list[str] = []
+    execute = asyncpg.connection.Connection.execute
+
+    async def recording(self, query, *args, **kwargs):
+        sent.append(query.strip().rstrip(";").split()[0].upper())
+        return await execute(self, query, *args, **kwargs)
+
+    asyncpg.connection.Connection.execute = recording
+    try:
+        yield sent
+    finally:
+        asyncpg.connection.Connection.execute = execute

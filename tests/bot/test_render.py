@@ -62,24 +62,30 @@ class TestStaffAndLocale:
             assert await staff_and_locale(session, 999_999) == (None, DEFAULT_LOCALE)
 
 
+async def assigned_ping(sessions, telegram_id: int = 74, locale: str = "en"):
+    """A ticket assigned to 张师傅 (bound as ``telegram_id``, writing in ``locale``): (complaint, ping)."""
+    async with sessions() as session:
+        await staff_service.seed_teams(session)
+        await bound(session, "张师傅", telegram_id)
+        await own_account(session, telegram_id, locale=locale)
+        resident = await lifecycle.get_or_create_resident(
+            session, lifecycle.ResidentProfile(telegram_id=600, chat_id=600, name="r"))
+        complaint = await lifecycle.submit_complaint(
+            session, resident=resident, draft_key="600:a", tz=ZoneInfo("Asia/Shanghai"), now=NOW,
+            classification=Classification(category=Category.ENGINEERING, kind=Kind.COMPLAINT,
+                                          severity=Severity.GENERAL, confidence=0.9, keywords=(),
+                                          flags=frozenset()),
+            data=ComplaintCreate(description="电梯坏了", location="3栋", contact_phone="13812345678"))
+        [ping] = await routing.dispatch(session, complaint.id, now=NOW)
+        await staff_service.TEAMS.teams(session)  # the team table is kept, as after any filing
+    return complaint, ping
+
+
 class TestAssignedPing:
     async def test_card_in_the_assignee_language_from_two_queries(self, sessions, engine):
         """The recipient with their language, then the ticket: the team comes from the kept team
         table and the assignee (the recipient) from the session."""
-        async with sessions() as session:
-            await staff_service.seed_teams(session)
-            await bound(session, "张师傅", 74)
-            await own_account(session, 74, locale="en")
-            resident = await lifecycle.get_or_create_resident(
-                session, lifecycle.ResidentProfile(telegram_id=600, chat_id=600, name="r"))
-            complaint = await lifecycle.submit_complaint(
-                session, resident=resident, draft_key="600:a", tz=ZoneInfo("Asia/Shanghai"), now=NOW,
-                classification=Classification(category=Category.ENGINEERING, kind=Kind.COMPLAINT,
-                                              severity=Severity.GENERAL, confidence=0.9, keywords=(),
-                                              flags=frozenset()),
-                data=ComplaintCreate(description="电梯坏了", location="3栋", contact_phone="13812345678"))
-            [ping] = await routing.dispatch(session, complaint.id, now=NOW)
-            await staff_service.TEAMS.teams(session)  # the team table is kept, as after any filing
+        complaint, ping = await assigned_ping(sessions)
         renderer = Renderer(Settings(bot_token="1:render", _env_file=None), catalogues())
         row = OutboxNotice(kind=ping.kind.value, audience=ping.audience.value, recipient_id=ping.recipient_id,
                            complaint_id=ping.complaint_id, params=dict(ping.params), created_at=NOW, due_at=NOW)
