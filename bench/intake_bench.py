@@ -32,7 +32,8 @@ opened during the run with the most in use at once (the pool reopens what it can
 cProfile over the bot's measured run and prints the top functions (per update: divide by the
 update count printed); ``BENCH_DRIVER_PROFILE=PATH`` writes a cProfile of the residents' side's
 measured run to ``PATH.bot`` and ``PATH.echo``. Also printed: Redis round trips of the bot's process
-per update and the Bot API calls other than ``getUpdates`` per update. Figures only; nothing here
+per update, on PostgreSQL the transaction round trips (BEGIN, COMMIT, ROLLBACK) per update, and the
+Bot API calls other than ``getUpdates`` per update. Figures only; nothing here
 asserts on speed.
 
 The bot and the echo bot run on the event loop ``python -m bot`` runs on (``bot/loop.py``:
@@ -253,6 +254,36 @@ class RedisCounter:
         self._patched.clear()
 
 
+class TransactionCounter:
+    """BEGIN, COMMIT and ROLLBACK the bot's process sends to PostgreSQL (asyncpg sends them by the
+    simple protocol, ``Connection.execute``; statements with parameters go another way)."""
+
+    WORDS = ("BEGIN", "COMMIT", "ROLLBACK")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original = None
+
+    def install(self) -> None:
+        import asyncpg.connection
+
+        self._original = original = asyncpg.connection.Connection.execute
+
+        async def counted(connection, query, *args, **kwargs):
+            if query.lstrip().upper().startswith(self.WORDS):
+                self.count += 1
+            return await original(connection, query, *args, **kwargs)
+
+        asyncpg.connection.Connection.execute = counted
+
+    def remove(self) -> None:
+        if self._original is not None:
+            import asyncpg.connection
+
+            asyncpg.connection.Connection.execute = self._original
+            self._original = None
+
+
 def _track_updates(dispatcher, update_tasks: set) -> None:
     """Mark the task handling an update, so SQL can be attributed to update handling."""
     feed = dispatcher.feed_update
@@ -327,6 +358,9 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
     redis_calls = RedisCounter()
     if redis_url:
         redis_calls.install()
+    transactions = TransactionCounter()
+    if app.engine.dialect.name == "postgresql":
+        transactions.install()
     await app.start()
     settle_heap()  # as HuifangApp.run() does once the bot is loaded
     try:
@@ -335,7 +369,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
         await asyncio.sleep(0.2)
         counter.reset()
-        redis_calls.count = 0
+        redis_calls.count = transactions.count = 0
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not waiting
         cpu = time.process_time()
         if profiler:
@@ -345,6 +379,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
             profiler.disable()
         result["cpu"] = time.process_time() - cpu
         result["redis"] = redis_calls.count
+        result["transactions"] = transactions.count if transactions._original is not None else None
         result["sql_in_update"], result["sql_elsewhere"] = counter.in_update, counter.elsewhere
         result["checkouts_in_update"] = counter.checkouts_in_update
         result["checkouts_elsewhere"] = counter.checkouts_elsewhere
@@ -361,6 +396,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
     finally:
         await app.stop()
         redis_calls.remove()
+        transactions.remove()
         await driver.stop()
     return result
 
@@ -448,6 +484,7 @@ async def main(args) -> None:
             "sql other/update": bot["sql_elsewhere"] / updates,
             "checkouts/update": bot["checkouts_in_update"] / updates,
             "redis/update": bot["redis"] / updates,
+            "tx/update": None if bot["transactions"] is None else bot["transactions"] / updates,
             "connects": bot["connects"], "most out": bot["most_out"],
             "intake s": bot["seconds"] / args.complaints,  # each resident files one after the other
             # getUpdates: polls and updates handed out (repeats of unconfirmed ones included) per update
@@ -463,7 +500,9 @@ async def main(args) -> None:
         print(f"{label:20} bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} CPU ms/upd | "
               f"echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
               f"ratio {row['ratio']:.3f} | SQL/update {row['sql/update']:.2f} (+{row['sql other/update']:.2f} "
-              f"delivery) | checkouts/update {row['checkouts/update']:.2f} | Redis round trips/update "
+              f"delivery) | checkouts/update {row['checkouts/update']:.2f} | "
+              + ("" if row["tx/update"] is None else f"BEGIN+COMMIT/ROLLBACK per update {row['tx/update']:.2f} | ")
+              + "Redis round trips/update "
               f"{row['redis/update']:.2f} | "
               f"new connections {row['connects']}, at most {row['most out']} in use | "
               f"one intake ≈ {row['intake s']:.2f} s | getUpdates per update: {row['polls']:.2f} polls handing out "
