@@ -184,7 +184,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def statement_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
     """Sessions for work that is one statement at a time — reads, or one write that stands alone
     (a claim, a mark): on PostgreSQL in autocommit, so each costs its own round trip and no BEGIN
-    and COMMIT/ROLLBACK around it (about a third of such a session's CPU); elsewhere ``sessions``.
+    and COMMIT/ROLLBACK around it (a quarter to a third of such a session's CPU); elsewhere ``sessions``.
 
     At READ COMMITTED, PostgreSQL's default, every statement of a transaction sees the latest
     committed data anyway, so reads lose nothing; a write of one statement is atomic on its own.
