@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import STATEMENTS_INFO, statement_sessions
 from models.tables import Resident
 from services.lifecycle import ResidentProfile, get_or_create_resident
 
@@ -27,9 +28,14 @@ class DatabaseMiddleware(BaseMiddleware):
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        statements = statement_sessions(sessions)
+        # an update that only reads one thing (the intake's last location) reads it without a transaction
+        self.info = {STATEMENTS_INFO: statements} if statements is not sessions else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.sessions() as session:
+            if self.info:
+                session.sync_session.info.update(self.info)
             data["session"] = session
             return await handler(event, data)
 

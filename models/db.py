@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import Session
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -196,6 +197,37 @@ def statement_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sess
     options = {key: value for key, value in sessions.kw.items() if key != "bind"}
     return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), class_=sessions.class_,
                               **options)
+
+
+STATEMENTS_INFO = "huifang_statements"  # in a session's info: its database's statement_sessions
+_CONNECTED = "huifang_connected"  # in a session's info: its transaction holds a database connection
+
+
+@event.listens_for(Session, "after_begin")
+def _connected(session: Session, _transaction, _connection) -> None:
+    session.info[_CONNECTED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _disconnected(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CONNECTED, None)
+
+
+@contextlib.asynccontextmanager
+async def reading(session: AsyncSession):
+    """Where to run a read of one statement: ``session`` itself when its transaction has begun on
+    the database (the read joins it), else a session of ``session.info[STATEMENTS_INFO]`` (see
+    :func:`statement_sessions`; set by the bot's per-update sessions) — on PostgreSQL a read on its
+    own then costs no BEGIN and ROLLBACK. Nothing pending in ``session`` is flushed for it.
+    (``session.in_transaction()`` cannot tell: adding an object begins the ORM's transaction
+    before any connection is taken.)"""
+    statements = session.sync_session.info.get(STATEMENTS_INFO)
+    if statements is None or session.sync_session.info.get(_CONNECTED):
+        yield session
+        return
+    async with statements() as reader:
+        yield reader
 
 
 def alembic_config(database_url: str):

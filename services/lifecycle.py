@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import STATUS_DOOR, fresh_transaction
+from models.db import STATUS_DOOR, fresh_transaction, reading
 from models.rows import new_row
 from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident, Staff
 from services.classify import Classification
@@ -319,5 +319,6 @@ _LAST_LOCATION = (
 
 async def last_location(session: AsyncSession, resident: Resident) -> str | None:
     """Where the resident's most recent ticket was, to offer it again (asked at every intake: the
-    statement is built once)."""
-    return (await session.exec(_LAST_LOCATION, params={"resident_id": resident.id})).first()
+    statement is built once; outside a transaction when the session has none yet)."""
+    async with reading(session) as reader:
+        return (await reader.exec(_LAST_LOCATION, params={"resident_id": resident.id})).first()

@@ -74,6 +74,15 @@ async def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
+async def postgres_url() -> str:
+    """A migrated, empty PostgreSQL database (for tests about PostgreSQL's own behaviour)."""
+    require_service("postgres", POSTGRES_URL, 5432)
+    await reset_postgres(POSTGRES_URL)
+    await upgrade(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
 async def sqlite_url(tmp_path) -> str:
     """A migrated SQLite database only (for tests that are about behaviour, not backends)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'huifang.db'}"

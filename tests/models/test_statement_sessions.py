@@ -8,12 +8,13 @@ from datetime import timedelta
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import make_transient_to_detached
 
-from models.db import create_engine, session_factory, statement_sessions, upgrade
-from models.tables import Staff, Team
+from models.db import STATEMENTS_INFO, create_engine, reading, session_factory, statement_sessions
+from models.tables import Resident, Staff, Team
 from services import outbox
 from services.notices import NoticeKind, to_staff
-from tests.conftest import POSTGRES_URL, require_service, reset_postgres
+from tests.conftest import POSTGRES_URL
 from tests.models.test_rows import NOW
 from tests.statements import simple_queries
 
@@ -22,12 +23,9 @@ ADD = text("INSERT INTO team (name, code, categories, special) VALUES (:code, :c
 
 
 @pytest.fixture
-async def one_connection():
+async def one_connection(postgres_url):
     """A migrated PostgreSQL database behind a pool of one connection (every session gets the same)."""
-    require_service("postgres", POSTGRES_URL, 5432)
-    await reset_postgres(POSTGRES_URL)
-    await upgrade(POSTGRES_URL)
-    engine = create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
+    engine = create_engine(postgres_url, pool_size=1, max_overflow=0)
     yield engine
     await engine.dispose()
 
@@ -93,6 +91,48 @@ class TestOnPostgres:
         assert server_queries == []  # neither BEGIN nor COMMIT: the UPDATEs went alone
         async with sessions() as session:
             assert await outbox.pending_count(session) == 0
+
+
+@pytest.mark.postgres
+class TestReading:
+    """reading(session): the session's own transaction when it has begun on the database, else a
+    statement session (the bot's per-update sessions carry one in their info)."""
+
+    @staticmethod
+    def update_session(sessions):
+        session = sessions()
+        session.sync_session.info[STATEMENTS_INFO] = statement_sessions(sessions)
+        return session
+
+    async def test_before_anything_is_read_the_read_goes_alone(self, one_connection, server_queries):
+        sessions = session_factory(one_connection)
+        async with one_connection.connect():
+            pass
+        server_queries.clear()
+        async with self.update_session(sessions) as session:
+            cached = Resident(id=5, telegram_id=5, chat_id=5, name="x")
+            make_transient_to_detached(cached)
+            session.add(cached)  # as a cached resident is attached: the ORM's transaction begins here
+            async with reading(session) as reader:
+                assert reader is not session
+                assert (await _run(reader, VISIBLE, code="x")).scalar_one() == 0
+        assert server_queries == []
+
+    async def test_a_transaction_on_the_database_is_joined(self, one_connection, server_queries):
+        sessions = session_factory(one_connection)
+        async with self.update_session(sessions) as session:
+            await _run(session, ADD, code="mine")  # begun, and not committed
+            async with reading(session) as reader:
+                assert reader is session
+                assert (await _run(reader, VISIBLE, code="mine")).scalar_one() == 1  # sees its own write
+            await session.commit()
+            async with reading(session) as reader:  # that transaction ended: alone again
+                assert reader is not session
+
+    async def test_a_session_without_statement_sessions_reads_itself(self, one_connection):
+        async with session_factory(one_connection)() as session:
+            async with reading(session) as reader:
+                assert reader is session
 
 
 class TestElsewhere:
