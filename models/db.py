@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.orm import Session
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -191,7 +191,7 @@ def statement_sessions(sessions: async_sessionmaker[AsyncSession]) -> async_sess
     committed data anyway, so reads lose nothing; a write of one statement is atomic on its own.
     Work of several writes that belong together still takes ``sessions``. (SQLite is left as it
     is: its writers must BEGIN IMMEDIATE, see :func:`fresh_transaction`.)"""
-    engine = getattr(sessions, "kw", {}).get("bind")  # (a stand-in factory: left as it is)
+    engine = getattr(sessions, "kw", {}).get("bind")  # none (a test's stand-in): left as it is
     if engine is None or engine.dialect.name != "postgresql":
         return sessions
     options = {key: value for key, value in sessions.kw.items() if key != "bind"}
