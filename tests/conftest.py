@@ -103,6 +103,17 @@ def sessions(engine):
 
 
 @pytest.fixture
+async def sandbox():
+    """The Telegram sandbox over real HTTP, in this process (e2e tests and the delivery worker's)."""
+    from sandbox import SandboxServer
+
+    server = SandboxServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
 async def redis_url() -> str:
     """A Redis database emptied for the test."""
     require_service("redis", REDIS_URL, 6379)

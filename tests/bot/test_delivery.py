@@ -13,20 +13,12 @@ from bot.render import Renderer
 from bot.sender import Sender, install_rate_limiter
 from bot.settings import Settings
 from models.tables import OutboxNotice
-from sandbox import SandboxClient, SandboxServer
+from sandbox import SandboxClient
 from services.satisfaction import CallbackPolicy
 from tests.bot.test_render import NOW, assigned_ping
 from tests.statements import simple_queries
 
 TOKEN = "123456:TEST-delivery-token"
-
-
-@pytest.fixture
-async def sandbox():
-    server = SandboxServer()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -15,14 +15,6 @@ TOKEN = "123456:TEST-sandbox-token"
 
 
 @pytest.fixture
-async def sandbox():
-    server = SandboxServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def client(sandbox):
     async with SandboxClient(sandbox.base_url) as client:
         yield client
