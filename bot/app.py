@@ -19,6 +19,7 @@ from bot.delivery import DeliveryWorker
 from bot.i18n import DEFAULT_LOCALE, LOCALES, PersonLocaleMiddleware, _, catalogues
 from bot.middlewares import DatabaseMiddleware, ResidentCache, ResidentMiddleware
 from bot.journal import RedisJournal, SqlJournal, UpdateJournal
+from bot.loop import settle_heap
 from bot.polling import BatchPoller, TolerantSession
 from bot.render import Renderer
 from bot.webhook import WebhookServer
@@ -256,11 +257,9 @@ class HuifangApp:
     async def run(self, *, handle_signals: bool = True) -> None:
         """Serve until SIGINT/SIGTERM (the updates in hand are finished first)."""
         await self.prepare(announce=False)
-        from bot.loop import settle_heap
-
-        settle_heap()  # everything is loaded: the collector stops walking it (see bot/loop.py)
         me = await self.bot.get_me()
         if self.webhook is not None:
+            settle_heap()
             log.info("webhook mode as @%s: %s", me.username, self.settings.webhook_url)
             stopped = asyncio.Event()
             if handle_signals:
@@ -274,15 +273,19 @@ class HuifangApp:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, self.poller.stop)
-        # the command menu (four Bot API calls) is announced while the first poll is under way
+        # the command menu (four Bot API calls) is announced and the heap settled (a tenth of a
+        # second) while the first poll is under way
         self._announcing = asyncio.create_task(self._announce_commands(), name="commands")
         await self.poller.run()
 
     async def _announce_commands(self) -> None:
+        await self.poller.ready.wait()  # the first getUpdates goes first
         try:
             await register_commands(self.bot)
         except Exception:  # the menu is a convenience: polling goes on without it
             log.exception("could not register the command menu")
+        finally:
+            settle_heap()
 
     async def start(self) -> None:
         """Start serving in the background (tests, demo) once the bot is ready."""
@@ -306,6 +309,8 @@ class HuifangApp:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._announcing is not None:
+            if not self.poller.ready.is_set():  # polling never began: nothing to announce after
+                self._announcing.cancel()
             await asyncio.gather(self._announcing, return_exceptions=True)
             self._announcing = None
         await self.delivery.stop()

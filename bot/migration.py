@@ -32,10 +32,18 @@ class Migration:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen([sys.executable, "-m", "models.migrate"], env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self._url = database_url.encode()
+        # The URL on stdin (argv is public), written now: the child reads it as soon as it has loaded
+        # and migrates while this process imports, not when wait() is reached.
+        try:
+            with self.process.stdin:
+                self.process.stdin.write(database_url.encode())
+        except BrokenPipeError:  # the child died loading; wait() reports its exit and message
+            pass
 
     def _finish(self) -> None:
-        _, stderr = self.process.communicate(self._url)  # the URL on stdin: argv is public
+        with self.process.stderr:  # alembic's few lines of progress; the pipe holds them meanwhile
+            stderr = self.process.stderr.read()
+        self.process.wait()
         if self.process.returncode != 0:
             raise RuntimeError(f"migrating the database failed (exit {self.process.returncode}):\n"
                                f"{stderr.decode(errors='replace')[-4000:]}")

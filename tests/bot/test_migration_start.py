@@ -4,6 +4,7 @@ failure stops the start with alembic's message."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -45,3 +46,16 @@ async def test_a_failed_migration_stops_the_start(tmp_path):
     (tmp_path / "not-a-db").write_bytes(b"this is not an SQLite database file" * 100)
     with pytest.raises(RuntimeError, match="migrating the database failed"):
         await migration.start(f"sqlite+aiosqlite:///{tmp_path}/not-a-db").wait()
+
+
+async def test_the_migration_runs_before_it_is_waited_for(tmp_path):
+    """The child gets the URL at once, so a new database is migrated while the bot still imports."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/early.db"
+    started = migration.start(url)
+    try:
+        # the child's exit, without wait(): it would block on its stdin if the URL came only then
+        returncode = await asyncio.to_thread(started.process.wait, 120)
+        assert returncode == 0
+        assert await schema_revision(url) == HEAD_REVISION
+    finally:
+        await started.wait()
