@@ -61,3 +61,28 @@ async def test_demo_prints_a_transcript_ending_with_the_ticket(tmp_path):
         assert step in transcript
     last = transcript.strip().splitlines()[-1]
     assert last.startswith("=== ticket TS") and last.split()[2] in transcript.split("提交成功")[1]
+
+
+async def test_the_heap_is_settled_once_the_first_poll_is_out(sandbox, sqlite_url, classifier, monkeypatch):
+    """``run`` freezes the loaded heap (a tenth of a second) after the first getUpdates and the
+    command menu, not before the bot starts listening."""
+    from bot import app as app_module
+    from tests.e2e.conftest import make_settings
+
+    seen: list[dict[str, int]] = []
+    monkeypatch.setattr(app_module, "settle_heap", lambda: seen.append(dict(sandbox.world.call_counts)))
+    huifang = app_module.HuifangApp(make_settings(sandbox, sqlite_url), classifier=classifier, with_scheduler=False)
+    running = asyncio.create_task(huifang.run(handle_signals=False))
+    try:
+        for _ in range(600):
+            if seen or running.done():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        huifang.poller.stop()
+        await asyncio.gather(running, return_exceptions=True)
+        await huifang.stop()
+    assert running.exception() is None
+    assert len(seen) == 1
+    assert seen[0].get("getUpdates", 0) >= 1
+    assert seen[0].get("setMyCommands", 0) == 5  # every language's menu
