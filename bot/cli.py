@@ -7,7 +7,6 @@ see :mod:`bot.__main__`.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Optional

@@ -25,7 +25,6 @@ import importlib.util
 import json
 import logging
 import mmap
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path

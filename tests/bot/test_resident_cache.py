@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
 from sqlmodel import select
 
 from bot.middlewares import ResidentCache, ResidentMiddleware
 from models.tables import Resident
 from services import routing
 from services.lifecycle import ResidentProfile, set_locale
+from tests.statements import recorded
 
 PROFILE = ResidentProfile(telegram_id=4242, chat_id=4242, name="王芳", username="wf", language_code="zh-hans")
 
@@ -30,7 +30,6 @@ async def through(middleware: ResidentMiddleware, sessions, profile: ResidentPro
                 language_code=profile.language_code)
     message = Message(message_id=1, date=datetime(2026, 11, 26, 9, 0), chat=Chat(id=profile.chat_id, type="private"),
                       from_user=user, text="hi")
-    statements: list[str] = []
     seen = {}
 
     async def handler(_event, data):
@@ -38,13 +37,9 @@ async def through(middleware: ResidentMiddleware, sessions, profile: ResidentPro
         seen["locale"] = data["resident"].locale
 
     async with sessions() as session:
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(session.bind.sync_engine, "before_cursor_execute", listener)
-        try:
+        with recorded(session.bind) as statements:
             await middleware(handler, message, {"session": session})
-        finally:
-            event.remove(session.bind.sync_engine, "before_cursor_execute", listener)
-    return seen["resident"], [s for s in statements if s.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT"))]
+    return seen["resident"], [s for s in statements if s.upper().startswith(("SELECT", "UPDATE", "INSERT"))]
 
 
 async def test_second_update_reads_nothing(sessions):

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import func, select
 
 from models.copy import copy_database
-from models.db import create_engine, session_factory, upgrade
+from models.db import create_engine, session_factory
 from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident, Team
 from services import lifecycle
 from services import staff as staff_service

@@ -126,7 +126,6 @@ class TestSubmission:
     async def test_filing_the_same_draft_again_is_a_repeat_not_a_merge(self, sessions, classifier):
         """A submission handled again (the process died before the resident was told) finds its own
         ticket: nothing stored, nothing merged into itself, no ping twice."""
-        from models.tables import OutboxNotice
         from services.filing import MatterRules, file_complaint
         from services.staff import seed_teams
 
@@ -162,11 +161,12 @@ class TestSubmission:
         all three, the owner, the pings — with the audit events and the notices each stored by one
         INSERT at the commit, the managers and the major's owner read in one query, the team from
         the kept team table, the assignee in the status change's own UPDATE."""
-        from sqlalchemy import event
+        from contextlib import nullcontext
 
         from models.tables import OutboxNotice
         from services import staff as staff_service
         from services.filing import MatterRules, file_complaint
+        from tests.statements import recorded
 
         async with sessions() as session:
             await staff_service.seed_teams(session)
@@ -174,26 +174,15 @@ class TestSubmission:
                 person, code = await staff_service.create_invite(session, name=name, team_code=team, role=role, now=NOW)
                 await staff_service.redeem_invite(session, code, telegram_id=tid, chat_id=tid, now=NOW)
         text = "3栋电梯坏了，困在里面"
-        statements: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args):
-            if not statement.startswith("BEGIN"):
-                statements.append(statement)
-
         filings = []
         for n in range(3):
             resident = await make_resident(sessions, telegram_id=2000 + n, name=f"住户{n}")
-            if n == 2:
-                event.listen(engine.sync_engine, "before_cursor_execute", count)
-            try:
+            with recorded(engine) if n == 2 else nullcontext([]) as statements:  # the third filing's
                 async with sessions() as session:
                     filings.append(await file_complaint(
                         session, resident=resident, classification=classifier.classify(text), classifier=classifier,
                         data=ComplaintCreate(description=text, location="3栋2单元", contact_phone="13812345678"),
                         draft_key=f"{resident.telegram_id}:d", tz=SHANGHAI, sla=None, rules=MatterRules(), now=NOW))
-            finally:
-                if n == 2:
-                    event.remove(engine.sync_engine, "before_cursor_execute", count)
         third = filings[-1]
         assert len(third.major_ids) == 3 and not third.merged
         assert sum("FROM staff" in s for s in statements) == 2  # candidates; managers and the owner in one
@@ -363,13 +352,10 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout():
 
     from models.db import create_engine
     from tests.conftest import POSTGRES_URL, require_service
+    from tests.statements import recorded
 
     require_service("postgres", POSTGRES_URL, 5432)
     engine = create_engine(POSTGRES_URL, pool_size=1, max_overflow=0)
-    statements = []
-    from sqlalchemy import event
-
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     try:
         async with engine.connect() as connection:
             pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
@@ -378,9 +364,9 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout():
             await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         await other.dispose()
         await asyncio.sleep(0.3)  # the event loop sees the socket closed
-        statements.clear()
-        async with engine.connect() as connection:
-            again = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        with recorded(engine) as statements:
+            async with engine.connect() as connection:
+                again = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         assert again != pid
         assert statements == ["SELECT pg_backend_pid()"]  # no ping round trip
     finally:

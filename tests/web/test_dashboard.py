@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
-
 from openpyxl import load_workbook
 
 from tests.web.test_desk_flow import register

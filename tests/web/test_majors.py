@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from models.tables import Complaint, EarlyWarning, OutboxNotice, ReportRun
+from models.tables import EarlyWarning, OutboxNotice, ReportRun
 from services import review
 from services.notices import NoticeKind
 from tests.web.test_desk_flow import register, ticket
