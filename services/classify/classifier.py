@@ -34,6 +34,9 @@ _COMPOUND_GROUPS = ("category:", "context:", "severity:")
 # sentence ends in normalised text (NFKC has turned full-width "！？；" into ASCII): the
 # ideographic full stop U+3002, "!", "?", ";" and line breaks
 _SENTENCE_RX = re.compile(r"[\u3002!?\n;]+")
+# A named tuple made by tuple.__new__ is the same object as one made by its class, at half the
+# cost of the generated __new__: the scan and the decision make a few per message.
+_tuple_new = tuple.__new__
 
 
 def _punctuation() -> frozenset[str]:
@@ -427,7 +430,7 @@ class Classifier:
                 else:
                     entry[1] += 1
                     entry[2] = entry[2] and partial
-            return [_Match(key, term, n_lead, 0, factor if partial else 1.0)
+            return [_tuple_new(_Match, (key, term, n_lead, 0, factor if partial else 1.0))
                     for key, (term, n_lead, partial) in counts.items()], tokens
 
         # sentence boundaries: (start, end) of each terminator run ("。", "？！" …)
@@ -506,7 +509,7 @@ class Classifier:
             scores[target] = scores.get(target, 0.0) + eff
             if leaf == "symptoms" and target in categories:
                 symptoms += eff
-            (flag_hits if target in flag_targets else hits).append(KeywordHit(term, eff, target))
+            (flag_hits if target in flag_targets else hits).append(_tuple_new(KeywordHit, (term, eff, target, LEXICON)))
 
         # category, by the lexicon: the best and second property categories (ties: the earlier
         # category), 'other', and the property context

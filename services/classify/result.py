@@ -50,6 +50,17 @@ class Classification:
     source: str = LEXICON
     labels: Labels | None = field(default=None, compare=False, repr=False)
 
+    # The generated __init__ of a frozen dataclass sets each field through object.__setattr__;
+    # the classifier makes one result per message, so this one fills the instance's dict at once
+    # (a third of the cost; the fields, their order and defaults as declared above).
+    def __init__(self, category: Category, kind: Kind, severity: Severity, confidence: float,
+                 keywords: tuple[KeywordHit, ...], flags: frozenset[Flag] = frozenset(),
+                 runner_up: Category | None = None, uncertain: bool = False, source: str = LEXICON,
+                 labels: Labels | None = None) -> None:
+        self.__dict__.update(category=category, kind=kind, severity=severity, confidence=confidence,
+                             keywords=keywords, flags=flags, runner_up=runner_up, uncertain=uncertain,
+                             source=source, labels=labels)
+
     def _terms(self, target: str, limit: int, source: str | None = None) -> tuple[str, ...]:
         seen: list[str] = []
         for hit in sorted(self.keywords, key=lambda h: -h.weight):
