@@ -275,10 +275,11 @@ class HuifangApp:
                 loop.add_signal_handler(signum, self.poller.stop)
         # the command menu (four Bot API calls) is announced and the heap settled (a tenth of a
         # second) while the first poll is under way
-        self._announcing = asyncio.create_task(self._announce_commands(), name="commands")
+        self._announcing = asyncio.create_task(self._after_first_poll(), name="commands")
         await self.poller.run()
 
-    async def _announce_commands(self) -> None:
+    async def _after_first_poll(self) -> None:
+        """Announce the command menu, then settle the heap, once the first getUpdates is out."""
         await self.poller.ready.wait()  # the first getUpdates goes first
         try:
             await register_commands(self.bot)

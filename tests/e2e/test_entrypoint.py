@@ -68,16 +68,18 @@ async def test_the_heap_is_settled_once_the_first_poll_is_out(sandbox, sqlite_ur
     command menu, not before the bot starts listening."""
     from bot import app as app_module
     from tests.e2e.conftest import make_settings
+    from tests.e2e.test_callbacks import wait_for
 
     seen: list[dict[str, int]] = []
     monkeypatch.setattr(app_module, "settle_heap", lambda: seen.append(dict(sandbox.world.call_counts)))
     huifang = app_module.HuifangApp(make_settings(sandbox, sqlite_url), classifier=classifier, with_scheduler=False)
     running = asyncio.create_task(huifang.run(handle_signals=False))
+
+    async def settled_or_ended() -> bool:
+        return bool(seen) or running.done()
+
     try:
-        for _ in range(600):
-            if seen or running.done():
-                break
-            await asyncio.sleep(0.05)
+        await wait_for(settled_or_ended, timeout=30)
     finally:
         huifang.poller.stop()
         await asyncio.gather(running, return_exceptions=True)
