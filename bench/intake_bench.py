@@ -1,7 +1,7 @@
 """Intake throughput of the bot against a minimal aiogram echo bot, on the same sandbox, in one run.
 
 Run: ``python -m bench.intake_bench [--residents 50] [--complaints 4]
-[--backends sqlite,postgres,redis] [--staff N] [--profile] [--pg-url URL] [--redis-url URL]``
+[--backends sqlite,postgres,redis] [--staff N] [--floor] [--profile] [--pg-url URL] [--redis-url URL]``
 
 For each backend (``sqlite``: a temporary file; ``postgres``: the database of ``--pg-url``,
 default ``bench``, dropped and recreated; ``redis``: that PostgreSQL database plus
@@ -22,6 +22,13 @@ conversation state in Redis, ``--redis-url`` db 9 by default, flushed):
 ``--staff N`` (default 0) binds N staff members per team before the run (their chats opened with
 ``/start`` by the driver), so tickets are assigned and the assignee's card is delivered, as in a
 staffed deployment; with 0 every ticket waits in its team's queue and nobody is pinged.
+
+``--floor`` also runs the conversation's floor on the same kind of sandbox: a minimal aiogram bot
+that makes the same Bot API calls per complaint as the bot (the same prompts and keyboards from the
+bot's catalogue, the summary, the receipt, the staff card), keeps its conversation state in
+aiogram's own storage (Redis on the ``redis`` backend, memory otherwise) and touches no database:
+what any bot on aiogram pays for this conversation, so bot ÷ floor is the share of the bot's rate
+left after its own work (database, outbox, journal, classification, middlewares).
 
 Printed per backend: updates/s and CPU ms per update of both, the ratio bot ÷ echo, the
 ``getUpdates`` polls per update and the updates they handed out per update (above 1: answers
@@ -104,6 +111,11 @@ async def _open_chat(client, uid: int, timeout: float) -> None:
     await user.next_message(timeout)
 
 
+def _calls_made(world) -> int:
+    """Bot API calls other than ``getUpdates`` the sandbox has answered so far."""
+    return sum(world.call_counts.values()) - world.call_counts.get("getUpdates", 0)
+
+
 async def driver_main(mode: str) -> None:
     from sandbox import SandboxClient, SandboxServer
 
@@ -133,6 +145,11 @@ async def driver_main(mode: str) -> None:
             results = await asyncio.gather(*(play(client, first + i, complaints, command.get("timeout", 120))
                                              for i in range(residents)), return_exceptions=True)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            # The staff card of the last complaints may still be on its way: the calls are counted
+            # once no new one came for a moment (the seconds above are the residents' alone).
+            calls_made = _calls_made(server.world)
+            while await asyncio.sleep(0.3) or _calls_made(server.world) != calls_made:
+                calls_made = _calls_made(server.world)
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(f"{os.environ['BENCH_DRIVER_PROFILE']}.{mode}")
@@ -327,11 +344,14 @@ async def _seed_staff(sessions, per_team: int) -> list[int]:
     """``per_team`` bound staff members in every team (Telegram ids from 5,000,000); their ids."""
     from sqlmodel import select
 
+    from models.db import fresh_transaction
     from models.tables import Staff, Team
 
     uids: list[int] = []
     async with sessions() as session:
-        for team in (await session.exec(select(Team).order_by(Team.id))).all():
+        teams = (await session.exec(select(Team).order_by(Team.id))).all()
+        await fresh_transaction(session)  # a write transaction (SQLite: BEGIN IMMEDIATE) after the read
+        for team in teams:
             for n in range(per_team):
                 uid = 5_000_000 + len(uids)
                 uids.append(uid)
@@ -439,6 +459,108 @@ async def bench_echo(args) -> dict:
     return result
 
 
+async def bench_floor(args, redis_url: str | None, staff_chat: int = 4_000_000) -> dict:
+    """The conversation's floor on aiogram: the same four steps and the same Bot API calls as the bot
+    (texts from the bot's catalogue, the share-phone and summary keyboards, the staff card), the
+    conversation state in aiogram's own storage (Redis when given), and nothing else — no database,
+    no classification, no outbox. What any bot on aiogram pays for this conversation."""
+    from aiogram import Bot, Dispatcher, F
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.fsm.context import FSMContext
+    from aiogram.fsm.state import State, StatesGroup
+    from aiogram.fsm.storage.memory import MemoryStorage
+    from aiogram.types import (CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message,
+                               ReplyKeyboardMarkup, ReplyKeyboardRemove)
+
+    from bot.i18n import catalogues
+    from bot.loop import settle_heap
+
+    text = catalogues().text
+
+    class Steps(StatesGroup):
+        location, contact, confirm = State(), State(), State()
+
+    def t(key: str, **params) -> str:
+        return text(key, locale="zh_Hans", **params)
+
+    contact_keyboard = ReplyKeyboardMarkup(keyboard=[
+        [KeyboardButton(text=t("btn_share_phone"), request_contact=True)],
+        [KeyboardButton(text=t("btn_anonymous")), KeyboardButton(text=t("btn_cancel"))]], resize_keyboard=True)
+
+    def summary_keyboard(draft: str) -> InlineKeyboardMarkup:
+        def button(key: str, action: str) -> InlineKeyboardButton:
+            return InlineKeyboardButton(text=t(key), callback_data=f"in:{action}:{draft}")
+        return InlineKeyboardMarkup(inline_keyboard=[
+            [button("btn_submit", "submit")],
+            [button("btn_edit_description", "desc"), button("btn_edit_location", "loc"),
+             button("btn_edit_contact", "contact")], [button("btn_cancel", "cancel")]])
+
+    driver = await Driver.start("bot")
+    if redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        storage = RedisStorage.from_url(redis_url)
+    else:
+        storage = MemoryStorage()
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(driver.url)),
+              default=DefaultBotProperties(parse_mode="HTML"))
+    dispatcher = Dispatcher(storage=storage)
+    numbers = iter(range(1, 10**9))
+
+    @dispatcher.message(Steps.location, F.text)
+    async def location(message: Message, state: FSMContext) -> None:
+        await state.update_data(location=message.text)
+        await state.set_state(Steps.contact)
+        await message.answer(t("ask_contact"), reply_markup=contact_keyboard)
+
+    @dispatcher.message(Steps.contact, F.contact)
+    async def contact(message: Message, state: FSMContext) -> None:
+        data = await state.update_data(phone=message.contact.phone_number)
+        await message.answer(t("contact_saved", contact=data["phone"]), reply_markup=ReplyKeyboardRemove())
+        await state.set_state(Steps.confirm)
+        summary = t("summary", description=data["description"], location=data["location"], contact=data["phone"],
+                    photos="", category="电梯", kind="投诉", severity="一般", reason="关键词：电梯")
+        await message.answer(summary, reply_markup=summary_keyboard(str(message.message_id)))
+
+    @dispatcher.message(F.text)
+    async def description(message: Message, state: FSMContext) -> None:
+        await state.set_data({"description": message.text})
+        await state.set_state(Steps.location)
+        await message.answer(t("ask_location"))
+
+    @dispatcher.callback_query(Steps.confirm, F.data.startswith("in:submit:"))
+    async def submit(query: CallbackQuery, state: FSMContext) -> None:
+        data = await state.get_data()
+        await state.clear()
+        number = f"TS20261204-{next(numbers):04d}"
+        await query.message.edit_reply_markup(reply_markup=None)
+        await query.answer(t("submitted_short"))
+        await query.message.answer(t("submitted", number=number, category="电梯", severity="一般",
+                                     allowance="24 小时", anonymous=""))
+        await bot.send_message(staff_chat, f"{number}\n{data['description']}\n{data['location']}")
+
+    try:
+        settle_heap()  # the same process settings as the bot's run
+        polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=5, handle_signals=False,
+                                                               close_bot_session=False))
+        try:
+            await driver.open_chats([staff_chat])  # the staff member's chat, opened (/start) before the run
+            await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
+            cpu = time.process_time()
+            result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
+            result["cpu"] = time.process_time() - cpu
+        finally:
+            await dispatcher.stop_polling()
+            await asyncio.gather(polling, return_exceptions=True)
+    finally:
+        await bot.session.close()
+        await storage.close()
+        await driver.stop()
+    return result
+
+
 def _rate(result: dict) -> float:
     return result["updates"] / result["seconds"]
 
@@ -509,6 +631,17 @@ async def main(args) -> None:
               f"{row['delivered']:.2f} updates (echo {row['echo polls']:.2f}, {row['echo delivered']:.2f}) | "
               f"other Bot API calls per update {row['calls']:.2f} (echo {row['echo calls']:.2f}) | "
               f"sandbox side {row['driver ms']:.2f} CPU ms/upd (echo's {row['echo driver ms']:.2f})", flush=True)
+        if args.floor:
+            floor = await bench_floor(args, redis_url)
+            row["floor/s"], row["floor cpu ms"] = _rate(floor), _cpu_ms(floor)
+            row["floor calls"] = (floor["api_calls"] - floor["polls"]) / floor["updates"]
+            print(f"{'':20} conversation floor (aiogram, the same calls, state in "
+                  f"{'Redis' if redis_url else 'memory'}, no database) {row['floor/s']:7.1f} upd/s "
+                  f"{row['floor cpu ms']:5.2f} CPU ms/upd | floor ÷ echo {row['floor/s'] / row['echo/s']:.3f} | "
+                  f"bot ÷ floor {row['bot/s'] / row['floor/s']:.3f} | other Bot API calls per update "
+                  f"{row['floor calls']:.2f}", flush=True)
+            if floor["errors"]:
+                print(f"    ! floor: {len(floor['errors'])} residents failed", flush=True)
         if "profile" in bot:
             print(f"--- cProfile of the bot's run on {label} ({updates} updates) ---")
             print(bot["profile"])
@@ -531,6 +664,9 @@ def parse_args(argv=None):
                         help="bound staff members per team (default 0: every ticket waits in its team's queue "
                              "and nobody is pinged); with N > 0 tickets are assigned and the assignee's card is "
                              "delivered, as in a staffed deployment (the echo bot is unchanged)")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the conversation's floor: an aiogram bot making the same Bot API calls "
+                             "per complaint with its state in aiogram's storage and no database")
     parser.add_argument("--profile", action="store_true", help="cProfile the bot's measured run")
     parser.add_argument("--profile-top", type=int, default=35)
     parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")

@@ -1,0 +1,24 @@
+"""The intake bench's conversation floor stays the bot's conversation: the same steps, the same Bot API
+calls per complaint (otherwise bot ÷ floor would compare different work). Counts, not speed."""
+
+from __future__ import annotations
+
+import logging
+
+from bench import intake_bench
+
+
+class TestConversationFloor:
+    async def test_the_floor_makes_the_bots_calls_per_complaint(self, tmp_path, classifier):
+        logging.getLogger("aiogram").setLevel(logging.WARNING)
+        args = intake_bench.parse_args(["--residents", "2", "--complaints", "2", "--staff", "1"])
+        floor = await intake_bench.bench_floor(args, redis_url=None)
+        bot = await intake_bench.bench_bot(f"sqlite+aiosqlite:///{tmp_path}/bench.db", None, args,
+                                           classifier=classifier)
+
+        assert floor["errors"] == [] and bot["errors"] == []  # every resident got every prompt and a receipt
+        assert floor["updates"] == bot["updates"] == 2 * 2 * intake_bench.STEPS
+        calls = {name: run["api_calls"] - run["polls"] for name, run in (("floor", floor), ("bot", bot))}
+        # the resident's seven (three prompts, the contact's echo, the summary, the callback's answer
+        # and edit, the receipt) and the staff member's card, per complaint
+        assert calls == {"floor": 4 * 8, "bot": 4 * 8}
