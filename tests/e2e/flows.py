@@ -11,6 +11,17 @@ from services import staff as staff_service
 TICKET = re.compile(r"TS\d{8}-\d{4}")
 
 
+async def wait_for(predicate, timeout: float = 15, interval: float = 0.1):
+    """Poll an async predicate until it returns something truthy, or the timeout passes; its last
+    value (generous timeouts, no timing asserts: the caller asserts on the value)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(interval)
+
+
 async def handled(app, client, timeout: float = 10) -> None:
     """Wait until the bot has taken every update the sandbox holds and handled it (the poller
     confirms updates once it has them in hand and journaled, before they are handled)."""

@@ -13,21 +13,11 @@ from models.tables import CallbackAttempt, CallbackRound, Complaint
 from services.slots import parse_slots, slot_of
 from tests.clock import PinnedClock
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import file_complaint, onboard, resolve
+from tests.e2e.flows import file_complaint, onboard, resolve, wait_for
 
 pytestmark = pytest.mark.e2e
 
 from tests.e2e.callbacks_fast import FAST  # noqa: E402
-
-
-async def wait_for(predicate, timeout: float = 15, interval: float = 0.1):
-    """Poll an async predicate until it returns something truthy (generous timeout, no timing asserts)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(interval)
 
 
 async def complaint_row(app, number: str) -> Complaint:

@@ -15,7 +15,7 @@ from models.tables import CallbackRound, Complaint, OutboxNotice
 from models.types import utcnow
 from services import staff as staff_service
 from tests.e2e.conftest import TOKEN
-from tests.e2e.flows import file_complaint
+from tests.e2e.flows import file_complaint, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -56,11 +56,8 @@ async def test_killed_right_after_a_resolve_the_resident_still_gets_it_and_the_c
 
         await client.hold_chat(resident.id)  # the resident's messages stall on the network …
         await worker.send(f"/resolve {number} 已更换灯管")
-        for _ in range(200):  # … until the bot is sending the resolution: the resolve is committed
-            if await held_calls(client):
-                break
-            await asyncio.sleep(0.05)
-        assert await held_calls(client) == 1
+        # … until the bot is sending the resolution: the resolve is committed
+        assert await wait_for(lambda: held_calls(client), timeout=10, interval=0.05) == 1
         bot.kill()  # SIGKILL: no clean-up of any kind
         await bot.wait()
         async with sessions() as session:
@@ -105,11 +102,7 @@ async def test_killed_with_an_update_in_hand_it_is_handled_after_the_restart_fro
         await resident.expect("物业客服中心", timeout=60)
         await client.hold_chat(resident.id)  # the bot's answer stalls on the network …
         await resident.send("3栋电梯坏了，困在里面")
-        for _ in range(200):  # … while the update is in hand
-            if await held_calls(client):
-                break
-            await asyncio.sleep(0.05)
-        assert await held_calls(client) == 1
+        assert await wait_for(lambda: held_calls(client), timeout=10, interval=0.05) == 1  # … while in hand
         await client.settled()  # confirmed to Telegram although not handled: Telegram will not send it again
         async with sessions() as session:
             kept = (await session.exec(select(PolledUpdate))).all()
@@ -123,13 +116,11 @@ async def test_killed_with_an_update_in_hand_it_is_handled_after_the_restart_fro
         await resident.expect("在哪里", timeout=60)  # handled from the journal
         await resident.send("3栋2单元")
         await resident.expect("联系方式")
-        for _ in range(100):
+        async def journal_empty() -> bool:
             async with sessions() as session:
-                if not (await session.exec(select(PolledUpdate))).all():
-                    break
-            await asyncio.sleep(0.1)
-        async with sessions() as session:
-            assert (await session.exec(select(PolledUpdate))).all() == []  # handled: out of the journal
+                return not (await session.exec(select(PolledUpdate))).all()
+
+        assert await wait_for(journal_empty, timeout=10)  # handled: out of the journal
     finally:
         await client.hold_chat(resident.id, held=False)
         for process in (bot, restarted):

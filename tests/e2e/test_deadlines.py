@@ -8,8 +8,8 @@ from sqlmodel import select
 from models.tables import Complaint, ComplaintEvent
 from services import matters
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import file_complaint, onboard
-from tests.e2e.test_callbacks import complaint_row, wait_for
+from tests.e2e.flows import file_complaint, onboard, wait_for
+from tests.e2e.test_callbacks import complaint_row
 
 pytestmark = pytest.mark.e2e
 

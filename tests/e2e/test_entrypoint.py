@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.e2e.conftest import TOKEN
+from tests.e2e.flows import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +69,6 @@ async def test_the_heap_is_settled_once_the_first_poll_is_out(sandbox, sqlite_ur
     command menu, not before the bot starts listening."""
     from bot import app as app_module
     from tests.e2e.conftest import make_settings
-    from tests.e2e.test_callbacks import wait_for
 
     seen: list[dict[str, int]] = []
     monkeypatch.setattr(app_module, "settle_heap", lambda: seen.append(dict(sandbox.world.call_counts)))

@@ -13,7 +13,7 @@ from services import handling
 from services.errors import DeskError
 from tests.e2e.callbacks_fast import FAST
 from tests.e2e.conftest import make_settings, running_app
-from tests.e2e.flows import TICKET, file_complaint, onboard, text
+from tests.e2e.flows import TICKET, file_complaint, onboard, text, wait_for
 
 pytestmark = pytest.mark.e2e
 HUGE = "99999999999999999999"
@@ -25,11 +25,10 @@ class TestUnreadableUpdates:
         await resident.send("/start")
         greeting = await resident.next_message(timeout=15)
         assert "物业客服中心" in greeting.text
-        for _ in range(100):  # the batch is confirmed by the next getUpdates, right after it was handled
-            if (await client.stats())["pending_updates"] == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert (await client.stats())["pending_updates"] == 0  # the bad one was confirmed too, not stuck
+        async def none_pending() -> bool:  # the batch is confirmed by the next getUpdates, right after it was handled
+            return (await client.stats())["pending_updates"] == 0
+
+        assert await wait_for(none_pending, timeout=5, interval=0.05)  # the bad one was confirmed too, not stuck
         assert bad > 0
 
     async def test_a_private_message_without_a_sender_is_ignored(self, bot_app, client, resident):

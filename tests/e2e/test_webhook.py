@@ -21,7 +21,7 @@ from services import staff as staff_service
 from tests.conftest import POSTGRES_URL, require_service, reset_postgres
 from sandbox.balancer import Balancer
 from tests.e2e.conftest import TOKEN
-from tests.e2e.flows import intake
+from tests.e2e.flows import intake, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 SECRET = "hook-secret-42"
@@ -127,10 +127,10 @@ async def test_three_processes_behind_a_balancer(cluster):
         # Telegram retries deliveries: the same updates again change nothing.
         before = {r.id: len(await r.messages()) for r in residents[-10:]}
         redelivered = await client.redeliver(40)
-        for _ in range(200):
-            if (await client.stats())["pending_updates"] == 0:
-                break
-            await asyncio.sleep(0.05)
+        async def none_pending() -> bool:
+            return (await client.stats())["pending_updates"] == 0
+
+        await wait_for(none_pending, timeout=10, interval=0.05)
         await asyncio.sleep(1)
         assert len(redelivered) == 40
         async with sessions() as session:
@@ -146,15 +146,13 @@ async def test_three_processes_behind_a_balancer(cluster):
         filing = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.e2e.ping_burst", POSTGRES_URL, str(PINGS), cwd=ROOT)
         assert await filing.wait() == 0
-        for _ in range(1200):
+        async def all_sent() -> bool:
             async with sessions() as session:
                 # A count, not the rows: the test process stays light while the processes send.
-                waiting = (await session.exec(
+                return not (await session.exec(
                     select(func.count()).select_from(OutboxNotice).where(OutboxNotice.state != "sent"))).one()
-            if not waiting:
-                break
-            await asyncio.sleep(0.1)
-        assert waiting == 0
+
+        assert await wait_for(all_sent, timeout=120)
         calls = (await client.calls("sendMessage"))[calls_before:]
         # None during the burst (429s met while 60 residents race through intake are honoured and retried)
         assert (await client.stats())["retry_after_returned"] == errors_before, _refused_with_context(calls)
