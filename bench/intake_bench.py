@@ -25,7 +25,7 @@ staffed deployment; with 0 every ticket waits in its team's queue and nobody is 
 
 ``--floor`` also runs the conversation's floor on the same kind of sandbox: a minimal aiogram bot
 that makes the same Bot API calls per complaint as the bot (the same prompts and keyboards from the
-bot's catalogue, the summary, the receipt, the staff card), keeps its conversation state in
+bot's catalogue, the summary, the receipt, and with ``--staff`` the staff card), keeps its conversation state in
 aiogram's own storage (Redis on the ``redis`` backend, memory otherwise) and touches no database:
 what any bot on aiogram pays for this conversation, so bot ÷ floor is the share of the bot's rate
 left after its own work (database, outbox, journal, classification, middlewares).
@@ -148,7 +148,10 @@ async def driver_main(mode: str) -> None:
             # The staff card of the last complaints may still be on its way: the calls are counted
             # once no new one came for a moment (the seconds above are the residents' alone).
             calls_made = _calls_made(server.world)
-            while await asyncio.sleep(0.3) or _calls_made(server.world) != calls_made:
+            while True:
+                await asyncio.sleep(0.3)
+                if _calls_made(server.world) == calls_made:
+                    break
                 calls_made = _calls_made(server.world)
             if profiler:
                 profiler.disable()
@@ -539,14 +542,16 @@ async def bench_floor(args, redis_url: str | None, staff_chat: int = 4_000_000) 
         await query.answer(t("submitted_short"))
         await query.message.answer(t("submitted", number=number, category="电梯", severity="一般",
                                      allowance="24 小时", anonymous=""))
-        await bot.send_message(staff_chat, f"{number}\n{data['description']}\n{data['location']}")
+        if args.staff:  # the assignee's card, as the bot sends it when staff are bound
+            await bot.send_message(staff_chat, f"{number}\n{data['description']}\n{data['location']}")
 
     try:
         settle_heap()  # the same process settings as the bot's run
         polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=5, handle_signals=False,
                                                                close_bot_session=False))
         try:
-            await driver.open_chats([staff_chat])  # the staff member's chat, opened (/start) before the run
+            if args.staff:
+                await driver.open_chats([staff_chat])  # the staff member's chat, opened (/start) before the run
             await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
             cpu = time.process_time()
             result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)

@@ -3,15 +3,18 @@ calls per complaint (otherwise bot ÷ floor would compare different work). Count
 
 from __future__ import annotations
 
-import logging
+import pytest
 
 from bench import intake_bench
 
 
 class TestConversationFloor:
-    async def test_the_floor_makes_the_bots_calls_per_complaint(self, tmp_path, classifier):
-        logging.getLogger("aiogram").setLevel(logging.WARNING)
-        args = intake_bench.parse_args(["--residents", "2", "--complaints", "2", "--staff", "1"])
+    # the resident's seven calls per complaint (three prompts, the contact's echo, the summary, the
+    # button's answer and edit, the receipt), and with bound staff the assignee's card
+    @pytest.mark.parametrize(("staff", "calls_per_complaint"), [(0, 7), (1, 8)])
+    async def test_the_floor_makes_the_bots_calls_per_complaint(self, tmp_path, classifier, staff,
+                                                                calls_per_complaint):
+        args = intake_bench.parse_args(["--residents", "2", "--complaints", "2", "--staff", str(staff)])
         floor = await intake_bench.bench_floor(args, redis_url=None)
         bot = await intake_bench.bench_bot(f"sqlite+aiosqlite:///{tmp_path}/bench.db", None, args,
                                            classifier=classifier)
@@ -19,6 +22,4 @@ class TestConversationFloor:
         assert floor["errors"] == [] and bot["errors"] == []  # every resident got every prompt and a receipt
         assert floor["updates"] == bot["updates"] == 2 * 2 * intake_bench.STEPS
         calls = {name: run["api_calls"] - run["polls"] for name, run in (("floor", floor), ("bot", bot))}
-        # the resident's seven (three prompts, the contact's echo, the summary, the callback's answer
-        # and edit, the receipt) and the staff member's card, per complaint
-        assert calls == {"floor": 4 * 8, "bot": 4 * 8}
+        assert calls == {"floor": 4 * calls_per_complaint, "bot": 4 * calls_per_complaint}
