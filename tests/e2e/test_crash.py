@@ -116,6 +116,7 @@ async def test_killed_with_an_update_in_hand_it_is_handled_after_the_restart_fro
         await resident.expect("在哪里", timeout=60)  # handled from the journal
         await resident.send("3栋2单元")
         await resident.expect("联系方式")
+
         async def journal_empty() -> bool:
             async with sessions() as session:
                 return not (await session.exec(select(PolledUpdate))).all()

@@ -25,6 +25,7 @@ class TestUnreadableUpdates:
         await resident.send("/start")
         greeting = await resident.next_message(timeout=15)
         assert "物业客服中心" in greeting.text
+
         async def none_pending() -> bool:  # the batch is confirmed by the next getUpdates, right after it was handled
             return (await client.stats())["pending_updates"] == 0
 

@@ -127,6 +127,7 @@ async def test_three_processes_behind_a_balancer(cluster):
         # Telegram retries deliveries: the same updates again change nothing.
         before = {r.id: len(await r.messages()) for r in residents[-10:]}
         redelivered = await client.redeliver(40)
+
         async def none_pending() -> bool:
             return (await client.stats())["pending_updates"] == 0
 
@@ -146,6 +147,7 @@ async def test_three_processes_behind_a_balancer(cluster):
         filing = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "tests.e2e.ping_burst", POSTGRES_URL, str(PINGS), cwd=ROOT)
         assert await filing.wait() == 0
+
         async def all_sent() -> bool:
             async with sessions() as session:
                 # A count, not the rows: the test process stays light while the processes send.
