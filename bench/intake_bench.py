@@ -426,10 +426,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
 
 async def bench_echo(args) -> dict:
     from aiogram import Bot, Dispatcher, F
-
-    from bot.loop import settle_heap
-    from aiogram.client.telegram import TelegramAPIServer
     from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
     from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
     driver = await Driver.start("echo")
@@ -446,10 +444,24 @@ async def bench_echo(args) -> dict:
         await query.answer()
         await query.message.answer(f"pressed {query.from_user.id}")
 
+    try:
+        return await _run_on_aiogram(dispatcher, bot, driver, args)
+    finally:
+        await bot.session.close()
+        await driver.stop()
+
+
+async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = ()) -> dict:
+    """Poll with aiogram's own polling, open ``chats`` (/start), warm up, then time the measured run
+    (CPU of this process); polling is stopped again, the bot's session and the driver are the caller's."""
+    from bot.loop import settle_heap
+
     settle_heap()  # the same process settings as the bot's run
     polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=5, handle_signals=False,
                                                            close_bot_session=False))
     try:
+        if chats:
+            await driver.open_chats(list(chats))
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
         cpu = time.process_time()
         result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
@@ -457,8 +469,6 @@ async def bench_echo(args) -> dict:
     finally:
         await dispatcher.stop_polling()
         await asyncio.gather(polling, return_exceptions=True)
-        await bot.session.close()
-        await driver.stop()
     return result
 
 
@@ -478,7 +488,6 @@ async def bench_floor(args, redis_url: str | None, staff_chat: int = 4_000_000) 
                                ReplyKeyboardMarkup, ReplyKeyboardRemove)
 
     from bot.i18n import catalogues
-    from bot.loop import settle_heap
 
     text = catalogues().text
 
@@ -545,25 +554,12 @@ async def bench_floor(args, redis_url: str | None, staff_chat: int = 4_000_000) 
         if args.staff:  # the assignee's card, as the bot sends it when staff are bound
             await bot.send_message(staff_chat, f"{number}\n{data['description']}\n{data['location']}")
 
-    try:
-        settle_heap()  # the same process settings as the bot's run
-        polling = asyncio.create_task(dispatcher.start_polling(bot, polling_timeout=5, handle_signals=False,
-                                                               close_bot_session=False))
-        try:
-            if args.staff:
-                await driver.open_chats([staff_chat])  # the staff member's chat, opened (/start) before the run
-            await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
-            cpu = time.process_time()
-            result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
-            result["cpu"] = time.process_time() - cpu
-        finally:
-            await dispatcher.stop_polling()
-            await asyncio.gather(polling, return_exceptions=True)
+    try:  # the staff member's chat is opened (/start) before the run
+        return await _run_on_aiogram(dispatcher, bot, driver, args, chats=[staff_chat] if args.staff else [])
     finally:
         await bot.session.close()
         await storage.close()
         await driver.stop()
-    return result
 
 
 def _rate(result: dict) -> float:
