@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import contextlib
 import io
 import json
 import os
@@ -397,7 +398,8 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
         cpu = time.process_time()
         if profiler:
             profiler.enable()
-        result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
+        async with _measured(args):
+            result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
         if profiler:
             profiler.disable()
         result["cpu"] = time.process_time() - cpu
@@ -451,6 +453,13 @@ async def bench_echo(args) -> dict:
         await driver.stop()
 
 
+def _measured(args) -> contextlib.AbstractAsyncContextManager:
+    """What surrounds the measured run: nothing, or ``args.around_measured()`` (``bench.intake_profile``
+    attaches its sampling profiler for the measured run only)."""
+    around = getattr(args, "around_measured", None)
+    return around() if around is not None else contextlib.nullcontext()
+
+
 async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = ()) -> dict:
     """Poll with aiogram's own polling, open ``chats`` (/start), warm up, then time the measured run
     (CPU of this process); polling is stopped again, the bot's session and the driver are the caller's."""
@@ -464,7 +473,8 @@ async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = (
             await driver.open_chats(list(chats))
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
         cpu = time.process_time()
-        result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
+        async with _measured(args):
+            result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
         result["cpu"] = time.process_time() - cpu
     finally:
         await dispatcher.stop_polling()

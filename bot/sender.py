@@ -120,9 +120,17 @@ class _ChatState:
     users: int = 0
 
 
+def _field(method: Any, name: str) -> Any:
+    """A method's field, or None when it has none: read from the model's own values, as pydantic's
+    ``getattr`` of a missing name goes through its ``__getattr__`` and an AttributeError (two of
+    them on every message sent)."""
+    values = getattr(method, "__dict__", None)
+    return values.get(name) if values is not None else getattr(method, name, None)
+
+
 def _chat_key(method: Any) -> int | str | None:
     """The target chat of a method (None for inline-message edits)."""
-    chat_id = getattr(method, "chat_id", None)
+    chat_id = _field(method, "chat_id")
     if isinstance(chat_id, str):
         stripped = chat_id.strip()
         if stripped.lstrip("-").isdigit():
@@ -139,7 +147,7 @@ def _is_group(chat_id: int | str) -> bool:
 def _weight(method: Any) -> int:
     """How many messages a call produces (albums and batch copies count each one)."""
     for attr in ("media", "message_ids"):
-        items = getattr(method, attr, None)
+        items = _field(method, attr)
         if isinstance(items, list) and items:
             return len(items)
     return 1

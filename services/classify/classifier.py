@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -28,6 +29,7 @@ _NO_FLAGS: frozenset[Flag] = frozenset()
 _NOTHING: Any = object()  # a token that starts no lexicon term and hides none
 log = logging.getLogger(__name__)
 _COMPOUND_CACHE_MAX = 50_000  # tokens remembered per classifier (cleared when full)
+CONTENT_WORDS_REMEMBERED = 2048  # texts whose content words a classifier remembers (least recently used go)
 # what a term found inside a compound may vote for: the *topic* (category, property context,
 # severity) — not the kind ("强烈要求", "怎么办" are words of their own) nor flag gates ("主管部门")
 _COMPOUND_GROUPS = ("category:", "context:", "severity:")
@@ -173,6 +175,10 @@ class Classifier:
                     self._pattern_index[ch].append(p_idx)
         self._pattern_chars = frozenset(self._pattern_index)
         self._gated = {e.target for e in lexicon.entries if e.leaf == "requires"}
+        # Every filing compares its text with the month's recent complaints of its category: their
+        # words never change for this lexicon, so each is cut once, not once per filing.
+        self.content_words = functools.lru_cache(maxsize=CONTENT_WORDS_REMEMBERED)(
+            functools.partial(_content_words, self))
         # prefixes of every term that spans several tokens: a token that starts no term is skipped
         self._prefixes = {w[:k] for w in self._lookup_table for k in range(1, len(w) + 1)}
         self._max_span = 6  # a term is matched across at most this many jieba tokens
@@ -651,9 +657,14 @@ def _reset_default_classifier() -> None:
     global _default
     with _default_lock:
         _default = None
-def content_words(classifier: Classifier, text: str) -> set[str]:
+def content_words(classifier: Classifier, text: str) -> frozenset[str]:
     """Words that carry the matter (for "same matter" checks): two or more characters, no stop
-    words, no numbers or punctuation."""
+    words, no numbers or punctuation. Remembered per classifier (see ``Classifier.content_words``)."""
+    remembered = getattr(classifier, "content_words", None)
+    return remembered(text) if remembered is not None else _content_words(classifier, text)
+
+
+def _content_words(classifier: Classifier, text: str) -> frozenset[str]:
     stop = classifier.lexicon.stopwords if hasattr(classifier, "lexicon") else frozenset()
-    return {w for w in classifier.tokenize(text)
-            if len(w) >= 2 and w not in stop and not any(ch.isdigit() or ch in _PUNCT for ch in w)}
+    return frozenset(w for w in classifier.tokenize(text)
+                     if len(w) >= 2 and w not in stop and not any(ch.isdigit() or ch in _PUNCT for ch in w))

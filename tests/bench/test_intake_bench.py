@@ -3,6 +3,8 @@ calls per complaint (otherwise bot ÷ floor would compare different work). Count
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from bench import intake_bench
@@ -15,6 +17,15 @@ class TestConversationFloor:
     async def test_the_floor_makes_the_bots_calls_per_complaint(self, tmp_path, classifier, staff,
                                                                 calls_per_complaint):
         args = intake_bench.parse_args(["--residents", "2", "--complaints", "2", "--staff", str(staff)])
+        measured = []  # what bench.intake_profile hooks on: the measured run, once per bot
+
+        @contextlib.asynccontextmanager
+        async def around_measured():
+            measured.append("in")
+            yield
+            measured.append("out")
+
+        args.around_measured = around_measured
         floor = await intake_bench.bench_floor(args, redis_url=None)
         bot = await intake_bench.bench_bot(f"sqlite+aiosqlite:///{tmp_path}/bench.db", None, args,
                                            classifier=classifier)
@@ -23,3 +34,4 @@ class TestConversationFloor:
         assert floor["updates"] == bot["updates"] == 2 * 2 * intake_bench.STEPS
         calls = {name: run["api_calls"] - run["polls"] for name, run in (("floor", floor), ("bot", bot))}
         assert calls == {"floor": 4 * calls_per_complaint, "bot": 4 * calls_per_complaint}
+        assert measured == ["in", "out", "in", "out"]
