@@ -70,6 +70,8 @@ def _innermost(frame: str) -> str | None:
     if "bot/polling.py" in frame or frame.startswith(("Dispatcher._listen_updates ", "Dispatcher._polling ")):
         return "polling"
     own = ("handlers/", "services/", "models/", "bot/")
+    if "bot/loop.py" in frame:  # the event loop's runner, under every sample
+        return None
     if any(f"({folder}" in frame or f"/{folder}" in frame for folder in own) or "bench_floor.<locals>" in frame:
         return "own code"
     return None

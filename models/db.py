@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -134,8 +135,15 @@ def _track_writes(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
     def _statement(conn, _cursor, statement, _parameters, _context, _executemany) -> None:
-        if not conn.info.get(_TX_WROTE) and (_WRITE_SQL.match(statement) or _LOCKING_SQL.search(statement)):
+        if not conn.info.get(_TX_WROTE) and _writes_or_locks(statement):
             conn.info[_TX_WROTE] = True
+
+
+@functools.lru_cache(maxsize=2048)
+def _writes_or_locks(statement: str) -> bool:
+    """Whether a statement writes or takes a lock — remembered per SQL text: the same few texts come
+    back from SQLAlchemy's compiled cache on every update, and the lock search reads a whole SELECT."""
+    return bool(_WRITE_SQL.match(statement) or _LOCKING_SQL.search(statement))
 
 
 async def _only_read_committed(session: AsyncSession) -> bool:

@@ -6,8 +6,8 @@ import pytest
 
 from bench import intake_profile
 
-LOOP = "<module> (bench/intake_profile.py:190);BaseEventLoop._run_once (asyncio/base_events.py:1922);" \
-       "Handle._run (asyncio/events.py:80)"
+LOOP = "<module> (bench/intake_profile.py:190);run (bot/loop.py:42);Runner.run (asyncio/runners.py:118);" \
+       "BaseEventLoop._run_once (asyncio/base_events.py:1922);Handle._run (asyncio/events.py:80)"
 UPDATE = (f"{LOOP};BatchPoller._after (bot/polling.py:355);BatchPoller._handle (bot/polling.py:429);"
           "Dispatcher.feed_update (aiogram/dispatcher/dispatcher.py:164);UpdateFsm.__call__ (bot/storage.py:350);"
           "DatabaseMiddleware.__call__ (bot/middlewares.py:40);Router.propagate_event (aiogram/dispatcher/router.py:172);"

@@ -411,6 +411,21 @@ class TestOrderingAndState:
             await bot.session.close()
 
 
+def test_a_calls_chat_and_weight() -> None:
+    """What the limiter paces by: the target chat (None for an inline message's edit) and how many
+    messages the call makes (an album counts each photo)."""
+    from aiogram.methods import EditMessageText, SendMediaGroup
+    from aiogram.types import InputMediaPhoto
+
+    from bot.sender import _chat_key, _weight
+
+    album = SendMediaGroup(chat_id="-100123", media=[InputMediaPhoto(media=f"p{n}") for n in range(3)])
+    assert (_chat_key(SendMessage(chat_id=5, text="x")), _weight(SendMessage(chat_id=5, text="x"))) == (5, 1)
+    assert (_chat_key(album), _weight(album)) == (-100123, 3)
+    assert _chat_key(SendMessage(chat_id=" @channel ", text="x")) == "@channel"
+    assert (_chat_key(EditMessageText(inline_message_id="i", text="y")), _weight(GetMe())) == (None, 1)
+
+
 def test_rate_validation_and_limiter() -> None:
     with pytest.raises(ValueError):
         Rate(0, 1.0)
