@@ -59,20 +59,22 @@ _ANYWHERE = (
 )
 
 
+_OWN = ("handlers/", "services/", "models/", "bot/")
+
+
 def _innermost(frame: str) -> str | None:
     """The component a frame stands for when it is the innermost one that stands for any."""
     if "bot/storage.py" in frame or "aiogram/fsm/" in frame:
         return "conversation store"
     if ("aiogram/dispatcher/router.py" in frame or "aiogram/dispatcher/event/" in frame
             or "aiogram/filters/" in frame or "magic_filter/" in frame or "handlers/declare.py" in frame
-            or "aiogram/dispatcher/dispatcher.py" in frame and "_listen_update" in frame):
+            or ("aiogram/dispatcher/dispatcher.py" in frame and "_listen_update" in frame)):
         return "aiogram dispatch"
     if "bot/polling.py" in frame or frame.startswith(("Dispatcher._listen_updates ", "Dispatcher._polling ")):
         return "polling"
-    own = ("handlers/", "services/", "models/", "bot/")
     if "bot/loop.py" in frame:  # the event loop's runner, under every sample
         return None
-    if any(f"({folder}" in frame or f"/{folder}" in frame for folder in own) or "bench_floor.<locals>" in frame:
+    if any(f"({folder}" in frame or f"/{folder}" in frame for folder in _OWN) or "bench_floor.<locals>" in frame:
         return "own code"
     return None
 
@@ -144,13 +146,19 @@ async def sampled(py_spy: str, output: Path, rate: int):
         await spy.wait()
 
 
+def py_spy_path() -> str:
+    """py-spy on the PATH or beside this interpreter (the venv's), else a clear exit."""
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(found).exists():
+        raise SystemExit("py-spy is needed: pip install py-spy (it comes with the dev extra)")
+    return found
+
+
 async def main(args) -> None:
     from services.classify import get_classifier
 
     logging.basicConfig(level=logging.CRITICAL)
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(py_spy).exists():
-        raise SystemExit("py-spy is needed: pip install py-spy (it comes with the dev extra)")
+    py_spy = py_spy_path()
     folder = Path(args.keep or tempfile.mkdtemp(prefix="intake-profile-"))
     folder.mkdir(parents=True, exist_ok=True)
     classifier = get_classifier()
@@ -169,18 +177,19 @@ async def main(args) -> None:
             await intake_bench._flush_redis(args.redis_url)
             result = await intake_bench.bench_floor(args, args.redis_url)
         counts, elsewhere = tally(output.read_text().splitlines())
-        runs[who] = (per_update(counts, rate=args.rate, updates=result["updates"]), result, elsewhere)
+        runs[who] = per_update(counts, rate=args.rate, updates=result["updates"])
         print(f"  {who}: {result['updates']} updates, {sum(counts.values())} samples "
               f"({elsewhere} of other threads), process CPU {intake_bench._cpu_ms(result):.2f} ms per update",
               flush=True)
-    bot, floor = runs["bot"][0], runs["floor"][0]
+    bot, floor = runs["bot"], runs["floor"]
     print(f"\n{'CPU ms per update':28} {'bot':>7} {'floor':>7} {'bot − floor':>12}")
     for name in COMPONENTS:
         print(f"{name:28} {bot[name]:7.2f} {floor[name]:7.2f} {bot[name] - floor[name]:+12.2f}")
     total_bot, total_floor = sum(bot.values()), sum(floor.values())
     print(f"{'total (sampled)':28} {total_bot:7.2f} {total_floor:7.2f} {total_bot - total_floor:+12.2f}")
-    print(f"\nraw stacks kept in {folder}" if args.keep else "")
-    if not args.keep:
+    if args.keep:
+        print(f"\nraw stacks kept in {folder}")
+    else:
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -657,6 +657,8 @@ def _reset_default_classifier() -> None:
     global _default
     with _default_lock:
         _default = None
+
+
 def content_words(classifier: Classifier, text: str) -> frozenset[str]:
     """Words that carry the matter (for "same matter" checks): two or more characters, no stop
     words, no numbers or punctuation. Remembered per classifier (see ``Classifier.content_words``)."""

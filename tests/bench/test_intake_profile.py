@@ -67,3 +67,22 @@ class TestTally:
         ms = intake_profile.per_update(counts, rate=250, updates=20)  # a sample: 4 ms of CPU
         assert ms["Bot API calls"] == pytest.approx(30 * 4 / 20) and ms["filing"] == 0
         assert set(ms) == set(intake_profile.COMPONENTS)
+
+
+def _spin(rounds: int) -> int:
+    total = 0
+    for n in range(rounds):
+        total += n % 7
+    return total
+
+
+class TestSampled:
+    async def test_py_spy_samples_this_process_while_the_block_runs(self, tmp_path):
+        """The profiler attaches to the running process (py-spy of the dev extra) and leaves once the
+        measured block is over, its stacks written in the raw format ``tally`` reads."""
+        output = tmp_path / "stacks.txt"
+        async with intake_profile.sampled(intake_profile.py_spy_path(), output, rate=200):
+            _spin(20_000_000)  # a few tenths of a second holding the interpreter lock
+        lines = output.read_text().splitlines()
+        assert any("_spin (" in line for line in lines)
+        assert all(line.rpartition(" ")[2].isdigit() for line in lines if line)
