@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bench import intake_profile
@@ -81,8 +83,13 @@ class TestSampled:
         """The profiler attaches to the running process (py-spy of the dev extra) and leaves once the
         measured block is over, its stacks written in the raw format ``tally`` reads."""
         output = tmp_path / "stacks.txt"
-        async with intake_profile.sampled(intake_profile.py_spy_path(), output, rate=200):
-            _spin(20_000_000)  # a few tenths of a second holding the interpreter lock
+        try:
+            async with intake_profile.sampled(intake_profile.py_spy_path(), output, rate=200):
+                _spin(20_000_000)  # a few tenths of a second holding the interpreter lock
+        except SystemExit as refused:  # no leave to trace a process here (ptrace): say so, outside CI
+            if os.environ.get("CI") == "true":
+                raise
+            pytest.skip(str(refused))
         lines = output.read_text().splitlines()
         assert any("_spin (" in line for line in lines)
         assert all(line.rpartition(" ")[2].isdigit() for line in lines if line)
