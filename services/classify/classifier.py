@@ -662,11 +662,10 @@ def _reset_default_classifier() -> None:
 def content_words(classifier: Classifier, text: str) -> frozenset[str]:
     """Words that carry the matter (for "same matter" checks): two or more characters, no stop
     words, no numbers or punctuation. Remembered per classifier (see ``Classifier.content_words``)."""
-    remembered = getattr(classifier, "content_words", None)
-    return remembered(text) if remembered is not None else _content_words(classifier, text)
+    return classifier.content_words(text)
 
 
 def _content_words(classifier: Classifier, text: str) -> frozenset[str]:
-    stop = classifier.lexicon.stopwords if hasattr(classifier, "lexicon") else frozenset()
+    stop = classifier.lexicon.stopwords
     return frozenset(w for w in classifier.tokenize(text)
                      if len(w) >= 2 and w not in stop and not any(ch.isdigit() or ch in _PUNCT for ch in w))
