@@ -395,14 +395,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
         counter.reset()
         redis_calls.count = transactions.count = 0
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not waiting
-        cpu = time.process_time()
-        if profiler:
-            profiler.enable()
-        async with _measured(args):
-            result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
-        if profiler:
-            profiler.disable()
-        result["cpu"] = time.process_time() - cpu
+        result = await _measured_run(driver, args, profiler)
         result["redis"] = redis_calls.count
         result["transactions"] = transactions.count if transactions._original is not None else None
         result["sql_in_update"], result["sql_elsewhere"] = counter.in_update, counter.elsewhere
@@ -453,11 +446,22 @@ async def bench_echo(args) -> dict:
         await driver.stop()
 
 
-def _measured(args) -> contextlib.AbstractAsyncContextManager:
-    """What surrounds the measured run: nothing, or ``args.around_measured()`` (``bench.intake_profile``
-    attaches its sampling profiler for the measured run only)."""
+async def _measured_run(driver, args, profiler: cProfile.Profile | None = None) -> dict:
+    """The measured run (every resident's complaints) with this process's CPU time, inside
+    ``args.around_measured()`` when set (``bench.intake_profile`` attaches its sampling profiler for
+    this run only) and under ``profiler`` (cProfile) when given."""
     around = getattr(args, "around_measured", None)
-    return around() if around is not None else contextlib.nullcontext()
+    cpu = time.process_time()
+    async with around() if around is not None else contextlib.nullcontext():
+        if profiler:
+            profiler.enable()
+        try:
+            result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
+        finally:
+            if profiler:
+                profiler.disable()
+    result["cpu"] = time.process_time() - cpu
+    return result
 
 
 async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = ()) -> dict:
@@ -472,10 +476,7 @@ async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = (
         if chats:
             await driver.open_chats(list(chats))
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
-        cpu = time.process_time()
-        async with _measured(args):
-            result = await driver.play(first_id=1000, residents=args.residents, complaints=args.complaints)
-        result["cpu"] = time.process_time() - cpu
+        result = await _measured_run(driver, args)
     finally:
         await dispatcher.stop_polling()
         await asyncio.gather(polling, return_exceptions=True)
