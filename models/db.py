@@ -8,9 +8,11 @@ import functools
 import os
 import re
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import bindparam, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -173,6 +175,24 @@ async def fresh_transaction(session: AsyncSession) -> None:
             return
         await session.commit()
     await session.connection(execution_options={WRITE_OPTION: True})
+
+
+_SET = "set_"  # prefix of a prebuilt UPDATE's SET parameters: a bound parameter may not take a column's name
+
+
+def set_clause(columns: Iterable[str]) -> dict[str, Any]:
+    """The SET of an UPDATE built once and executed many times: a bound parameter per column.
+
+    Building a statement on every call costs more CPU than sending it (SQLAlchemy constructs the
+    clauses and derives their cache key each time, about half of a simple UPDATE's CPU); a statement
+    built once per set of columns (``functools.lru_cache`` on the columns) is sent with
+    :func:`set_values` as its parameters."""
+    return {name: bindparam(_SET + name) for name in columns}
+
+
+def set_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of :func:`set_clause`'s bound parameters for these column values."""
+    return {_SET + name: value for name, value in values.items()}
 
 
 def upsert_insert(session: AsyncSession):

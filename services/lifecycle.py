@@ -9,6 +9,7 @@ by :func:`record`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import STATUS_DOOR, fresh_transaction, reading
+from models.db import STATUS_DOOR, fresh_transaction, reading, set_clause, set_values
 from models.rows import new_row
 from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Resident, Staff
 from services.classify import Classification
@@ -98,6 +99,14 @@ def may_become(complaint: Complaint, to: Status) -> bool:
     return to in TRANSITIONS[Status(complaint.status)]
 
 
+@functools.lru_cache(maxsize=64)
+def _transition_statement(columns: tuple[str, ...]):
+    """:func:`transition`'s UPDATE for these columns, built once (an ORM UPDATE: pending changes of
+    the session are flushed before it, as before any ORM statement)."""
+    return (update(Complaint).where(Complaint.id == bindparam("ticket"), Complaint.status == bindparam("current"))
+            .values(set_clause(columns)).execution_options(**{STATUS_DOOR: True, "synchronize_session": False}))
+
+
 async def transition(session: AsyncSession, complaint: Complaint, to: Status, *, actor: Actor, now: datetime,
                      action: str = "status", note: str | None = None, by_hand: bool = False,
                      columns: dict[str, Any] | None = None, **data: Any) -> ComplaintEvent:
@@ -116,9 +125,8 @@ async def transition(session: AsyncSession, complaint: Complaint, to: Status, *,
         values["resolved_at"] = now
     if to is Status.CLOSED:
         values["closed_at"] = now
-    result = await session.exec(
-        update(Complaint).where(Complaint.id == complaint.id, Complaint.status == current.value).values(**values)
-        .execution_options(**{STATUS_DOOR: True, "synchronize_session": False}))
+    result = await session.exec(_transition_statement(tuple(values)),
+                                params={"ticket": complaint.id, "current": current.value, **set_values(values)})
     if not result.rowcount:
         raise DeskError("ticket_changed", number=complaint.number)
     for name, value in values.items():
@@ -141,11 +149,12 @@ class ResidentProfile:
     language_code: str | None = None
 
 
+_RESIDENT_BY_TELEGRAM_ID = select(Resident).where(Resident.telegram_id == bindparam("telegram_id"))
+
+
 async def get_or_create_resident(session: AsyncSession, profile: ResidentProfile) -> Resident:
     """Find the person by Telegram id, refreshing their name and language, or create them."""
-    resident = (
-        await session.exec(select(Resident).where(Resident.telegram_id == profile.telegram_id))
-    ).first()
+    resident = (await session.exec(_RESIDENT_BY_TELEGRAM_ID, params={"telegram_id": profile.telegram_id})).first()
     if resident is None:
         await fresh_transaction(session)
         resident = Resident(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -13,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import set_clause, set_values
 from models.tables import Complaint
 from services import routing
 from services.domain import Flag
@@ -119,6 +121,18 @@ def decode_reason(stored: str | None) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+@functools.lru_cache(maxsize=8)
+def _upgrade_statement(columns: tuple[str, ...]):
+    """:func:`mark_major`'s upgrade of the tickets ``ids`` not yet major, built once per set of columns."""
+    return (update(Complaint).where(col(Complaint.id).in_(bindparam("ids", expanding=True)),
+                                    col(Complaint.major).is_(False))
+            .values(set_clause(columns)).returning(Complaint.id).execution_options(synchronize_session=False))
+
+
+_LINK = (update(Complaint).where(col(Complaint.id).in_(bindparam("ids", expanding=True)))
+         .values(related_to_id=bindparam("related_to")).execution_options(synchronize_session=False))
+
+
 async def mark_major(session: AsyncSession, complaints: Sequence[Complaint | Row], reason: dict, now: datetime,
                      *, related_to: int | None = None) -> list[int]:
     """Upgrade to major (once per ticket) inside the caller's write transaction; returns the ids
@@ -132,9 +146,7 @@ async def mark_major(session: AsyncSession, complaints: Sequence[Complaint | Row
     values = {"major": True, "major_reason": encode_reason(reason), "updated_at": now}
     if related_to is not None:
         values["related_to_id"] = related_to
-    result = await session.exec(
-        update(Complaint).where(col(Complaint.id).in_(ids), col(Complaint.major).is_(False)).values(**values)
-        .returning(Complaint.id).execution_options(synchronize_session=False))
+    result = await session.exec(_upgrade_statement(tuple(values)), params={"ids": ids, **set_values(values)})
     newly = set(result.scalars().all())
     upgraded = []
     for complaint in complaints:
@@ -146,8 +158,7 @@ async def mark_major(session: AsyncSession, complaints: Sequence[Complaint | Row
                     set_committed_value(complaint, name, value)
     others = [complaint for complaint in complaints if complaint.id not in newly]
     if related_to is not None and others:
-        await session.exec(update(Complaint).where(col(Complaint.id).in_([c.id for c in others]))
-                           .values(related_to_id=related_to).execution_options(synchronize_session=False))
+        await session.exec(_LINK, params={"ids": [c.id for c in others], "related_to": related_to})
         for complaint in others:
             if isinstance(complaint, Complaint):
                 set_committed_value(complaint, "related_to_id", related_to)

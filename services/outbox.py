@@ -8,15 +8,16 @@ died mid-send: the one duplicate a crash can cause).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import Integer, bindparam, event, update
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import fresh_transaction
+from models.db import fresh_transaction, set_clause, set_values
 from models.rows import new_row
 from models.tables import OutboxNotice
 from services.notices import Notice
@@ -56,28 +57,34 @@ async def commit_with(session: AsyncSession, notices: Iterable[Notice], now: dat
     await session.commit()
 
 
-async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta,
-                limit: int = 100) -> list[OutboxNotice]:
-    """Take due notices for this worker (oldest first), including ones whose claim went stale."""
-    await fresh_transaction(session)
+@functools.lru_cache(maxsize=2)
+def _claim_statement(dialect: str):
+    """:func:`claim`'s UPDATE … RETURNING, built once per dialect."""
+    now = bindparam("now")
     due = (
         select(OutboxNotice.id)
         # A notice never tried is due at once; one held up (flood limit, network) waits for due_at.
         .where(((OutboxNotice.state == "pending") & ((OutboxNotice.tries == 0) | (OutboxNotice.due_at <= now)))
-               | ((OutboxNotice.state == "claimed") & (OutboxNotice.claimed_at < now - lease)))
+               | ((OutboxNotice.state == "claimed") & (OutboxNotice.claimed_at < bindparam("stale_before"))))
         .order_by(col(OutboxNotice.id))
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    return (update(OutboxNotice)
+            .where(col(OutboxNotice.id).in_(due.scalar_subquery()))
+            .values(state="claimed", claimed_by=bindparam("worker"), claimed_at=now, tries=OutboxNotice.tries + 1)
+            .returning(OutboxNotice)
+            .execution_options(synchronize_session=False, populate_existing=True))
+
+
+async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: timedelta,
+                limit: int = 100) -> list[OutboxNotice]:
+    """Take due notices for this worker (oldest first), including ones whose claim went stale."""
+    await fresh_transaction(session)
     # The claimed rows come back from the UPDATE itself (RETURNING the whole row): no SELECT after it.
-    result = await session.exec(
-        update(OutboxNotice)
-        .where(col(OutboxNotice.id).in_(due.scalar_subquery()))
-        .values(state="claimed", claimed_by=worker, claimed_at=now, tries=OutboxNotice.tries + 1)
-        .returning(OutboxNotice)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+    result = await session.exec(_claim_statement(session.bind.dialect.name), params={
+        "now": now, "stale_before": now - lease, "limit": limit, "worker": worker})
     rows = sorted(result.scalars().all(), key=lambda row: row.id)
     await session.commit()
     return rows
@@ -86,13 +93,19 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
 _OUTBOX = OutboxNotice.__table__
 
 
+@functools.lru_cache(maxsize=8)
+def _finish_statement(columns: tuple[str, ...]):
+    """The UPDATE that ends a claim (sent, failed, back to pending), built once per set of columns."""
+    return update(_OUTBOX).where(_OUTBOX.c.id == bindparam("notice"), _OUTBOX.c.state == "claimed",
+                                 _OUTBOX.c.claimed_by == bindparam("worker")).values(set_clause(columns))
+
+
 async def _finish(session: AsyncSession, notice_id: int, worker: str, **values) -> bool:
     await fresh_transaction(session)
     # A plain table UPDATE: the ORM's would first look for the row among the session's objects to
     # keep them in step (a third of the statement's CPU); the notice in hand is the worker's copy.
-    result = await session.exec(update(_OUTBOX).where(
-        _OUTBOX.c.id == notice_id, _OUTBOX.c.state == "claimed", _OUTBOX.c.claimed_by == worker,
-    ).values(**values))
+    result = await session.exec(_finish_statement(tuple(values)),
+                                params={"notice": notice_id, "worker": worker, **set_values(values)})
     await session.commit()
     return bool(result.rowcount)
 

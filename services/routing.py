@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import text, update
+from sqlalchemy import Integer, bindparam, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +24,8 @@ from services.lifecycle import Actor, record, transition
 from services.notices import Notice, NoticeKind, to_staff
 
 ROUTING_LOCK_KEY = 0x48554946  # "HUIF": the advisory locks of routing decisions, one per team
-_ROUTING_LOCK = text("SELECT pg_advisory_xact_lock(:key, :team)")
+_ROUTING_LOCK = text("SELECT pg_advisory_xact_lock(:key, :team)").bindparams(
+    bindparam("key", ROUTING_LOCK_KEY, type_=Integer), bindparam("team", type_=Integer))
 
 
 async def hold_routing_lock(session: AsyncSession, team_id: int) -> None:
@@ -32,7 +33,7 @@ async def hold_routing_lock(session: AsyncSession, team_id: int) -> None:
     (PostgreSQL). Per team: a decision reads and changes the load of the team's members only (a
     person is in one team), so teams need not wait for each other."""
     if session.bind.dialect.name == "postgresql":
-        await session.exec(_ROUTING_LOCK.bindparams(key=ROUTING_LOCK_KEY, team=team_id))
+        await session.exec(_ROUTING_LOCK, params={"team": team_id})  # built once: no clause to build per call
 
 
 async def managers(session: AsyncSession) -> list[Staff]:

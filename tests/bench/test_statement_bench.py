@@ -1,4 +1,4 @@
-"""The statement bench's four ways send the same UPDATE: each changes the one ticket it is given, and
+"""The statement bench's six ways send the same UPDATE: each changes the one ticket it is given, and
 nothing when the WHERE does not hold (what is compared is the way, not the work). Not speed."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from models.tables import Complaint
 
 
 @pytest.mark.postgres
-class TestFourWays:
+class TestEveryWay:
     async def test_every_way_updates_the_ticket_it_is_given(self, postgres_url):
         engine = create_engine(postgres_url)
         sessions = session_factory(engine)

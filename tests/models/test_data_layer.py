@@ -435,3 +435,26 @@ class TestTableDefaults:
         builtin = [(model.__name__, name) for model in models for name, field in model.model_fields.items()
                    if field.default_factory in (list, dict, set, tuple)]
         assert builtin == []
+
+
+async def test_an_update_built_once_sets_what_it_is_sent_with_each_time(sessions, engine):
+    """``set_clause``/``set_values``: one UPDATE, built once, writes the values of each execution;
+    its SQL names the columns it sets (what the guard of ``complaint.status`` reads)."""
+    from sqlalchemy import bindparam
+
+    from models.db import set_clause, set_values
+
+    statement = update(Resident).where(Resident.telegram_id == bindparam("person")).values(
+        set_clause(["name", "phone"])).execution_options(synchronize_session=False)
+    async with sessions() as session:
+        session.add(Resident(telegram_id=78, chat_id=78, name="甲"))
+        await session.commit()
+        for name, phone in (("乙", "13800000001"), ("丙", None)):
+            result = await session.exec(statement, params={"person": 78, **set_values({"name": name, "phone": phone})})
+            assert result.rowcount == 1
+            assert (await session.exec(select(Resident.name, Resident.phone)
+                                       .where(Resident.telegram_id == 78))).one() == (name, phone)
+        await session.commit()
+    sql = str(statement.compile(dialect=engine.dialect))
+    assert "SET name=" in sql and ", phone=" in sql
+    assert set(set_values({"name": "丁"})) == {param.key for param in set_clause(["name"]).values()}
