@@ -69,16 +69,35 @@ _STAFF_WITH_LOCALE = (
 )
 
 
+# … and the ticket a notice is about, in the same statement (a staff notice's usual two reads).
+_STAFF_WITH_LOCALE_AND_TICKET = _STAFF_WITH_LOCALE.add_columns(Complaint).outerjoin(
+    Complaint, Complaint.id == bindparam("complaint_id"))
+
+
 async def staff_and_locale(session: AsyncSession, staff_id: int) -> tuple[Staff | None, str]:
     """The member of staff and the language they read: their own Telegram account's (its Resident
     row, as :func:`person_locale` reads it), in one query."""
     found = (await session.exec(_STAFF_WITH_LOCALE, params={"staff_id": staff_id})).first()
     if found is None:
         return None, DEFAULT_LOCALE
-    person, resident_id, chosen, language_code = found
+    return found[0], _staff_locale(*found[1:])
+
+
+async def staff_locale_and_ticket(session: AsyncSession, staff_id: int,
+                                  complaint_id: int) -> tuple[Staff | None, str, Complaint | None]:
+    """:func:`staff_and_locale` and the ticket (None if there is no such ticket), in one query;
+    no ticket either when there is no such member of staff (nobody to tell)."""
+    found = (await session.exec(_STAFF_WITH_LOCALE_AND_TICKET,
+                                params={"staff_id": staff_id, "complaint_id": complaint_id})).first()
+    if found is None:
+        return None, DEFAULT_LOCALE, None
+    return found[0], _staff_locale(*found[1:4]), found[4]
+
+
+def _staff_locale(resident_id: int | None, chosen: str | None, language_code: str | None) -> str:
     if resident_id is None:  # never wrote to the bot, or not bound (no Telegram id joins nothing)
-        return person, DEFAULT_LOCALE
-    return person, _chosen_or_telegram(chosen, language_code)
+        return DEFAULT_LOCALE
+    return _chosen_or_telegram(chosen, language_code)
 
 
 # --- tickets for staff -------------------------------------------------------------------------
@@ -209,22 +228,27 @@ class Renderer:
         self.settings = settings
         self.catalogues = catalogues
 
-    async def recipient(self, session: AsyncSession, row: OutboxNotice) -> tuple[int | None, str, object]:
-        """(chat id, locale, the Resident or Staff row) of a notice's recipient."""
+    async def recipient(self, session: AsyncSession,
+                        row: OutboxNotice) -> tuple[int | None, str, object, Complaint | None]:
+        """(chat id, locale, the Resident or Staff row, the ticket) of a notice; a member of
+        staff and the ticket are read in one statement."""
         if row.audience == Audience.RESIDENT.value:
             resident = await session.get(Resident, row.recipient_id)
-            return (resident.chat_id if resident else None), person_locale(resident), resident
-        person, locale = await staff_and_locale(session, row.recipient_id)
+            complaint = await session.get(Complaint, row.complaint_id) if row.complaint_id and resident else None
+            return (resident.chat_id if resident else None), person_locale(resident), resident, complaint
+        if row.complaint_id:
+            person, locale, complaint = await staff_locale_and_ticket(session, row.recipient_id, row.complaint_id)
+        else:
+            (person, locale), complaint = await staff_and_locale(session, row.recipient_id), None
         if person is None or not person.active:
-            return None, DEFAULT_LOCALE, person
-        return person.chat_id, locale, person
+            return None, DEFAULT_LOCALE, person, None
+        return person.chat_id, locale, person, complaint
 
     async def render(self, session: AsyncSession, row: OutboxNotice) -> Rendered | None:
         """None when there is nobody (left) to send it to."""
-        chat_id, locale, _person = await self.recipient(session, row)
+        chat_id, locale, _person, complaint = await self.recipient(session, row)
         if chat_id is None:
             return None
-        complaint = await session.get(Complaint, row.complaint_id) if row.complaint_id else None
         out = Rendered(chat_id=chat_id, locale=locale)
         with self.catalogues.use_locale(locale):
             await self._fill(session, NoticeKind(row.kind), row.params, complaint, out)
@@ -366,4 +390,5 @@ class Renderer:
 
 
 __all__ = ["Renderer", "Rendered", "ticket_buttons", "ticket_card", "phone_for", "rating_keyboard", "CATEGORIES",
-           "RATINGS", "person_locale", "staff_and_locale", "major_reason_text", "contact_text"]
+           "RATINGS", "person_locale", "staff_and_locale", "staff_locale_and_ticket", "major_reason_text",
+           "contact_text"]

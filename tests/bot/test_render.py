@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import DEFAULT_LOCALE, catalogues
-from bot.render import Renderer, staff_and_locale
+from bot.render import Renderer, staff_and_locale, staff_locale_and_ticket
 from bot.settings import Settings
+from models.db import fresh_transaction
 from models.tables import ComplaintCreate, OutboxNotice, Resident, Staff
 from services import lifecycle, routing
 from services import staff as staff_service
@@ -82,9 +83,9 @@ async def assigned_ping(sessions, telegram_id: int = 74, locale: str = "en"):
 
 
 class TestAssignedPing:
-    async def test_card_in_the_assignee_language_from_two_queries(self, sessions, engine):
-        """The recipient with their language, then the ticket: the team comes from the kept team
-        table and the assignee (the recipient) from the session."""
+    async def test_card_in_the_assignee_language_from_one_query(self, sessions, engine):
+        """The recipient with their language and the ticket in one statement: the team comes from
+        the kept team table and the assignee (the recipient) from the session."""
         complaint, ping = await assigned_ping(sessions)
         renderer = Renderer(Settings(bot_token="1:render", _env_file=None), catalogues())
         row = OutboxNotice(kind=ping.kind.value, audience=ping.audience.value, recipient_id=ping.recipient_id,
@@ -96,6 +97,28 @@ class TestAssignedPing:
         [(card, buttons)] = rendered.texts
         assert complaint.number in card and "张师傅" in card and "Engineering" in card
         assert buttons is not None
-        assert len(statements) == 2, statements
+        assert len(statements) == 1, statements
         assert statements[0].startswith("SELECT staff.") and "JOIN resident" in statements[0]
-        assert statements[1].startswith("SELECT complaint.")
+        assert "JOIN complaint" in statements[0]
+
+    async def test_the_ticket_comes_with_the_recipient_or_not_at_all(self, sessions):
+        complaint, ping = await assigned_ping(sessions)
+        async with sessions() as session:
+            person, locale, ticket = await staff_locale_and_ticket(session, ping.recipient_id, complaint.id)
+            assert (person.name, locale, ticket.number) == ("张师傅", "en", complaint.number)
+            assert await staff_locale_and_ticket(session, ping.recipient_id, 999_999) == (person, "en", None)
+            assert await staff_locale_and_ticket(session, 999_999, complaint.id) == (None, DEFAULT_LOCALE, None)
+
+    async def test_a_removed_recipient_gets_nothing(self, sessions):
+        """A member of staff made inactive since the notice was stored: nobody to send it to."""
+        complaint, ping = await assigned_ping(sessions)
+        async with sessions() as session:
+            await fresh_transaction(session)
+            person = await session.get(Staff, ping.recipient_id)
+            person.active = False
+            await session.commit()
+        renderer = Renderer(Settings(bot_token="1:render", _env_file=None), catalogues())
+        row = OutboxNotice(kind=ping.kind.value, audience=ping.audience.value, recipient_id=ping.recipient_id,
+                           complaint_id=ping.complaint_id, params=dict(ping.params), created_at=NOW, due_at=NOW)
+        async with sessions() as session:
+            assert await renderer.render(session, row) is None
