@@ -1,7 +1,7 @@
 """Intake throughput of the bot against a minimal aiogram echo bot, on the same sandbox, in one run.
 
 Run: ``python -m bench.intake_bench [--residents 50] [--complaints 4]
-[--backends sqlite,postgres,redis] [--staff N] [--floor] [--profile] [--pg-url URL] [--redis-url URL]``
+[--backends sqlite,postgres,redis] [--staff N] [--repeat N] [--floor] [--profile] [--pg-url URL] [--redis-url URL]``
 
 For each backend (``sqlite``: a temporary file; ``postgres``: the database of ``--pg-url``,
 default ``bench``, dropped and recreated; ``redis``: that PostgreSQL database plus
@@ -22,6 +22,11 @@ conversation state in Redis, ``--redis-url`` db 9 by default, flushed):
 ``--staff N`` (default 0) binds N staff members per team before the run (their chats opened with
 ``/start`` by the driver), so tickets are assigned and the assignee's card is delivered, as in a
 staffed deployment; with 0 every ticket waits in its team's queue and nobody is pinged.
+
+``--repeat N`` (default 1) measures N pairs per backend, each the echo bot's run and then the bot's
+on a fresh database, and prints each pair and then the medians — the ratio's median is the median
+of the pairs' ratios. On a machine shared with other work one pair's ratio moves by a third from
+run to run; the median of alternating pairs is the figure to compare.
 
 ``--floor`` also runs the conversation's floor on the same kind of sandbox: a minimal aiogram bot
 that makes the same Bot API calls per complaint as the bot (the same prompts and keyboards from the
@@ -58,6 +63,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -581,6 +587,74 @@ def _cpu_ms(result: dict) -> float:
     return 1000 * result["cpu"] / result["updates"]
 
 
+async def _pair(backend: str, args, classifier) -> tuple[str, str | None, dict]:
+    """The echo bot's run, then the bot's on a fresh database of ``backend``: (label, Redis URL, figures)."""
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp(prefix="intake-bench-")
+        database_url, redis_url = f"sqlite+aiosqlite:///{folder}/bench.db", None
+    elif backend in ("postgres", "redis"):
+        await _fresh_postgres(args.pg_url)
+        database_url = args.pg_url
+        redis_url = args.redis_url if backend == "redis" else None
+        if redis_url:
+            await _flush_redis(redis_url)
+    else:
+        raise SystemExit(f"unknown backend {backend!r} (sqlite, postgres, redis)")
+    label = {"sqlite": "SQLite", "postgres": "PostgreSQL", "redis": "PostgreSQL + Redis"}[backend]
+    echo = await bench_echo(args)
+    bot = await bench_bot(database_url, redis_url, args, classifier)
+    updates = bot["updates"]
+    row = {
+        "backend": label, "bot/s": _rate(bot), "echo/s": _rate(echo), "ratio": _rate(bot) / _rate(echo),
+        "bot cpu ms": _cpu_ms(bot), "echo cpu ms": _cpu_ms(echo),
+        "sql/update": bot["sql_in_update"] / updates,
+        "sql other/update": bot["sql_elsewhere"] / updates,
+        "checkouts/update": bot["checkouts_in_update"] / updates,
+        "redis/update": bot["redis"] / updates,
+        "tx/update": None if bot["transactions"] is None else bot["transactions"] / updates,
+        "connects": bot["connects"], "most out": bot["most_out"],
+        "intake s": bot["seconds"] / args.complaints,  # each resident files one after the other
+        # getUpdates: polls and updates handed out (repeats of unconfirmed ones included) per update
+        "polls": bot["polls"] / updates, "delivered": bot["delivered"] / updates,
+        # Bot API calls other than getUpdates per update (sendMessage, edits, callback answers)
+        "calls": (bot["api_calls"] - bot["polls"]) / updates,
+        "echo calls": (echo["api_calls"] - echo["polls"]) / echo["updates"],
+        "echo polls": echo["polls"] / echo["updates"], "echo delivered": echo["delivered"] / echo["updates"],
+        # the residents' side (sandbox + clients): CPU per update, and its share of one core
+        "driver ms": 1000 * bot["driver_cpu"] / updates, "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
+        "updates": updates, "profile": bot.get("profile"),
+    }
+    return label, redis_url, row
+
+
+def _line(row: dict) -> str:
+    """One pair's figures on one line."""
+    return (f"{row['backend']:20} bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} CPU ms/upd | "
+            f"echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
+            f"ratio {row['ratio']:.3f} | SQL/update {row['sql/update']:.2f} (+{row['sql other/update']:.2f} "
+            f"delivery) | checkouts/update {row['checkouts/update']:.2f} | "
+            + ("" if row["tx/update"] is None else f"BEGIN+COMMIT/ROLLBACK per update {row['tx/update']:.2f} | ")
+            + "Redis round trips/update "
+            f"{row['redis/update']:.2f} | "
+            f"new connections {row['connects']}, at most {row['most out']} in use | "
+            f"one intake ≈ {row['intake s']:.2f} s | getUpdates per update: {row['polls']:.2f} polls handing out "
+            f"{row['delivered']:.2f} updates (echo {row['echo polls']:.2f}, {row['echo delivered']:.2f}) | "
+            f"other Bot API calls per update {row['calls']:.2f} (echo {row['echo calls']:.2f}) | "
+            f"sandbox side {row['driver ms']:.2f} CPU ms/upd (echo's {row['echo driver ms']:.2f})")
+
+
+def median_row(runs: list[dict]) -> dict:
+    """The figures of several pairs: each number's median; the ratio is the median of the pairs' ratios
+    (each bot's run against the echo bot's just before it), not a ratio of medians."""
+    if len(runs) == 1:
+        return runs[0]
+    merged = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            merged[key] = statistics.median(run[key] for run in runs)
+    return merged
+
+
 async def main(args) -> None:
     import logging
 
@@ -596,53 +670,21 @@ async def main(args) -> None:
           f"(bot and echo bot alike)", flush=True)
     rows = []
     for backend in args.backends:
-        if backend == "sqlite":
-            folder = tempfile.mkdtemp(prefix="intake-bench-")
-            database_url, redis_url = f"sqlite+aiosqlite:///{folder}/bench.db", None
-        elif backend in ("postgres", "redis"):
-            await _fresh_postgres(args.pg_url)
-            database_url = args.pg_url
-            redis_url = args.redis_url if backend == "redis" else None
-            if redis_url:
-                await _flush_redis(redis_url)
-        else:
-            raise SystemExit(f"unknown backend {backend!r} (sqlite, postgres, redis)")
-        label = {"sqlite": "SQLite", "postgres": "PostgreSQL", "redis": "PostgreSQL + Redis"}[backend]
-        echo = await bench_echo(args)
-        bot = await bench_bot(database_url, redis_url, args, classifier)
-        updates = bot["updates"]
-        row = {
-            "backend": label, "bot/s": _rate(bot), "echo/s": _rate(echo), "ratio": _rate(bot) / _rate(echo),
-            "bot cpu ms": _cpu_ms(bot), "echo cpu ms": _cpu_ms(echo),
-            "sql/update": bot["sql_in_update"] / updates,
-            "sql other/update": bot["sql_elsewhere"] / updates,
-            "checkouts/update": bot["checkouts_in_update"] / updates,
-            "redis/update": bot["redis"] / updates,
-            "tx/update": None if bot["transactions"] is None else bot["transactions"] / updates,
-            "connects": bot["connects"], "most out": bot["most_out"],
-            "intake s": bot["seconds"] / args.complaints,  # each resident files one after the other
-            # getUpdates: polls and updates handed out (repeats of unconfirmed ones included) per update
-            "polls": bot["polls"] / updates, "delivered": bot["delivered"] / updates,
-            # Bot API calls other than getUpdates per update (sendMessage, edits, callback answers)
-            "calls": (bot["api_calls"] - bot["polls"]) / updates,
-            "echo calls": (echo["api_calls"] - echo["polls"]) / echo["updates"],
-            "echo polls": echo["polls"] / echo["updates"], "echo delivered": echo["delivered"] / echo["updates"],
-            # the residents' side (sandbox + clients): CPU per update, and its share of one core
-            "driver ms": 1000 * bot["driver_cpu"] / updates, "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
-        }
+        runs = []
+        for _ in range(args.repeat):
+            label, redis_url, row = await _pair(backend, args, classifier)
+            print(_line(row), flush=True)
+            if row["profile"] is not None:
+                print(f"--- cProfile of the bot's run on {label} ({row['updates']} updates) ---")
+                print(row["profile"])
+            runs.append(row)
+        row = median_row(runs)
+        if len(runs) > 1:
+            pairs = ", ".join(f"{run['ratio']:.3f}" for run in runs)
+            print(f"{label:20} median of {len(runs)} pairs: bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} "
+                  f"CPU ms/upd | echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
+                  f"ratio {row['ratio']:.3f} (each pair: {pairs})", flush=True)
         rows.append(row)
-        print(f"{label:20} bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} CPU ms/upd | "
-              f"echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
-              f"ratio {row['ratio']:.3f} | SQL/update {row['sql/update']:.2f} (+{row['sql other/update']:.2f} "
-              f"delivery) | checkouts/update {row['checkouts/update']:.2f} | "
-              + ("" if row["tx/update"] is None else f"BEGIN+COMMIT/ROLLBACK per update {row['tx/update']:.2f} | ")
-              + "Redis round trips/update "
-              f"{row['redis/update']:.2f} | "
-              f"new connections {row['connects']}, at most {row['most out']} in use | "
-              f"one intake ≈ {row['intake s']:.2f} s | getUpdates per update: {row['polls']:.2f} polls handing out "
-              f"{row['delivered']:.2f} updates (echo {row['echo polls']:.2f}, {row['echo delivered']:.2f}) | "
-              f"other Bot API calls per update {row['calls']:.2f} (echo {row['echo calls']:.2f}) | "
-              f"sandbox side {row['driver ms']:.2f} CPU ms/upd (echo's {row['echo driver ms']:.2f})", flush=True)
         if args.floor:
             floor = await bench_floor(args, redis_url)
             row["floor/s"], row["floor cpu ms"] = _rate(floor), _cpu_ms(floor)
@@ -654,9 +696,6 @@ async def main(args) -> None:
                   f"{row['floor calls']:.2f}", flush=True)
             if floor["errors"]:
                 print(f"    ! floor: {len(floor['errors'])} residents failed", flush=True)
-        if "profile" in bot:
-            print(f"--- cProfile of the bot's run on {label} ({updates} updates) ---")
-            print(bot["profile"])
     print("\nbackend              bot upd/s  echo upd/s  bot÷echo  CPU ms/upd bot  echo  SQL/upd  checkouts/upd")
     for row in rows:
         print(f"{row['backend']:20} {row['bot/s']:9.1f}  {row['echo/s']:10.1f}  {row['ratio']:8.3f}  "
@@ -676,6 +715,9 @@ def parse_args(argv=None):
                         help="bound staff members per team (default 0: every ticket waits in its team's queue "
                              "and nobody is pinged); with N > 0 tickets are assigned and the assignee's card is "
                              "delivered, as in a staffed deployment (the echo bot is unchanged)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="pairs (echo bot, then bot) per backend; with more than one, also their medians: "
+                             "on a shared machine one pair's ratio moves by a third from run to run")
     parser.add_argument("--floor", action="store_true",
                         help="also run the conversation's floor: an aiogram bot making the same Bot API calls "
                              "per complaint with its state in aiogram's storage and no database")

@@ -35,3 +35,25 @@ class TestConversationFloor:
         calls = {name: run["api_calls"] - run["polls"] for name, run in (("floor", floor), ("bot", bot))}
         assert calls == {"floor": 4 * calls_per_complaint, "bot": 4 * calls_per_complaint}
         assert measured == ["in", "out", "in", "out"]
+
+
+class TestRepeatedPairs:
+    @staticmethod
+    def pair(bot: float, echo: float, **more) -> dict:
+        return {"backend": "PostgreSQL + Redis", "bot/s": bot, "echo/s": echo, "ratio": bot / echo,
+                "tx/update": None, "profile": None, **more}
+
+    def test_the_ratio_is_the_median_of_the_pairs_ratios(self):
+        runs = [self.pair(100, 500), self.pair(90, 900), self.pair(120, 600)]  # ratios 0.2, 0.1, 0.2
+        row = intake_bench.median_row(runs)
+        assert row["ratio"] == 0.2  # not median(bot) ÷ median(echo) = 100 ÷ 600
+        assert (row["bot/s"], row["echo/s"]) == (100, 600)
+        assert (row["backend"], row["tx/update"], row["profile"]) == ("PostgreSQL + Redis", None, None)
+
+    def test_one_pair_is_its_own_figures(self):
+        only = self.pair(100, 500, connects=3)
+        assert intake_bench.median_row([only]) is only
+
+    def test_repeat_defaults_to_one_pair(self):
+        assert intake_bench.parse_args([]).repeat == 1
+        assert intake_bench.parse_args(["--repeat", "3"]).repeat == 3
