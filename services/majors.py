@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.db import writing
+from models.db import set_clause, set_values, writing
 from models.tables import Complaint, EarlyWarning, Staff
 from services import outbox
 from services import staff as staff_service
@@ -60,6 +62,14 @@ async def owner_for(session: AsyncSession, rules: MajorRules) -> Staff | None:
     return (managers or list(rows) or [None])[0]
 
 
+# Built once (bound parameters); RETURNING the tickets it changed, whose copies in the session are
+# brought in step as the ORM's own synchronisation would (which cannot evaluate bound parameters).
+_TAKE_CHARGE = (update(Complaint)
+                .where(col(Complaint.id).in_(bindparam("ids", expanding=True)), col(Complaint.major_at).is_(None))
+                .values(set_clause(["major_at", "major_owner_id", "major_reply_by", "major_resolve_by"]))
+                .returning(Complaint.id).execution_options(synchronize_session=False))
+
+
 async def take_charge(session: AsyncSession, complaint_ids: Sequence[int], now: datetime, rules: MajorRules,
                       calendar: WorkCalendar | None) -> list[Notice]:
     """Newly major tickets get their owner and deadlines (inside the caller's write transaction);
@@ -69,10 +79,14 @@ async def take_charge(session: AsyncSession, complaint_ids: Sequence[int], now: 
     owner = await owner_for(session, rules)
     reply_by, resolve_by = rules.reply_by(calendar, now), now + rules.resolve
     notices = []
-    await session.exec(update(Complaint).where(col(Complaint.id).in_(list(complaint_ids)),
-                                               col(Complaint.major_at).is_(None))
-                       .values(major_at=now, major_owner_id=owner.id if owner else None,
-                               major_reply_by=reply_by, major_resolve_by=resolve_by))
+    values = {"major_at": now, "major_owner_id": owner.id if owner else None,
+              "major_reply_by": reply_by, "major_resolve_by": resolve_by}
+    taken = await session.exec(_TAKE_CHARGE, params={"ids": list(complaint_ids), **set_values(values)})
+    for complaint_id in taken.scalars().all():  # the session's copies of the tickets it changed, in step
+        loaded = session.identity_map.get(identity_key(Complaint, complaint_id))
+        if loaded is not None:
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)
     for complaint_id in complaint_ids:
         record(session, complaint_id, "major_owner", actor=Actor.system(), now=now,
                owner=owner.id if owner else None)

@@ -94,6 +94,29 @@ async def test_take_charge_sets_owner_and_deadlines_once(sessions, classifier):
         assert row.major_at == NOW
 
 
+async def test_take_charge_keeps_the_sessions_own_tickets_in_step(sessions, classifier):
+    """The tickets the UPDATE changed read their owner and deadlines in the same session without a
+    reload (what the filing's receipt and card see); one taken in charge before keeps its own."""
+    manager = await person(sessions, "刘经理", "manager")
+    resident = await make_resident(sessions)
+    earlier = await submit(sessions, resident, classifier)
+    ticket = await submit(sessions, resident, classifier, draft="d2")
+    await make_major(sessions, earlier.id)
+    async with sessions() as session:
+        async with writing(session):
+            loaded = [await session.get(Complaint, earlier.id), await session.get(Complaint, ticket.id)]
+            await matters.mark_major(session, loaded[1:], {"flags": ["lawsuit"]}, NOW)
+            later = NOW + timedelta(hours=3)
+            await majors.take_charge(session, [earlier.id, ticket.id], later, RULES, CALENDAR)
+            assert (loaded[1].major_at, loaded[1].major_owner_id) == (later, manager.id)
+            assert loaded[1].major_resolve_by == later + timedelta(days=10)
+            assert loaded[0].major_at == NOW  # already in charge: unchanged in the database and here
+            assert not session.dirty  # in step, nothing left to write
+            await session.commit()
+        stored = await session.get(Complaint, ticket.id, populate_existing=True)
+        assert (stored.major_at, stored.major_owner_id) == (later, manager.id)
+
+
 async def test_missed_reply_and_resolution_are_escalated_once_each(sessions, classifier):
     manager = await person(sessions, "刘经理", "manager")
     admin = await person(sessions, "总经理", "admin")
