@@ -587,8 +587,8 @@ def _cpu_ms(result: dict) -> float:
     return 1000 * result["cpu"] / result["updates"]
 
 
-async def _pair(backend: str, args, classifier) -> tuple[str, str | None, dict]:
-    """The echo bot's run, then the bot's on a fresh database of ``backend``: (label, Redis URL, figures)."""
+async def _pair(backend: str, args, classifier) -> tuple[str | None, dict]:
+    """The echo bot's run, then the bot's on a fresh database of ``backend``: (Redis URL, figures)."""
     if backend == "sqlite":
         folder = tempfile.mkdtemp(prefix="intake-bench-")
         database_url, redis_url = f"sqlite+aiosqlite:///{folder}/bench.db", None
@@ -624,7 +624,7 @@ async def _pair(backend: str, args, classifier) -> tuple[str, str | None, dict]:
         "driver ms": 1000 * bot["driver_cpu"] / updates, "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
         "updates": updates, "profile": bot.get("profile"),
     }
-    return label, redis_url, row
+    return redis_url, row
 
 
 def _line(row: dict) -> str:
@@ -672,16 +672,16 @@ async def main(args) -> None:
     for backend in args.backends:
         runs = []
         for _ in range(args.repeat):
-            label, redis_url, row = await _pair(backend, args, classifier)
+            redis_url, row = await _pair(backend, args, classifier)
             print(_line(row), flush=True)
             if row["profile"] is not None:
-                print(f"--- cProfile of the bot's run on {label} ({row['updates']} updates) ---")
+                print(f"--- cProfile of the bot's run on {row['backend']} ({row['updates']} updates) ---")
                 print(row["profile"])
             runs.append(row)
         row = median_row(runs)
         if len(runs) > 1:
             pairs = ", ".join(f"{run['ratio']:.3f}" for run in runs)
-            print(f"{label:20} median of {len(runs)} pairs: bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} "
+            print(f"{row['backend']:20} median of {len(runs)} pairs: bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} "
                   f"CPU ms/upd | echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
                   f"ratio {row['ratio']:.3f} (each pair: {pairs})", flush=True)
         rows.append(row)
@@ -728,7 +728,10 @@ def parse_args(argv=None):
                         help="event loop of the bot and the echo bot (default: as `python -m bot`: asyncio's, "
                              "or HUIFANG_EVENT_LOOP's)")
     parser.add_argument("--driver", choices=["bot", "echo"], help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat: at least one pair")
+    return args
 
 
 if __name__ == "__main__":

@@ -57,3 +57,8 @@ class TestRepeatedPairs:
     def test_repeat_defaults_to_one_pair(self):
         assert intake_bench.parse_args([]).repeat == 1
         assert intake_bench.parse_args(["--repeat", "3"]).repeat == 3
+
+    def test_no_pair_at_all_is_refused_with_a_message(self, capsys):
+        with pytest.raises(SystemExit):
+            intake_bench.parse_args(["--repeat", "0"])
+        assert "--repeat: at least one pair" in capsys.readouterr().err
