@@ -6,6 +6,7 @@ of one matter are resolved or closed together; early warnings (投诉预警) wri
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,12 +63,14 @@ async def owner_for(session: AsyncSession, rules: MajorRules) -> Staff | None:
     return (managers or list(rows) or [None])[0]
 
 
-# Built once (bound parameters); RETURNING the tickets it changed, whose copies in the session are
-# brought in step as the ORM's own synchronisation would (which cannot evaluate bound parameters).
-_TAKE_CHARGE = (update(Complaint)
-                .where(col(Complaint.id).in_(bindparam("ids", expanding=True)), col(Complaint.major_at).is_(None))
-                .values(set_clause(["major_at", "major_owner_id", "major_reply_by", "major_resolve_by"]))
-                .returning(Complaint.id).execution_options(synchronize_session=False))
+@functools.lru_cache(maxsize=4)
+def _take_charge_statement(columns: tuple[str, ...]):
+    """:func:`take_charge`'s UPDATE, built once per set of columns; RETURNING the tickets it changed,
+    whose copies in the session are brought in step as the ORM's own synchronisation would (which
+    cannot evaluate bound parameters)."""
+    return (update(Complaint)
+            .where(col(Complaint.id).in_(bindparam("ids", expanding=True)), col(Complaint.major_at).is_(None))
+            .values(set_clause(columns)).returning(Complaint.id).execution_options(synchronize_session=False))
 
 
 async def take_charge(session: AsyncSession, complaint_ids: Sequence[int], now: datetime, rules: MajorRules,
@@ -81,7 +84,8 @@ async def take_charge(session: AsyncSession, complaint_ids: Sequence[int], now: 
     notices = []
     values = {"major_at": now, "major_owner_id": owner.id if owner else None,
               "major_reply_by": reply_by, "major_resolve_by": resolve_by}
-    taken = await session.exec(_TAKE_CHARGE, params={"ids": list(complaint_ids), **set_values(values)})
+    taken = await session.exec(_take_charge_statement(tuple(values)),
+                               params={"ids": list(complaint_ids), **set_values(values)})
     for complaint_id in taken.scalars().all():  # the session's copies of the tickets it changed, in step
         loaded = session.identity_map.get(identity_key(Complaint, complaint_id))
         if loaded is not None:
