@@ -48,6 +48,17 @@ per update, on PostgreSQL the transaction round trips (BEGIN, COMMIT, ROLLBACK) 
 Bot API calls other than ``getUpdates`` per update. Figures only; nothing here
 asserts on speed.
 
+The machine's budget (``--goal``, default 0.3 of the echo bot's rate): the bot runs on one core, and
+everything it needs per update shares the machine's cores with it — the residents' side (sandbox and
+clients, measured in the driver process) and the database servers when they run on this machine
+(PostgreSQL's and Redis's processes, their ended children included, read with psutil over the measured
+run; a server at another address is not counted). Printed per pair: that CPU outside the bot per
+update, the cores busy during the run (bot, residents' side and servers together), and the CPU per
+update the bot itself may spend at the goal's rate — ``min(1 core, cores − rate × outside) ÷ rate`` —
+against what it spent. With ``--floor`` the same is printed for the floor, and the bot's budget again
+with the floor's residents' side: that side costs more per update when its partner is slow (its event
+loop wakes for fewer events at a time), and the floor runs near the goal's pace.
+
 The bot and the echo bot run on the event loop ``python -m bot`` runs on (``bot/loop.py``:
 asyncio's, or ``HUIFANG_EVENT_LOOP``'s; ``--loop uvloop|asyncio``) and with the same heap settling
 (``bot.loop.settle_heap``: collected and frozen once loaded, as ``HuifangApp.run`` does).
@@ -67,7 +78,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 TOKEN = "123456:BENCH-sandbox-token-0000"
 STEPS = 4  # updates per complaint: description, location, contact, confirm
@@ -76,6 +89,53 @@ DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 MESSAGES = [line.strip() for line in Path(__file__).with_name("chat_messages.txt").read_text("utf-8").splitlines()
             if line.strip()]
 LOCATIONS = ["3栋1单元1202", "5号楼803", "地下车库B2区", "小区北门", "12栋2单元601"]
+GOAL = 0.3  # issue #15: the bot's rate ÷ the echo bot's, PostgreSQL + Redis
+SERVER_PROCESSES = {"PostgreSQL": ("postgres", "postmaster"), "Redis": ("redis-server",)}
+
+
+# --- the machine's budget: CPU outside the bot per update, and what that leaves the bot -------------
+
+def on_this_machine(url: str | None) -> bool:
+    """Whether a database URL's server runs here: a loopback address, or no host (a Unix socket)."""
+    if not url or url.startswith("sqlite"):
+        return False
+    host = urlsplit(url).hostname
+    return host in (None, "", "localhost", "127.0.0.1", "::1")
+
+
+def local_servers(database_url: str | None, redis_url: str | None) -> dict[str, tuple[str, ...]]:
+    """The database servers of a run that share this machine's cores, by label: their process names."""
+    urls = {"PostgreSQL": database_url, "Redis": redis_url}
+    return {label: SERVER_PROCESSES[label] for label, url in urls.items() if on_this_machine(url)}
+
+
+def servers_cpu(servers: dict[str, tuple[str, ...]], processes: Iterable | None = None) -> dict[str, float]:
+    """CPU seconds (user + system) spent so far by each server's processes, their ended children included
+    (PostgreSQL's backends are the postmaster's children and come and go with the connections)."""
+    if not servers:
+        return {}
+    if processes is None:
+        import psutil
+
+        processes = psutil.process_iter(["name", "cpu_times"])
+    seconds = dict.fromkeys(servers, 0.0)
+    for process in processes:
+        name, times = process.info["name"], process.info["cpu_times"]
+        for label, names in servers.items():
+            if name in names and times is not None:
+                seconds[label] += times.user + times.system + times.children_user + times.children_system
+    return seconds
+
+
+def bot_budget_ms(*, goal_rate: float, cores: int, outside_ms: float) -> float:
+    """CPU ms per update the bot may spend to handle ``goal_rate`` updates/s when the rest of what each
+    update needs costs ``outside_ms`` on the same ``cores``: the bot has one core at most, and it all
+    has to fit on the machine (negative: the rest alone does not fit)."""
+    return min(1000 / goal_rate, 1000 * cores / goal_rate - outside_ms)
+
+
+def machine_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # --- the driver: sandbox + residents, in its own process -------------------------------------------
@@ -401,7 +461,7 @@ async def bench_bot(database_url: str, redis_url: str | None, args, classifier) 
         counter.reset()
         redis_calls.count = transactions.count = 0
         profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not waiting
-        result = await _measured_run(driver, args, profiler)
+        result = await _measured_run(driver, args, profiler, servers=local_servers(database_url, redis_url))
         result["redis"] = redis_calls.count
         result["transactions"] = transactions.count if transactions._original is not None else None
         result["sql_in_update"], result["sql_elsewhere"] = counter.in_update, counter.elsewhere
@@ -452,11 +512,15 @@ async def bench_echo(args) -> dict:
         await driver.stop()
 
 
-async def _measured_run(driver, args, profiler: cProfile.Profile | None = None) -> dict:
-    """The measured run (every resident's complaints) with this process's CPU time, inside
-    ``args.around_measured()`` when set (``bench.intake_profile`` attaches its sampling profiler for
-    this run only) and under ``profiler`` (cProfile) when given."""
+async def _measured_run(driver, args, profiler: cProfile.Profile | None = None,
+                        servers: dict[str, tuple[str, ...]] | None = None) -> dict:
+    """The measured run (every resident's complaints) with this process's CPU time and the local
+    ``servers``' (see ``local_servers``), inside ``args.around_measured()`` when set
+    (``bench.intake_profile`` attaches its sampling profiler for this run only) and under ``profiler``
+    (cProfile) when given."""
     around = getattr(args, "around_measured", None)
+    servers = servers or {}
+    servers_before = servers_cpu(servers)
     cpu = time.process_time()
     async with around() if around is not None else contextlib.nullcontext():
         if profiler:
@@ -467,10 +531,12 @@ async def _measured_run(driver, args, profiler: cProfile.Profile | None = None) 
             if profiler:
                 profiler.disable()
     result["cpu"] = time.process_time() - cpu
+    result["servers_cpu"] = {label: spent - servers_before[label] for label, spent in servers_cpu(servers).items()}
     return result
 
 
-async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = ()) -> dict:
+async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = (),
+                          servers: dict[str, tuple[str, ...]] | None = None) -> dict:
     """Poll with aiogram's own polling, open ``chats`` (/start), warm up, then time the measured run
     (CPU of this process); polling is stopped again, the bot's session and the driver are the caller's."""
     from bot.loop import settle_heap
@@ -482,7 +548,7 @@ async def _run_on_aiogram(dispatcher, bot, driver, args, *, chats: list[int] = (
         if chats:
             await driver.open_chats(list(chats))
         await driver.play(first_id=900_000, residents=min(5, args.residents), complaints=1)  # warm-up
-        result = await _measured_run(driver, args)
+        result = await _measured_run(driver, args, servers=servers)
     finally:
         await dispatcher.stop_polling()
         await asyncio.gather(polling, return_exceptions=True)
@@ -572,7 +638,8 @@ async def bench_floor(args, redis_url: str | None, staff_chat: int = 4_000_000) 
             await bot.send_message(staff_chat, f"{number}\n{data['description']}\n{data['location']}")
 
     try:  # the staff member's chat is opened (/start) before the run
-        return await _run_on_aiogram(dispatcher, bot, driver, args, chats=[staff_chat] if args.staff else [])
+        return await _run_on_aiogram(dispatcher, bot, driver, args, chats=[staff_chat] if args.staff else [],
+                                     servers=local_servers(None, redis_url))
     finally:
         await bot.session.close()
         await storage.close()
@@ -623,8 +690,32 @@ async def _pair(backend: str, args, classifier) -> tuple[str | None, dict]:
         # the residents' side (sandbox + clients): CPU per update, and its share of one core
         "driver ms": 1000 * bot["driver_cpu"] / updates, "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
         "updates": updates, "profile": bot.get("profile"),
+        **budget(bot, goal_rate=args.goal * _rate(echo), cores=machine_cores()),
     }
     return redis_url, row
+
+
+def budget(run: dict, *, goal_rate: float, cores: int) -> dict:
+    """A run's CPU outside the bot per update (residents' side, local servers), the cores busy during
+    it, and the bot's CPU per update at ``goal_rate`` on ``cores`` (``bot_budget_ms``)."""
+    updates, servers = run["updates"], run.get("servers_cpu", {})
+    server_ms = {f"{label} ms": 1000 * seconds / updates for label, seconds in servers.items()}
+    outside = 1000 * run["driver_cpu"] / updates + sum(server_ms.values())
+    return {"servers": tuple(servers), **server_ms, "outside ms": outside, "cores": cores, "goal rate": goal_rate,
+            "cores busy": (run["cpu"] + run["driver_cpu"] + sum(servers.values())) / run["seconds"],
+            "budget ms": bot_budget_ms(goal_rate=goal_rate, cores=cores, outside_ms=outside)}
+
+
+def _budget_line(row: dict, who: str = "bot", spent_key: str = "bot cpu ms") -> str:
+    """Where the machine's cores went and what the goal leaves ``who``, on one line."""
+    parts = [f"sandbox side {row['driver ms'] if who == 'bot' else row['floor driver ms']:.2f}",
+             *(f"{label} {row[f'{label} ms']:.2f}" for label in row["servers"])]
+    allowed = row["budget ms"]
+    return (f"{'':20} {who}: outside it {' + '.join(parts)} = {row['outside ms']:.2f} CPU ms/upd, "
+            f"{row['cores busy']:.2f} of {row['cores']:g} cores busy | at {row['goal rate']:.0f} upd/s "
+            f"(the goal's rate) it may spend "
+            + (f"{allowed:.2f}" if allowed > 0 else "nothing (the rest alone does not fit)")
+            + f" CPU ms/upd, it spent {row[spent_key]:.2f}")
 
 
 def _line(row: dict) -> str:
@@ -674,6 +765,7 @@ async def main(args) -> None:
         for _ in range(args.repeat):
             redis_url, row = await _pair(backend, args, classifier)
             print(_line(row), flush=True)
+            print(_budget_line(row), flush=True)
             if row["profile"] is not None:
                 print(f"--- cProfile of the bot's run on {row['backend']} ({row['updates']} updates) ---")
                 print(row["profile"])
@@ -684,16 +776,28 @@ async def main(args) -> None:
             print(f"{row['backend']:20} median of {len(runs)} pairs: bot {row['bot/s']:7.1f} upd/s {row['bot cpu ms']:6.2f} "
                   f"CPU ms/upd | echo {row['echo/s']:7.1f} upd/s {row['echo cpu ms']:5.2f} CPU ms/upd | "
                   f"ratio {row['ratio']:.3f} (each pair: {pairs})", flush=True)
+            print(_budget_line(row), flush=True)
         rows.append(row)
         if args.floor:
             floor = await bench_floor(args, redis_url)
             row["floor/s"], row["floor cpu ms"] = _rate(floor), _cpu_ms(floor)
             row["floor calls"] = (floor["api_calls"] - floor["polls"]) / floor["updates"]
+            floor_row = {**budget(floor, goal_rate=row["goal rate"], cores=row["cores"]),
+                         "floor driver ms": 1000 * floor["driver_cpu"] / floor["updates"],
+                         "floor cpu ms": row["floor cpu ms"]}
             print(f"{'':20} conversation floor (aiogram, the same calls, state in "
                   f"{'Redis' if redis_url else 'memory'}, no database) {row['floor/s']:7.1f} upd/s "
                   f"{row['floor cpu ms']:5.2f} CPU ms/upd | floor ÷ echo {row['floor/s'] / row['echo/s']:.3f} | "
                   f"bot ÷ floor {row['bot/s'] / row['floor/s']:.3f} | other Bot API calls per update "
                   f"{row['floor calls']:.2f}", flush=True)
+            print(_budget_line(floor_row, who="floor", spent_key="floor cpu ms"), flush=True)
+            # The residents' side costs more per update when the bot is slow (its loop wakes for fewer
+            # events at a time): at the goal's pace it would cost about what it costs at the floor's.
+            paced = floor_row["floor driver ms"] + sum(row[f"{label} ms"] for label in row["servers"])
+            allowed = bot_budget_ms(goal_rate=row["goal rate"], cores=row["cores"], outside_ms=paced)
+            print(f"{'':20} bot with the floor's sandbox side: outside it {paced:.2f} CPU ms/upd | at "
+                  f"{row['goal rate']:.0f} upd/s it may spend {max(allowed, 0):.2f} CPU ms/upd, it spent "
+                  f"{row['bot cpu ms']:.2f}", flush=True)
             if floor["errors"]:
                 print(f"    ! floor: {len(floor['errors'])} residents failed", flush=True)
     print("\nbackend              bot upd/s  echo upd/s  bot÷echo  CPU ms/upd bot  echo  SQL/upd  checkouts/upd")
@@ -721,6 +825,8 @@ def parse_args(argv=None):
     parser.add_argument("--floor", action="store_true",
                         help="also run the conversation's floor: an aiogram bot making the same Bot API calls "
                              "per complaint with its state in aiogram's storage and no database")
+    parser.add_argument("--goal", type=float, default=GOAL,
+                        help="the rate ÷ the echo bot's whose CPU budget per update is printed (default 0.3)")
     parser.add_argument("--profile", action="store_true", help="cProfile the bot's measured run")
     parser.add_argument("--profile-top", type=int, default=35)
     parser.add_argument("--profile-out", help="also write the raw cProfile stats here (pstats)")
@@ -731,6 +837,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat: at least one pair")
+    if args.goal <= 0:
+        parser.error("--goal: a rate above 0 (0.3 = 30 % of the echo bot's)")
     return args
 
 
