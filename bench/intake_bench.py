@@ -714,8 +714,8 @@ def _budget_line(row: dict, who: str = "bot", spent_key: str = "bot cpu ms") -> 
     return (f"{'':20} {who}: outside it {' + '.join(parts)} = {row['outside ms']:.2f} CPU ms/upd, "
             f"{row['cores busy']:.2f} of {row['cores']:g} cores busy | at {row['goal rate']:.0f} upd/s "
             f"(the goal's rate) it may spend "
-            + (f"{allowed:.2f}" if allowed > 0 else "nothing (the rest alone does not fit)")
-            + f" CPU ms/upd, it spent {row[spent_key]:.2f}")
+            + (f"{allowed:.2f} CPU ms/upd" if allowed > 0 else "nothing (the rest alone does not fit)")
+            + f", it spent {row[spent_key]:.2f}")
 
 
 def _line(row: dict) -> str:
