@@ -1,17 +1,20 @@
 """CPU time of filing one complaint (the intake's submit use case), alone, one after another.
 
-Run: ``python -m bench.filing_bench [--complaints 200] [--backends postgres,sqlite] [--pg-url URL]``
+Run: ``python -m bench.filing_bench [--complaints 200] [--backends postgres,sqlite] [--staff 0] [--pg-url URL]``
 
 For each backend: a fresh database (PostgreSQL: ``--pg-url``, default the ``bench_filing``
 database, dropped and recreated; SQLite: a temporary file), migrated, the teams seeded, 50
 residents; then ``services.filing.file_complaint`` files ``--complaints`` complaints (the chat
 messages of ``bench/chat_messages.txt`` at five locations, so some are merged and some become
 major, as in ``intake_bench``), one at a time, each in its own session, after 20 not timed.
+``--staff N`` binds N staff members per team first (as ``intake_bench --staff``), so tickets are
+assigned; with 0 (the default) every ticket waits in its team's queue.
 Printed: CPU ms per filing (``time.process_time``: this process's share, the driver's and the
 database server's not included), SQL statements per filing, and the CPU ms of each step (the
 same-matter check, the number's reservation on PostgreSQL — its commit is counted under the
 commit too —, the INSERT (with the number on SQLite), routing, the major's steps, the commits), measured by
-wrapping those functions for the run. Without the intake's concurrency this is the steadier figure
+wrapping those functions for the run (those of them the code has: the same bench measures an earlier
+checkout too). Without the intake's concurrency this is the steadier figure
 for the filing's own cost. Figures only; nothing asserts on speed.
 """
 
@@ -56,7 +59,7 @@ def _timed(module, name: str, spent: collections.Counter) -> None:
     setattr(module, name, wrapper)
 
 
-async def bench(database_url: str, complaints: int) -> dict:
+async def bench(database_url: str, complaints: int, staff: int = 0) -> dict:
     from bot.settings import Settings
     from models.db import create_engine, session_factory, upgrade
     from models.tables import ComplaintCreate
@@ -81,6 +84,10 @@ async def bench(database_url: str, complaints: int) -> dict:
     async with sessions() as session:
         await seed_teams(session)
         await session.commit()
+    if staff:
+        from bench.intake_bench import _seed_staff
+
+        await _seed_staff(sessions, staff)
     residents = []
     async with sessions() as session:
         for n in range(RESIDENTS):
@@ -101,9 +108,11 @@ async def bench(database_url: str, complaints: int) -> dict:
 
     spent: collections.Counter = collections.Counter()
     for module, name in ((matters, "check"), (numbering, "reserve_ticket_number"),
-                         (lifecycle, "create_complaint"), (routing, "route"),
+                         (lifecycle, "create_complaint"), (lifecycle, "store_complaint"), (routing, "route"),
+                         (routing, "route_new"), (routing, "assign"),
                          (matters, "mark_major"), (majors, "take_charge"), (AsyncSession, "commit")):
-        _timed(module, name, spent)
+        if hasattr(module, name):
+            _timed(module, name, spent)
     try:
         for k in range(WARM_UP):
             await file(k)
@@ -126,7 +135,7 @@ async def main(args) -> None:
             url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='filing-bench-')}/bench.db"
         else:
             raise SystemExit(f"unknown backend {backend!r} (postgres, sqlite)")
-        result = await bench(url, args.complaints)
+        result = await bench(url, args.complaints, args.staff)
         n = args.complaints
         print(f"{backend:9} {1000 * result['cpu'] / n:6.2f} CPU ms per filing, "
               f"{result['statements'] / n:.2f} SQL statements per filing ({n} filings)")
@@ -137,6 +146,8 @@ async def main(args) -> None:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--complaints", type=int, default=200)
+    parser.add_argument("--staff", type=int, default=0,
+                        help="bound staff members per team (default 0: every ticket waits in its team's queue)")
     parser.add_argument("--backends", type=lambda s: [b.strip() for b in s.split(",") if b.strip()],
                         default=["postgres", "sqlite"])
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="its server hosts the bench_filing database "

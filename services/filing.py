@@ -71,28 +71,34 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
             await session.commit()
             return Filing(complaint=existing, merged=True, notices=notices)
 
-        # The team first (from the kept team table), so the row is stored with it: no UPDATE after.
+        # The team and the person first (the team from the kept team table, the person under the
+        # team's routing lock, held to the commit), so the row is stored assigned: no UPDATE after.
         team = await staff.routing_team(session, classification.category.value,
                                         [flag.value for flag in classification.flags])
-        complaint = await lifecycle.create_complaint(
-            session, resident=resident, data=data, classification=classification, draft_key=draft_key, tz=tz,
-            sla=sla, now=now, team_id=team.id, number=number)
+        residents = {c.resident_id for c in check.same_matter} | {resident.id}
+        same_matter = len(residents) >= rules.residents  # it becomes major with the others below
+        if number is None:  # SQLite: numbered inside this transaction (numbering.reserve_ticket_number)
+            number = await numbering.next_ticket_number(session, now=now, tz=tz)
+        complaint = lifecycle.new_complaint(resident=resident, data=data, classification=classification,
+                                            draft_key=draft_key, number=number, now=now, sla=sla, team_id=team.id)
+        plan = await routing.route_new(session, complaint, team=team, major=same_matter)
+        await lifecycle.store_complaint(session, complaint, resident=resident, data=data, now=now,
+                                        assignee_id=plan.assignee.id if plan.assignee is not None else None)
         filing = Filing(complaint=complaint)
         # Nothing below reads the rows it adds (audit events, notices) or the ticket's own pending
         # changes back from the database: they are flushed together at the commit — the events
         # and the notices one multi-row INSERT each instead of one INSERT per row.
         with session.no_autoflush, routing.remembering_managers(session):
+            filing.notices = await routing.assign(session, complaint, plan, actor=Actor.system(), now=now,
+                                                  stored_so=True)
             reasons = [flag for flag in complaint.flags if flag in matters.MAJOR_FLAGS]
             if reasons:
                 filing.major_ids = await matters.mark_major(session, [complaint], {"flags": reasons}, now)
-            residents = {c.resident_id for c in check.same_matter} | {resident.id}
-            if len(residents) >= rules.residents:
+            if same_matter:
                 group = [*check.same_matter, complaint]
                 root = min(c.related_to_id or c.id for c in group)
                 reason = {"residents": len(residents), "days": rules.window.days}
                 filing.major_ids += await matters.mark_major(session, group, reason, now, related_to=root)
-            # Routing sees the ticket as it is now (major or not), so the supervisor hears of majors.
-            filing.notices = await routing.route(session, complaint, actor=Actor.system(), now=now, team=team)
             if filing.major_ids:
                 filing.notices += await matters.major_notices(session, filing.major_ids)
                 filing.notices += await majors.take_charge(session, filing.major_ids, now, rules.major,

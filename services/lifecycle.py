@@ -192,25 +192,10 @@ async def set_locale(session: AsyncSession, resident: Resident, locale: str | No
 # --- new tickets ----------------------------------------------------------------------------
 
 
-async def create_complaint(
-    session: AsyncSession,
-    *,
-    resident: Resident,
-    data: ComplaintCreate,
-    classification: Classification,
-    draft_key: str,
-    tz: ZoneInfo,
-    now: datetime,
-    sla: SlaPolicy | None = None,
-    team_id: int | None = None,
-    number: str | None = None,
-) -> Complaint:
-    """Number and store a classified complaint with its creation event, in the caller's write
-    transaction (``team_id``: the team routing chose, stored with the row instead of by an UPDATE
-    after it; ``number``: one reserved already, see ``numbering.reserve_ticket_number``); a second
-    submission of the same draft raises DuplicateSubmission."""
-    if number is None:
-        number = await next_ticket_number(session, now=now, tz=tz)
+def new_complaint(*, resident: Resident, data: ComplaintCreate, classification: Classification, draft_key: str,
+                  number: str, now: datetime, sla: SlaPolicy | None = None, team_id: int | None = None) -> Complaint:
+    """A classified complaint's row with its number and deadlines, not stored yet (see
+    :func:`store_complaint`)."""
     complaint = new_row(
         Complaint,
         **data.model_dump(),
@@ -236,6 +221,20 @@ async def create_complaint(
     if sla is not None:
         complaint.respond_by, complaint.resolve_by = deadlines(sla, classification.severity, now)
         complaint.plan_by = plan_deadline(sla, complaint, now)
+    return complaint
+
+
+async def store_complaint(session: AsyncSession, complaint: Complaint, *, resident: Resident, data: ComplaintCreate,
+                          now: datetime, assignee_id: int | None = None) -> Complaint:
+    """Store a new complaint with its creation event in the caller's write transaction
+    (``assignee_id``: the person routing chose before it was stored — it is stored assigned to
+    them, as the move new → assigned would leave it, and the caller records that move's event:
+    ``routing.assign(..., stored_so=True)``); a second submission of the same draft raises
+    DuplicateSubmission."""
+    if assignee_id is not None:
+        assert Status.ASSIGNED in TRANSITIONS[Status(complaint.status)]
+        complaint.status, complaint.assignee_id = Status.ASSIGNED.value, assignee_id
+    draft_key = complaint.draft_key
     session.add(complaint)
     try:
         await session.flush()
@@ -251,6 +250,30 @@ async def create_complaint(
     record(session, complaint.id, "created", actor=Actor.of_resident(resident), now=now,
            to_status=Status.NEW.value)
     return complaint
+
+
+async def create_complaint(
+    session: AsyncSession,
+    *,
+    resident: Resident,
+    data: ComplaintCreate,
+    classification: Classification,
+    draft_key: str,
+    tz: ZoneInfo,
+    now: datetime,
+    sla: SlaPolicy | None = None,
+    team_id: int | None = None,
+    number: str | None = None,
+) -> Complaint:
+    """Number and store a classified complaint with its creation event, in the caller's write
+    transaction (``team_id``: the team routing chose, stored with the row instead of by an UPDATE
+    after it; ``number``: one reserved already, see ``numbering.reserve_ticket_number``); a second
+    submission of the same draft raises DuplicateSubmission."""
+    if number is None:
+        number = await next_ticket_number(session, now=now, tz=tz)
+    complaint = new_complaint(resident=resident, data=data, classification=classification, draft_key=draft_key,
+                              number=number, now=now, sla=sla, team_id=team_id)
+    return await store_complaint(session, complaint, resident=resident, data=data, now=now)
 
 
 async def submit_complaint(session: AsyncSession, *, now: datetime, **kwargs) -> Complaint:

@@ -60,18 +60,22 @@ async def supervisor_or_managers(session: AsyncSession, team_id: int | None) -> 
 
 
 async def assign(session: AsyncSession, complaint: Complaint, routing: staff_service.Routing, *, actor: Actor,
-                 now: datetime, header: str = "assign", by: str | None = None) -> list[Notice]:
-    """Give the ticket to the routed team and person inside the caller's write transaction.
+                 now: datetime, header: str = "assign", by: str | None = None, stored_so: bool = False) -> list[Notice]:
+    """Give the ticket to the routed team and person inside the caller's write transaction
+    (``stored_so``: a new ticket stored with this team and person already, see ``route_new``).
 
     Returns the pings: the assignee's card, the supervisor's copy for urgent/major tickets, or —
     with nobody to take it — the supervisor (else managers and admins) asked to assign by hand.
     """
     notices: list[Notice] = []
     if routing.assignee is not None:
-        # team and assignee in the status change's own UPDATE: one statement for the row, not two
-        await transition(session, complaint, Status.ASSIGNED, actor=actor, now=now, action="assign",
-                         columns={"team_id": routing.team.id, "assignee_id": routing.assignee.id},
-                         team=routing.team.name, team_code=routing.team.code, assignee=routing.assignee.name, by=by)
+        facts = {"team": routing.team.name, "team_code": routing.team.code, "assignee": routing.assignee.name, "by": by}
+        if stored_so:  # its INSERT carried what the transition's UPDATE sets: the same event, no UPDATE
+            record(session, complaint.id, "assign", actor=actor, now=now, from_status=Status.NEW.value,
+                   to_status=Status.ASSIGNED.value, **facts)
+        else:  # team and assignee in the status change's own UPDATE: one statement for the row, not two
+            await transition(session, complaint, Status.ASSIGNED, actor=actor, now=now, action="assign",
+                             columns={"team_id": routing.team.id, "assignee_id": routing.assignee.id}, **facts)
         routing.assignee.last_assigned_at = now
         session.add(routing.assignee)
         notices.append(to_staff(NoticeKind.ASSIGNED, routing.assignee.id, complaint.id, header=header))
@@ -86,6 +90,16 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
         targets = [routing.supervisor] if routing.supervisor else await managers(session)
         notices += [to_staff(NoticeKind.QUEUE, person.id, complaint.id) for person in targets]
     return notices
+
+
+async def route_new(session: AsyncSession, complaint: Complaint, *, team: staff_service.TeamInfo,
+                    major: bool = False) -> staff_service.Routing:
+    """Choose the person for a new ticket before it is stored, under the team's lock (held to the
+    commit), so it is stored assigned (``lifecycle.create_complaint(assignee_id=...)``) and then
+    announced with ``assign(..., stored_so=True)``: one INSERT, not an INSERT and an UPDATE (on
+    PostgreSQL the UPDATE cost as much again in the report's rollup triggers as the INSERT)."""
+    await hold_routing_lock(session, team.id)
+    return await staff_service.route(session, complaint, team=team, major=major)
 
 
 async def route(session: AsyncSession, complaint: Complaint, *, actor: Actor, now: datetime,

@@ -396,16 +396,17 @@ class Routing:
 
 
 async def route(session: AsyncSession, complaint: Complaint, *, exclude: set[int] = frozenset(),
-                team: Team | TeamInfo | None = None) -> Routing:
+                team: Team | TeamInfo | None = None, major: bool = False) -> Routing:
     """Team by flag desk or category (``team``: already chosen so), person by load; supervisor for
-    urgent, major, or nobody free."""
+    urgent, major (``major``: a ticket about to become one), or nobody free. ``complaint`` may be one
+    not stored yet: only its category, severity, flags and major are read."""
     if team is None:
         team = await routing_team(session, complaint.category, complaint.flags)
     candidates = await _team_candidates(session, team)
     assignee = _first_free(candidates, exclude)
     # the same as supervisor_of: the team's reachable supervisor with the lowest id
     supervisor = min((p for p in candidates if p.role == "supervisor"), key=lambda p: p.id, default=None)
-    serious = (complaint.severity == Severity.URGENT.value or complaint.major
+    serious = (complaint.severity == Severity.URGENT.value or complaint.major or major
                or bool(MAJOR_FLAGS & set(complaint.flags)))
     notify = supervisor is not None and (serious or assignee is None) and (assignee is None or supervisor.id != assignee.id)
     return Routing(team=team, assignee=assignee, supervisor=supervisor, notify_supervisor=notify)

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import select
 
-from models.tables import Complaint, ComplaintCreate, Staff, Team
+from models.tables import Complaint, ComplaintCreate, ComplaintEvent, Staff, Team
 from services import lifecycle, routing
 from services import staff as staff_service
 from services.classify import Classification
@@ -226,21 +227,69 @@ class TestTeamDirectory:
             stored = await session.get(Complaint, filing.complaint.id, populate_existing=True)
             assert stored.team_id == environment.id and stored.assignee_id is None
 
-    async def test_an_assigned_filing_updates_the_ticket_once(self, sessions, engine, classifier):
-        """Status, team and assignee go in the status change's one UPDATE (not a second one for the
-        assignee), and all three are stored."""
+    async def test_an_assigned_filing_stores_the_ticket_assigned(self, sessions, engine, classifier):
+        """The person is chosen before the ticket is stored: status, team and assignee go in its
+        INSERT (no UPDATE of the ticket after it), with the move's audit event as a transition writes it."""
         async with sessions() as session:
             await staff_service.seed_teams(session)
             worker = await bound(session, "清洁工", "cleaning", telegram_id=61)
             filing, statements = await file_recorded(session, engine, classifier, telegram_id=901)
-            [change] = [s for s in statements if s.startswith("UPDATE complaint")]
-            assert all(column in change for column in ("status=", "team_id=", "assignee_id="))
+            assert [s for s in statements if s.startswith("INSERT INTO complaint ")]
+            assert not [s for s in statements if s.startswith("UPDATE complaint")]
             assert [(n.kind, n.recipient_id) for n in filing.notices] == [(NoticeKind.ASSIGNED, worker.id)]
         async with sessions() as session:
             stored = await session.get(Complaint, filing.complaint.id)
             cleaning = await staff_service.team_by_code(session, "cleaning")
             assert (stored.status, stored.team_id, stored.assignee_id) == ("assigned", cleaning.id, worker.id)
             assert stored.updated_at == NOW
+            events = (await session.exec(select(ComplaintEvent).where(
+                ComplaintEvent.complaint_id == stored.id).order_by(ComplaintEvent.id))).all()
+            assert [(e.action, e.from_status, e.to_status) for e in events] == [
+                ("created", None, "new"), ("assign", "new", "assigned")]
+            assert events[1].data == {"team": cleaning.name, "team_code": "cleaning", "assignee": "清洁工", "by": None}
+
+    async def test_nobody_free_leaves_it_new_in_the_teams_queue(self, sessions, engine, classifier):
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            sup = await bound(session, "Sup", "engineering", "supervisor", telegram_id=62)  # another team's
+            filing, statements = await file_recorded(session, engine, classifier, telegram_id=902)
+            assert not [s for s in statements if s.startswith("UPDATE complaint")]
+            assert sup.id not in {n.recipient_id for n in filing.notices}
+        async with sessions() as session:
+            stored = await session.get(Complaint, filing.complaint.id)
+            cleaning = await staff_service.team_by_code(session, "cleaning")
+            assert (stored.status, stored.team_id, stored.assignee_id) == ("new", cleaning.id, None)
+            actions = (await session.exec(select(ComplaintEvent.action).where(
+                ComplaintEvent.complaint_id == stored.id).order_by(ComplaintEvent.id))).all()
+            assert actions == ["created", "queue"]
+
+    async def test_the_supervisor_hears_of_a_ticket_that_becomes_major_with_its_matter(self, sessions, classifier):
+        """Routed before it is stored, and so before it is made major with the others of its matter:
+        the supervisor's copy still goes out for it (why: major)."""
+        from services.filing import MatterRules, file_complaint
+
+        async with sessions() as session:
+            await staff_service.seed_teams(session)
+            worker = await bound(session, "工程甲", "engineering", telegram_id=71)
+            sup = await bound(session, "Sup", "engineering", "supervisor", telegram_id=72)
+        text = "电梯按钮不亮了"  # general, no flag: major only as the third resident's report
+        filings = []
+        for n in range(3):
+            async with sessions() as session:
+                resident = await lifecycle.get_or_create_resident(session, lifecycle.ResidentProfile(
+                    telegram_id=3000 + n, chat_id=3000 + n, name=f"住户{n}"))
+                filings.append(await file_complaint(
+                    session, resident=resident, classification=classifier.classify(text), classifier=classifier,
+                    data=ComplaintCreate(description=text, location="3栋2单元", contact_phone="13812345678"),
+                    draft_key=f"{resident.telegram_id}:d", tz=ZoneInfo("Asia/Shanghai"), sla=None,
+                    rules=MatterRules(), now=NOW))
+        first, third = filings[0], filings[-1]
+        assert not first.major_ids and len(third.major_ids) == 3
+        watch = [n for n in third.notices if n.kind == NoticeKind.SUPERVISOR_WATCH]
+        assert [(n.recipient_id, n.complaint_id, n.params) for n in watch] == [
+            (sup.id, third.complaint.id, {"why": "major"})]
+        assert (NoticeKind.ASSIGNED, worker.id) in {(n.kind, n.recipient_id) for n in third.notices}
+        assert not [n for n in first.notices if n.kind == NoticeKind.SUPERVISOR_WATCH]
 
 
 @pytest.mark.postgres
