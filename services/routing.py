@@ -95,7 +95,7 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
 async def route_new(session: AsyncSession, complaint: Complaint, *, team: staff_service.TeamInfo,
                     major: bool = False) -> staff_service.Routing:
     """Choose the person for a new ticket before it is stored, under the team's lock (held to the
-    commit), so it is stored assigned (``lifecycle.create_complaint(assignee_id=...)``) and then
+    commit), so it is stored assigned (``lifecycle.store_complaint(assignee_id=...)``) and then
     announced with ``assign(..., stored_so=True)``: one INSERT, not an INSERT and an UPDATE (on
     PostgreSQL the UPDATE cost as much again in the report's rollup triggers as the INSERT)."""
     await hold_routing_lock(session, team.id)
