@@ -109,7 +109,7 @@ async def bench(database_url: str, complaints: int, staff: int = 0) -> dict:
     spent: collections.Counter = collections.Counter()
     for module, name in ((matters, "check"), (numbering, "reserve_ticket_number"),
                          (lifecycle, "create_complaint"), (lifecycle, "store_complaint"), (routing, "route"),
-                         (routing, "route_new"), (routing, "assign"),
+                         (routing, "choose_route"), (routing, "assign"),
                          (matters, "mark_major"), (majors, "take_charge"), (AsyncSession, "commit")):
         if hasattr(module, name):
             _timed(module, name, spent)

@@ -81,7 +81,7 @@ async def file_complaint(session: AsyncSession, *, resident: Resident, data: Com
             number = await numbering.next_ticket_number(session, now=now, tz=tz)
         complaint = lifecycle.new_complaint(resident=resident, data=data, classification=classification,
                                             draft_key=draft_key, number=number, now=now, sla=sla, team_id=team.id)
-        plan = await routing.route_new(session, complaint, team=team, major=same_matter)
+        plan = await routing.choose_route(session, complaint, team=team, major=same_matter)
         await lifecycle.store_complaint(session, complaint, resident=resident, data=data, now=now,
                                         assignee_id=plan.assignee.id if plan.assignee is not None else None)
         filing = Filing(complaint=complaint)

@@ -62,7 +62,7 @@ async def supervisor_or_managers(session: AsyncSession, team_id: int | None) -> 
 async def assign(session: AsyncSession, complaint: Complaint, routing: staff_service.Routing, *, actor: Actor,
                  now: datetime, header: str = "assign", by: str | None = None, stored_so: bool = False) -> list[Notice]:
     """Give the ticket to the routed team and person inside the caller's write transaction
-    (``stored_so``: a new ticket stored with this team and person already, see ``route_new``).
+    (``stored_so``: a new ticket stored with this team and person already, see ``choose_route``).
 
     Returns the pings: the assignee's card, the supervisor's copy for urgent/major tickets, or —
     with nobody to take it — the supervisor (else managers and admins) asked to assign by hand.
@@ -92,14 +92,15 @@ async def assign(session: AsyncSession, complaint: Complaint, routing: staff_ser
     return notices
 
 
-async def route_new(session: AsyncSession, complaint: Complaint, *, team: staff_service.TeamInfo,
-                    major: bool = False) -> staff_service.Routing:
-    """Choose the person for a new ticket before it is stored, under the team's lock (held to the
-    commit), so it is stored assigned (``lifecycle.store_complaint(assignee_id=...)``) and then
-    announced with ``assign(..., stored_so=True)``: one INSERT, not an INSERT and an UPDATE (on
-    PostgreSQL the UPDATE cost as much again in the report's rollup triggers as the INSERT)."""
+async def choose_route(session: AsyncSession, complaint: Complaint, *, team: staff_service.TeamInfo,
+                       exclude: set[int] = frozenset(), major: bool = False) -> staff_service.Routing:
+    """The team's person for the ticket (see ``staff.route``), under the team's lock, held to the
+    commit. A new ticket is routed so before it is stored, so it is stored assigned
+    (``lifecycle.store_complaint(assignee_id=...)``) and then announced with ``assign(...,
+    stored_so=True)``: one INSERT, not an INSERT and an UPDATE (on PostgreSQL the UPDATE cost as
+    much again in the report's rollup triggers as the INSERT)."""
     await hold_routing_lock(session, team.id)
-    return await staff_service.route(session, complaint, team=team, major=major)
+    return await staff_service.route(session, complaint, exclude=exclude, team=team, major=major)
 
 
 async def route(session: AsyncSession, complaint: Complaint, *, actor: Actor, now: datetime,
@@ -108,8 +109,7 @@ async def route(session: AsyncSession, complaint: Complaint, *, actor: Actor, no
     """Choose team (unless given) and person and assign, inside the caller's write transaction."""
     if team is None:
         team = await staff_service.routing_team(session, complaint.category, complaint.flags)
-    await hold_routing_lock(session, team.id)
-    routing = await staff_service.route(session, complaint, exclude=exclude, team=team)
+    routing = await choose_route(session, complaint, team=team, exclude=exclude)
     return await assign(session, complaint, routing, actor=actor, now=now, header=header)
 
 
