@@ -687,8 +687,8 @@ async def _pair(backend: str, args, classifier) -> tuple[str | None, dict]:
         "calls": (bot["api_calls"] - bot["polls"]) / updates,
         "echo calls": (echo["api_calls"] - echo["polls"]) / echo["updates"],
         "echo polls": echo["polls"] / echo["updates"], "echo delivered": echo["delivered"] / echo["updates"],
-        # the residents' side (sandbox + clients): CPU per update, and its share of one core
-        "driver ms": 1000 * bot["driver_cpu"] / updates, "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
+        # the residents' side (sandbox + clients): CPU per update ("driver ms": the bot's, from budget)
+        "echo driver ms": 1000 * echo["driver_cpu"] / echo["updates"],
         "updates": updates, "profile": bot.get("profile"),
         **budget(bot, goal_rate=args.goal * _rate(echo), cores=machine_cores()),
     }
@@ -699,16 +699,18 @@ def budget(run: dict, *, goal_rate: float, cores: int) -> dict:
     """A run's CPU outside the bot per update (residents' side, local servers), the cores busy during
     it, and the bot's CPU per update at ``goal_rate`` on ``cores`` (``bot_budget_ms``)."""
     updates, servers = run["updates"], run.get("servers_cpu", {})
+    driver_ms = 1000 * run["driver_cpu"] / updates
     server_ms = {f"{label} ms": 1000 * seconds / updates for label, seconds in servers.items()}
-    outside = 1000 * run["driver_cpu"] / updates + sum(server_ms.values())
-    return {"servers": tuple(servers), **server_ms, "outside ms": outside, "cores": cores, "goal rate": goal_rate,
+    outside = driver_ms + sum(server_ms.values())
+    return {"driver ms": driver_ms, "servers": tuple(servers), **server_ms, "outside ms": outside,
+            "cores": cores, "goal rate": goal_rate,
             "cores busy": (run["cpu"] + run["driver_cpu"] + sum(servers.values())) / run["seconds"],
             "budget ms": bot_budget_ms(goal_rate=goal_rate, cores=cores, outside_ms=outside)}
 
 
 def _budget_line(row: dict, who: str = "bot", spent_key: str = "bot cpu ms") -> str:
     """Where the machine's cores went and what the goal leaves ``who``, on one line."""
-    parts = [f"sandbox side {row['driver ms'] if who == 'bot' else row['floor driver ms']:.2f}",
+    parts = [f"sandbox side {row['driver ms']:.2f}",
              *(f"{label} {row[f'{label} ms']:.2f}" for label in row["servers"])]
     allowed = row["budget ms"]
     return (f"{'':20} {who}: outside it {' + '.join(parts)} = {row['outside ms']:.2f} CPU ms/upd, "
@@ -783,7 +785,6 @@ async def main(args) -> None:
             row["floor/s"], row["floor cpu ms"] = _rate(floor), _cpu_ms(floor)
             row["floor calls"] = (floor["api_calls"] - floor["polls"]) / floor["updates"]
             floor_row = {**budget(floor, goal_rate=row["goal rate"], cores=row["cores"]),
-                         "floor driver ms": 1000 * floor["driver_cpu"] / floor["updates"],
                          "floor cpu ms": row["floor cpu ms"]}
             print(f"{'':20} conversation floor (aiogram, the same calls, state in "
                   f"{'Redis' if redis_url else 'memory'}, no database) {row['floor/s']:7.1f} upd/s "
@@ -793,7 +794,7 @@ async def main(args) -> None:
             print(_budget_line(floor_row, who="floor", spent_key="floor cpu ms"), flush=True)
             # The residents' side costs more per update when the bot is slow (its loop wakes for fewer
             # events at a time): at the goal's pace it would cost about what it costs at the floor's.
-            paced = floor_row["floor driver ms"] + sum(row[f"{label} ms"] for label in row["servers"])
+            paced = floor_row["driver ms"] + sum(row[f"{label} ms"] for label in row["servers"])
             allowed = bot_budget_ms(goal_rate=row["goal rate"], cores=row["cores"], outside_ms=paced)
             print(f"{'':20} bot with the floor's sandbox side: outside it {paced:.2f} CPU ms/upd | at "
                   f"{row['goal rate']:.0f} upd/s it may spend {max(allowed, 0):.2f} CPU ms/upd, it spent "

@@ -112,6 +112,7 @@ class TestMachineBudget:
         figures = intake_bench.budget(run, goal_rate=250, cores=2)
         assert figures["servers"] == ("PostgreSQL", "Redis")
         assert (figures["PostgreSQL ms"], figures["Redis ms"]) == (pytest.approx(3.0), pytest.approx(0.1))
+        assert figures["driver ms"] == pytest.approx(2.5)
         assert figures["outside ms"] == pytest.approx(2.5 + 3.0 + 0.1)
         assert figures["cores busy"] == pytest.approx((6.4 + 2.0 + 2.48) / 8.0)
         assert figures["budget ms"] == pytest.approx(8 - 5.6)
