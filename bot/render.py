@@ -73,6 +73,22 @@ _STAFF_WITH_LOCALE = (
 _STAFF_WITH_LOCALE_AND_TICKET = _STAFF_WITH_LOCALE.add_columns(Complaint).outerjoin(
     Complaint, Complaint.id == bindparam("complaint_id"))
 
+# A resident's notice: the resident and the ticket it is about, in one statement.
+_RESIDENT_AND_TICKET = (
+    select(Resident, Complaint)
+    .outerjoin(Complaint, Complaint.id == bindparam("complaint_id"))
+    .where(Resident.id == bindparam("resident_id"))
+)
+
+
+async def resident_and_ticket(session: AsyncSession, resident_id: int,
+                              complaint_id: int) -> tuple[Resident | None, Complaint | None]:
+    """The resident and the ticket (None if there is no such ticket), in one query; no ticket
+    either when there is no such resident (nobody to tell)."""
+    found = (await session.exec(_RESIDENT_AND_TICKET,
+                                params={"resident_id": resident_id, "complaint_id": complaint_id})).first()
+    return (None, None) if found is None else (found[0], found[1])
+
 
 async def staff_and_locale(session: AsyncSession, staff_id: int) -> tuple[Staff | None, str]:
     """The member of staff and the language they read: their own Telegram account's (its Resident
@@ -230,11 +246,13 @@ class Renderer:
 
     async def recipient(self, session: AsyncSession,
                         row: OutboxNotice) -> tuple[int | None, str, object, Complaint | None]:
-        """(chat id, locale, the Resident or Staff row, the ticket) of a notice; a member of
-        staff and the ticket are read in one statement."""
+        """(chat id, locale, the Resident or Staff row, the ticket) of a notice; the recipient and
+        the ticket are read in one statement."""
         if row.audience == Audience.RESIDENT.value:
-            resident = await session.get(Resident, row.recipient_id)
-            complaint = await session.get(Complaint, row.complaint_id) if row.complaint_id and resident else None
+            if row.complaint_id:
+                resident, complaint = await resident_and_ticket(session, row.recipient_id, row.complaint_id)
+            else:
+                resident, complaint = await session.get(Resident, row.recipient_id), None
             return (resident.chat_id if resident else None), person_locale(resident), resident, complaint
         if row.complaint_id:
             person, locale, complaint = await staff_locale_and_ticket(session, row.recipient_id, row.complaint_id)

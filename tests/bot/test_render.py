@@ -1,4 +1,5 @@
-"""bot.render: a staff ping's recipient, language and card, read with as few queries as it needs."""
+"""bot.render: a notice's recipient, language and text (a staff ping's card, a resident's note), read
+with as few queries as they need."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import DEFAULT_LOCALE, catalogues
-from bot.render import Renderer, staff_and_locale, staff_locale_and_ticket
+from bot.render import Renderer, resident_and_ticket, staff_and_locale, staff_locale_and_ticket
 from bot.settings import Settings
 from models.db import fresh_transaction
 from models.tables import ComplaintCreate, OutboxNotice, Resident, Staff
@@ -122,3 +123,33 @@ class TestAssignedPing:
                            complaint_id=ping.complaint_id, params=dict(ping.params), created_at=NOW, due_at=NOW)
         async with sessions() as session:
             assert await renderer.render(session, row) is None
+
+
+class TestResidentNotice:
+    async def test_the_resident_and_the_ticket_from_one_query(self, sessions, engine):
+        """A note forwarded to the resident: who they are, their language and the ticket, one statement."""
+        complaint, _ping = await assigned_ping(sessions)
+        async with sessions() as session:
+            await fresh_transaction(session)
+            resident = await session.get(Resident, complaint.resident_id)
+            resident.locale = "en"
+            await session.commit()
+        renderer = Renderer(Settings(bot_token="1:render", _env_file=None), catalogues())
+        row = OutboxNotice(kind="note", audience="resident", recipient_id=complaint.resident_id,
+                           complaint_id=complaint.id, params={"note": "明天上午来修"}, created_at=NOW, due_at=NOW)
+        with recorded(engine) as statements:
+            async with sessions() as session:
+                rendered = await renderer.render(session, row)
+        assert rendered.chat_id == 600 and rendered.locale == "en"
+        [(text, _buttons)] = rendered.texts
+        assert complaint.number in text and "明天上午来修" in text
+        assert len(statements) == 1, statements
+        assert statements[0].startswith("SELECT resident.") and "JOIN complaint" in statements[0]
+
+    async def test_the_ticket_comes_with_the_resident_or_not_at_all(self, sessions):
+        complaint, _ping = await assigned_ping(sessions)
+        async with sessions() as session:
+            resident, ticket = await resident_and_ticket(session, complaint.resident_id, complaint.id)
+            assert (resident.telegram_id, ticket.number) == (600, complaint.number)
+            assert await resident_and_ticket(session, complaint.resident_id, 999_999) == (resident, None)
+            assert await resident_and_ticket(session, 999_999, complaint.id) == (None, None)
