@@ -24,7 +24,10 @@ without its caller: those samples are *SQLAlchemy (greenlets)*, whoever called (
 delivery worker, the handlers' reads); the other components hold their callers' awaiting side.
 
 Printed: CPU ms per update of each component for the bot and the floor and the difference, so the
-gap between them is split where it is paid. Samples of other threads are counted apart. Needs py-spy
+gap between them is split where it is paid; then the bot's work outside the database path (the
+filing, the statements' greenlets, the delivery worker, the samples without a Python frame) as a
+share of its process CPU per update: what the bot would spend if its database cost nothing, a lower
+bound for any rewrite of the data path. Samples of other threads are counted apart. Needs py-spy
 (installed with the dev extra) and leave to trace this process (root, or ptrace allowed). Figures
 only; nothing here asserts on speed.
 """
@@ -45,6 +48,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench import intake_bench
+
+# What a bot whose database cost nothing would not spend: the filing (its SQL's awaiting side with
+# its own code), every statement's synchronous part, the delivery worker (claim, render, marks) and
+# the samples without a Python frame (mostly the greenlet switches around statements; the collector
+# too, so the rest is a lower bound).
+DATABASE_PATH = ("filing", "SQLAlchemy (greenlets)", "delivery worker", "no Python frame")
 
 COMPONENTS = ("Bot API calls", "filing", "SQLAlchemy (greenlets)", "delivery worker", "update journal",
               "conversation store", "aiogram dispatch", "own code", "polling", "event loop and other",
@@ -123,6 +132,14 @@ def per_update(counts: collections.Counter, *, rate: int, updates: int) -> dict[
     return {name: 1000 * counts.get(name, 0) / rate / updates for name in COMPONENTS}
 
 
+def without_database(ms: dict[str, float], process_cpu_ms: float) -> tuple[float, float]:
+    """The sampled CPU ms per update outside :data:`DATABASE_PATH`, and that share of the process's
+    measured CPU per update (sampling counts the interpreter lock's time, not the process's)."""
+    sampled_total = sum(ms.values())
+    rest = sampled_total - sum(ms[name] for name in DATABASE_PATH)
+    return rest, (process_cpu_ms * rest / sampled_total if sampled_total else 0.0)
+
+
 @contextlib.asynccontextmanager
 async def sampled(py_spy: str, output: Path, rate: int):
     """py-spy attached to this process while the block runs (raw stacks into ``output``)."""
@@ -167,7 +184,7 @@ async def main(args) -> None:
     await intake_bench._flush_redis(args.redis_url)
     print(f"intake profile: {args.residents} residents × {args.complaints} complaints on PostgreSQL + Redis, "
           f"--staff {args.staff}; py-spy --gil at {args.rate} Hz over each measured run", flush=True)
-    runs = {}
+    runs, cpu = {}, {}
     for who in ("bot", "floor"):
         output = folder / f"{who}.txt"
         args.around_measured = lambda output=output: sampled(py_spy, output, args.rate)
@@ -178,8 +195,9 @@ async def main(args) -> None:
             result = await intake_bench.bench_floor(args, args.redis_url)
         counts, elsewhere = tally(output.read_text().splitlines())
         runs[who] = per_update(counts, rate=args.rate, updates=result["updates"])
+        cpu[who] = intake_bench._cpu_ms(result)
         print(f"  {who}: {result['updates']} updates, {sum(counts.values())} samples "
-              f"({elsewhere} of other threads), process CPU {intake_bench._cpu_ms(result):.2f} ms per update",
+              f"({elsewhere} of other threads), process CPU {cpu[who]:.2f} ms per update",
               flush=True)
     bot, floor = runs["bot"], runs["floor"]
     print(f"\n{'CPU ms per update':28} {'bot':>7} {'floor':>7} {'bot − floor':>12}")
@@ -187,6 +205,11 @@ async def main(args) -> None:
         print(f"{name:28} {bot[name]:7.2f} {floor[name]:7.2f} {bot[name] - floor[name]:+12.2f}")
     total_bot, total_floor = sum(bot.values()), sum(floor.values())
     print(f"{'total (sampled)':28} {total_bot:7.2f} {total_floor:7.2f} {total_bot - total_floor:+12.2f}")
+    rest, rest_cpu = without_database(bot, cpu["bot"])
+    print(f"{'without the database path':28} {rest:7.2f} {total_floor:7.2f} {rest - total_floor:+12.2f}")
+    print(f"\nThe bot's work outside the database path ({', '.join(DATABASE_PATH)}): {rest:.2f} of "
+          f"{total_bot:.2f} sampled ms per update, ≈ {rest_cpu:.2f} of its {cpu['bot']:.2f} process CPU ms per "
+          f"update — what it would spend if its database cost nothing; the floor spends {cpu['floor']:.2f}.")
     if args.keep:
         print(f"\nraw stacks kept in {folder}")
     else:

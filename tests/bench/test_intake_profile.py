@@ -70,6 +70,17 @@ class TestTally:
         assert ms["Bot API calls"] == pytest.approx(30 * 4 / 20) and ms["filing"] == 0
         assert set(ms) == set(intake_profile.COMPONENTS)
 
+    def test_the_bots_work_without_the_database_path(self):
+        """The filing, the statements, the delivery and the frameless samples come off; the rest is
+        given as sampled ms and as that share of the process's measured CPU."""
+        ms = dict.fromkeys(intake_profile.COMPONENTS, 0.0)
+        ms.update({"Bot API calls": 1.0, "own code": 0.5, "aiogram dispatch": 0.5, "filing": 0.7,
+                   "SQLAlchemy (greenlets)": 1.6, "delivery worker": 0.2, "no Python frame": 0.5})
+        rest, cpu = intake_profile.without_database(ms, process_cpu_ms=4.0)
+        assert rest == pytest.approx(2.0)
+        assert cpu == pytest.approx(4.0 * 2.0 / 5.0)
+        assert intake_profile.without_database(dict.fromkeys(intake_profile.COMPONENTS, 0.0), 3.0) == (0.0, 0.0)
+
 
 def _spin(rounds: int) -> int:
     total = 0
