@@ -712,12 +712,14 @@ def _budget_line(row: dict, who: str = "bot", spent_key: str = "bot cpu ms") -> 
     """Where the machine's cores went and what the goal leaves ``who``, on one line."""
     parts = [f"sandbox side {row['driver ms']:.2f}",
              *(f"{label} {row[f'{label} ms']:.2f}" for label in row["servers"])]
-    allowed = row["budget ms"]
     return (f"{'':20} {who}: outside it {' + '.join(parts)} = {row['outside ms']:.2f} CPU ms/upd, "
             f"{row['cores busy']:.2f} of {row['cores']:g} cores busy | at {row['goal rate']:.0f} upd/s "
-            f"(the goal's rate) it may spend "
-            + (f"{allowed:.2f} CPU ms/upd" if allowed > 0 else "nothing (the rest alone does not fit)")
-            + f", it spent {row[spent_key]:.2f}")
+            f"(the goal's rate) it may spend {_allowance(row['budget ms'])}, it spent {row[spent_key]:.2f}")
+
+
+def _allowance(allowed_ms: float) -> str:
+    """What a budget leaves, in words when the rest alone does not fit."""
+    return f"{allowed_ms:.2f} CPU ms/upd" if allowed_ms > 0 else "nothing (the rest alone does not fit)"
 
 
 def _line(row: dict) -> str:
@@ -797,7 +799,7 @@ async def main(args) -> None:
             paced = floor_row["driver ms"] + sum(row[f"{label} ms"] for label in row["servers"])
             allowed = bot_budget_ms(goal_rate=row["goal rate"], cores=row["cores"], outside_ms=paced)
             print(f"{'':20} bot with the floor's sandbox side: outside it {paced:.2f} CPU ms/upd | at "
-                  f"{row['goal rate']:.0f} upd/s it may spend {max(allowed, 0):.2f} CPU ms/upd, it spent "
+                  f"{row['goal rate']:.0f} upd/s it may spend {_allowance(allowed)}, it spent "
                   f"{row['bot cpu ms']:.2f}", flush=True)
             if floor["errors"]:
                 print(f"    ! floor: {len(floor['errors'])} residents failed", flush=True)

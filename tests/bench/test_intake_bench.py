@@ -117,6 +117,11 @@ class TestMachineBudget:
         assert figures["cores busy"] == pytest.approx((6.4 + 2.0 + 2.48) / 8.0)
         assert figures["budget ms"] == pytest.approx(8 - 5.6)
 
+    def test_a_budget_that_does_not_fit_reads_nothing(self):
+        # the budget line and the floor-paced line say it the same way
+        assert intake_bench._allowance(2.5) == "2.50 CPU ms/upd"
+        assert intake_bench._allowance(0.0) == intake_bench._allowance(-1.2) == "nothing (the rest alone does not fit)"
+
     def test_the_goal_is_a_rate_above_zero(self, capsys):
         assert intake_bench.parse_args([]).goal == 0.3
         assert intake_bench.parse_args(["--goal", "0.5"]).goal == 0.5
